@@ -1,0 +1,199 @@
+/*
+ * The SCSI target engine: turns SCSI tasks into block I/O on bdevs.
+ *
+ * Objects:
+ *   tgt_lun     one logical unit on one bdev (SPC/SBC emulation), with its
+ *               mode pages, reservation and per-nexus unit attentions;
+ *   tgt_target  a set of LUNs reachable through one export (an iSCSI
+ *               target, a vscsi target id, a loop-SIM target);
+ *   tgt_nexus   an I_T nexus: one initiator port talking to one target.
+ *               Unit attentions and reservations are kept per nexus.
+ *   tgt_task    one SCSI command, owned by the front end.
+ *
+ * Front ends (iSCSI, the loop and vscsi SIMs) create a nexus per
+ * initiator session, fill a tgt_task and call tgt_task_submit().  Data of a
+ * write must be in the task's iov before submission; a read fills it.
+ *
+ * Threading: a target, its LUNs and nexuses may be used from several
+ * reactors.  tgt_task_submit() runs on the caller's loop; the completion
+ * runs later on task->loop.  Per-LUN state touched by more than one nexus
+ * (unit attentions, reservation, mode pages) is guarded by a per-LUN lock
+ * taken only by non-I/O commands and nexus events, never by READ/WRITE.
+ */
+#ifndef SCSIKIT_TARGET_H
+#define SCSIKIT_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <scsikit/api.h>
+#include <scsikit/scsi.h>
+
+struct bdev;
+struct ev_loop;
+struct tgt_lun;
+struct tgt_target;
+struct tgt_nexus;
+struct tgt_task;
+
+/* Maximum LUNs per target. */
+#define TGT_MAX_LUNS 256
+
+struct tgt_lun_params {
+	const char *vendor;	/* INQUIRY vendor, <= 8 chars; "SCSIKIT" */
+	const char *product;	/* <= 16 chars; default "VDISK" */
+	const char *revision;	/* <= 4 chars; default the version */
+	const char *serial;	/* unit serial (VPD 0x80); default derived
+				 * from the bdev name */
+	uint64_t naa_id;	/* 0: derived from the serial (NAA 6 IEEE
+				 * registered extended, locally made) */
+	bool read_only;		/* on top of the bdev's own read-only flag */
+	bool write_cache;	/* WCE default (caching mode page) */
+	bool descriptor_sense;	/* D_SENSE default (control mode page) */
+};
+
+/*
+ * Create a LUN on bd (taking a reference).  p may be NULL for defaults.
+ * NULL on failure (errno set).
+ */
+SK_API struct tgt_lun *tgt_lun_create(struct bdev *bd,
+				      const struct tgt_lun_params *p);
+SK_API struct tgt_lun *tgt_lun_hold(struct tgt_lun *lun);
+SK_API void tgt_lun_release(struct tgt_lun *lun);
+SK_API struct bdev *tgt_lun_bdev(const struct tgt_lun *lun);
+/* Re-read the bdev's size; if it changed, every nexus gets a CAPACITY DATA
+ * HAS CHANGED unit attention. */
+SK_API void tgt_lun_capacity_changed(struct tgt_lun *lun);
+
+SK_API struct tgt_target *tgt_target_create(const char *name);
+SK_API struct tgt_target *tgt_target_hold(struct tgt_target *t);
+SK_API void tgt_target_release(struct tgt_target *t);
+SK_API const char *tgt_target_name(const struct tgt_target *t);
+/* Map lun at number lun_id (0..TGT_MAX_LUNS-1); takes a reference.  Every
+ * nexus gets REPORTED LUNS DATA HAS CHANGED.  0 or -EEXIST / -ERANGE. */
+SK_API int tgt_target_add_lun(struct tgt_target *t, uint32_t lun_id,
+			      struct tgt_lun *lun);
+SK_API int tgt_target_remove_lun(struct tgt_target *t, uint32_t lun_id);
+/* The LUN at lun_id or NULL; the pointer is valid while the caller holds
+ * the target and the LUN stays mapped (hold it to keep it longer). */
+SK_API struct tgt_lun *tgt_target_lun(struct tgt_target *t, uint32_t lun_id);
+/* Write up to max mapped LUN numbers into ids; returns how many are
+ * mapped in all. */
+SK_API unsigned tgt_target_luns(struct tgt_target *t, uint32_t *ids,
+				unsigned max);
+
+/* An I_T nexus: initiator_port is a stable name for the initiator port
+ * (for iSCSI: "iqn...,i,0x<isid>").  New nexuses start with a POWER ON,
+ * RESET, OR BUS DEVICE RESET OCCURRED unit attention on every LUN. */
+SK_API struct tgt_nexus *tgt_nexus_create(struct tgt_target *t,
+					  const char *initiator_port);
+/* End the nexus: releases its reservations (others see RESERVATIONS
+ * RELEASED where the spec says so) and drops its state.  Tasks of this nexus
+ * still in flight keep it alive until they complete. */
+SK_API void tgt_nexus_destroy(struct tgt_nexus *n);
+SK_API const char *tgt_nexus_initiator(const struct tgt_nexus *n);
+
+enum tgt_dir {
+	TGT_DIR_NONE = 0,
+	TGT_DIR_READ = 1,	/* data to the initiator */
+	TGT_DIR_WRITE = 2,	/* data from the initiator */
+};
+
+enum tgt_task_attr {
+	TGT_TASK_SIMPLE = 0,
+	TGT_TASK_ORDERED = 1,
+	TGT_TASK_HEAD_OF_QUEUE = 2,
+	TGT_TASK_ACA = 3,
+};
+
+/* Residual reporting (set by the engine). */
+#define TGT_RESID_UNDER 0x1u
+#define TGT_RESID_OVER 0x2u
+
+typedef void (*tgt_task_cb)(struct tgt_task *task, void *arg);
+
+/*
+ * One SCSI command.  The front end owns the memory (usually embedded in its
+ * own command structure) and keeps it valid until the callback has run.
+ */
+struct tgt_task {
+	/* Set by the front end. */
+	uint8_t cdb[32];
+	uint8_t cdb_len;
+	uint64_t lun;		/* LUN number (flat, 0..TGT_MAX_LUNS-1) */
+	uint64_t tag;		/* the front end's tag, for logs and aborts */
+	enum tgt_task_attr attr;
+	enum tgt_dir dir;	/* what the initiator said it will do */
+	uint32_t data_len;	/* expected transfer length, bytes */
+	const struct iovec *iov; /* data_len bytes of buffer */
+	int iovcnt;
+	struct ev_loop *loop;	/* where done runs */
+	tgt_task_cb done;
+	void *done_arg;
+
+	/* Set by the engine when done runs. */
+	uint8_t status;		/* enum scsi_status */
+	uint8_t sense_len;
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint32_t xfer_done;	/* bytes of data moved (read: valid in iov) */
+	uint32_t resid;		/* residual count */
+	uint32_t resid_flags;	/* TGT_RESID_* */
+	bool aborted;		/* aborted: the front end sends no status */
+
+	/* Private to the engine. */
+	struct tgt_nexus *nexus;
+	struct tgt_lun *lu;
+	struct tgt_task *next;
+	uint64_t priv[16];
+};
+
+/*
+ * Start task on nexus n.  Returns 0: task->done runs exactly once, later,
+ * on task->loop, with status/sense/resid set (every SCSI error, including
+ * an unmapped LUN, comes back this way).  Negative errno (-EINVAL for a bad
+ * task structure): done never runs.
+ */
+SK_API int tgt_task_submit(struct tgt_nexus *n, struct tgt_task *task);
+
+/*
+ * Abort a task previously submitted and not yet completed.  The engine
+ * stops it at the next safe point; I/O already at the backend is allowed to
+ * finish (its buffers stay owned by the engine until then).  The task's done
+ * still runs exactly once, with task->aborted set.
+ */
+SK_API void tgt_task_abort(struct tgt_task *task);
+
+/* Task management at LUN / target scope (after the front end has aborted
+ * its tasks): establishes the unit attentions and clears reservations as
+ * SAM says for each.  issuer may be NULL for a local reset. */
+enum tgt_tmf {
+	TGT_TMF_ABORT_TASK_SET = 1,
+	TGT_TMF_CLEAR_TASK_SET = 2,
+	TGT_TMF_LUN_RESET = 3,
+	TGT_TMF_TARGET_WARM_RESET = 4,
+	TGT_TMF_TARGET_COLD_RESET = 5,
+	TGT_TMF_CLEAR_ACA = 6,
+};
+SK_API int tgt_tmf(struct tgt_target *t, struct tgt_nexus *issuer,
+		   enum tgt_tmf fn, uint64_t lun);
+
+/* Counters per LUN, for the control socket. */
+struct tgt_lun_stats {
+	uint64_t cmds;
+	uint64_t read_cmds, write_cmds;
+	uint64_t read_bytes, write_bytes;
+	uint64_t errors;	/* CHECK CONDITION answers */
+	uint64_t in_flight;
+};
+SK_API void tgt_lun_get_stats(const struct tgt_lun *lun,
+			      struct tgt_lun_stats *st);
+
+/* Supported-command listing (for docs and the closing note): calls fn for
+ * every opcode/service action the engine implements. */
+SK_API void tgt_foreach_command(void (*fn)(uint8_t opcode, uint16_t sa,
+					   const char *name, void *arg),
+				void *arg);
+
+#endif
