@@ -40,7 +40,8 @@ struct serve_frontend {
 	int (*configure)(void *st, const char *key, const char *value,
 			 char *err, size_t errlen);
 	int (*start)(void *st, char *err, size_t errlen);
-	/* Close listeners and connections, free everything. */
+	/* Close listeners and connections, free everything.  Also called
+	 * without start() (start-up failed or --help): then just free. */
 	void (*stop)(void *st);
 	/* Optional: a control-socket command addressed to this front end
 	 * ("nbd list", "iscsi sessions").  Write the answer to out; return 0
@@ -48,7 +49,10 @@ struct serve_frontend {
 	int (*ctl)(void *st, int argc, char **argv, FILE *out);
 };
 
-/* The table of front ends, NULL-terminated (tools/serve_frontends.c). */
+/* The table of front ends (tools/serve_frontends.c).  An entry is NULL when
+ * that front end is not linked into this build. */
 extern const struct serve_frontend *const serve_frontends[];
+extern const unsigned serve_nfrontends;
+extern const char *const serve_frontend_names[];
 
 #endif

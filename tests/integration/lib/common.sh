@@ -1,0 +1,93 @@
+# Shared helpers for integration tests (sourced, not run).
+#
+#   sk_init               make $T (a temp dir removed at exit) and the trap
+#   sk_serve ARGS...      start `scsikit serve --ctl $T/ctl.sock ARGS...` in
+#                         the background; waits until its control socket
+#                         answers; sets SK_PID
+#   sk_ctl ARGS...        `scsikit ctl --socket $T/ctl.sock ARGS...`
+#   sk_stop               SIGTERM the daemon and require a clean exit (under
+#                         ASan this is where leaks are reported)
+#   sk_wait_tcp PORT      wait until 127.0.0.1:PORT accepts connections
+#   sk_skip REASON        skip the test (exit 77)
+#   fail MESSAGE          fail the test
+# Every wait is bounded; every process started is killed at exit.
+
+: "${SCSIKIT:?SCSIKIT must name the scsikit binary}"
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+sk_skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+SK_PIDS=()
+
+sk_cleanup() {
+	local p
+	for p in "${SK_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+sk_init() {
+	T=$(mktemp -d /tmp/sk-test.XXXXXX)
+	trap sk_cleanup EXIT
+}
+
+sk_ctl() {
+	"$SCSIKIT" ctl --socket "$T/ctl.sock" "$@"
+}
+
+sk_serve() {
+	"$SCSIKIT" serve --ctl "$T/ctl.sock" "$@" >"$T/serve.log" 2>&1 &
+	SK_PID=$!
+	SK_PIDS+=("$SK_PID")
+	local i
+	for i in $(seq 1 100); do
+		if sk_ctl version >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$SK_PID" 2>/dev/null; then
+			cat "$T/serve.log" >&2
+			fail "scsikit serve exited at start-up"
+		fi
+		sleep 0.1
+	done
+	cat "$T/serve.log" >&2
+	fail "scsikit serve did not answer on its control socket in 10 s"
+}
+
+sk_stop() {
+	local rc=0 i
+	kill -TERM "$SK_PID" 2>/dev/null || fail "daemon already gone"
+	for i in $(seq 1 150); do
+		kill -0 "$SK_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$SK_PID" 2>/dev/null; then
+		cat "$T/serve.log" >&2
+		fail "daemon did not stop within 15 s of SIGTERM"
+	fi
+	wait "$SK_PID" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$T/serve.log" >&2
+		fail "daemon exited with status $rc"
+	fi
+}
+
+sk_wait_tcp() {
+	local i
+	for i in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "nothing listens on 127.0.0.1:$1 after 10 s"
+}

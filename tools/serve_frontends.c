@@ -1,0 +1,32 @@
+/*
+ * The daemon's front ends.  Each is defined in its own tools/serve_<name>.c;
+ * the references are weak so that a build without one of them still links
+ * (its entry is then NULL and the daemon skips it).  Order matters only for
+ * --help and start-up: exporters before importers would race nothing, since
+ * importers add disks through the registry that exporters listen to.
+ */
+#include <stddef.h>
+
+#include "serve.h"
+
+extern const struct serve_frontend serve_frontend_iscsi __attribute__((weak));
+extern const struct serve_frontend serve_frontend_nbd __attribute__((weak));
+extern const struct serve_frontend serve_frontend_xdisk __attribute__((weak));
+extern const struct serve_frontend serve_frontend_cam __attribute__((weak));
+extern const struct serve_frontend serve_frontend_vscsi __attribute__((weak));
+extern const struct serve_frontend serve_frontend_import
+	__attribute__((weak));
+
+const struct serve_frontend *const serve_frontends[] = {
+	&serve_frontend_iscsi, &serve_frontend_nbd,   &serve_frontend_xdisk,
+	&serve_frontend_cam,   &serve_frontend_vscsi, &serve_frontend_import,
+};
+
+/* Names of the entries above, known even when one is not linked in, so
+ * that "--NAME none" is accepted by every build. */
+const char *const serve_frontend_names[] = {
+	"iscsi", "nbd", "xdisk", "cam", "vscsi", "import",
+};
+
+const unsigned serve_nfrontends =
+	sizeof(serve_frontends) / sizeof(serve_frontends[0]);

@@ -1,0 +1,46 @@
+/*
+ * The daemon's own state, shared by tools/serve.c (start-up, reactors,
+ * shutdown) and tools/serve_ctl.c (the control socket).  Front ends never
+ * see this; they get struct serve_ctx.
+ */
+#ifndef SCSIKIT_TOOLS_SERVE_INTERNAL_H
+#define SCSIKIT_TOOLS_SERVE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "serve.h"
+
+#define SERVE_MAX_FRONTENDS 16
+#define SERVE_MAX_REACTORS 16
+
+struct serve_ctl;
+
+struct serve_daemon {
+	struct serve_ctx ctx;
+	struct ev_loop *loops[SERVE_MAX_REACTORS];
+	pthread_t threads[SERVE_MAX_REACTORS];
+	unsigned next_loop;
+
+	void *fe_state[SERVE_MAX_FRONTENDS]; /* NULL: not linked/disabled */
+	bool fe_started[SERVE_MAX_FRONTENDS];
+
+	char ctl_path[256];
+	struct serve_ctl *ctl;
+	uint64_t started_ms;
+};
+
+/* Control socket: listen on path (mode 0600), serve requests on
+ * d->loops[0].  NULL with a message in err on failure. */
+struct serve_ctl *serve_ctl_start(struct serve_daemon *d, const char *path,
+				  char *err, size_t errlen);
+void serve_ctl_stop(struct serve_ctl *ctl);
+
+/* Make a disk from "NAME=SPEC" and add it to the registry; 0 or -1 with a
+ * message in err. */
+int serve_disk_add(const char *name_spec, char *err, size_t errlen);
+
+/* Ask the daemon to stop (from any thread). */
+void serve_request_stop(struct serve_daemon *d);
+
+#endif
