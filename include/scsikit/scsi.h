@@ -254,6 +254,46 @@ struct scsi_cdb_fields {
 };
 
 /*
+ * Field conventions (scsi_cdb_decode() reads fields, it does not judge
+ * them: reserved bits and field values are the target engine's to check):
+ *
+ * service_action  byte 1 bits 4-0 for 0x48, 0x5e, 0x5f, 0x83, 0x84, 0x9e,
+ *                 0x9f, 0xa3, 0xa4, 0xab; bytes 8-9 for 0x7f.  Also set
+ *                 when the result is -ENOTSUP, so an unknown service action
+ *                 can be reported.
+ * lba             the LOGICAL BLOCK ADDRESS; 21 bits for READ(6)/WRITE(6).
+ *                 READ CAPACITY(10)/(16) report their obsolete LBA field
+ *                 (has_lba) so it can be checked against PMI.
+ * xfer_len        in blocks: TRANSFER LENGTH, VERIFICATION LENGTH (VERIFY),
+ *                 PREFETCH LENGTH, NUMBER OF LOGICAL BLOCKS (SYNCHRONIZE
+ *                 CACHE and WRITE SAME, where 0 means "to the end" as SBC
+ *                 says; COMPARE AND WRITE, byte 13, whose data-out is twice
+ *                 that).  In bytes for READ LONG/WRITE LONG.  Zero means
+ *                 zero except for READ(6)/WRITE(6), where it is 256.
+ * alloc_len       in bytes: ALLOCATION LENGTH (data-in) or PARAMETER LIST
+ *                 LENGTH (data-out) of INQUIRY, REQUEST SENSE, MODE SENSE/
+ *                 SELECT(6/10), LOG SENSE/SELECT, REPORT LUNS, UNMAP,
+ *                 PERSISTENT RESERVE IN/OUT, RECEIVE/SEND DIAGNOSTIC,
+ *                 READ/WRITE BUFFER (24 bits), READ CAPACITY(16), GET LBA
+ *                 STATUS, MAINTENANCE IN/OUT, SECURITY PROTOCOL IN/OUT,
+ *                 third-party copy, SANITIZE, RESERVE/RELEASE(10), READ
+ *                 DEFECT DATA.  READ CAPACITY(10) has no such field:
+ *                 alloc_len is 8, the size of its parameter data.
+ * group           GROUP NUMBER, 6 bits (SBC-4; SBC-3 used 5).
+ * wrprotect       RDPROTECT, WRPROTECT, VRPROTECT or ORPROTECT, whichever
+ *                 the command has.
+ * bytchk          the 2-bit BYTCHK of VERIFY and WRITE AND VERIFY.
+ * anchor          WRITE SAME byte 1 bit 4; UNMAP byte 1 bit 0.
+ * ndob            WRITE SAME(16)/(32) only.
+ * immed           SYNCHRONIZE CACHE and PRE-FETCH (bit 1), START STOP UNIT
+ *                 (bit 0), SANITIZE (bit 7).
+ * control         the last byte; byte 1 of a 32-byte (0x7f) CDB.
+ *
+ * A 0x7f CDB is -EINVAL when its ADDITIONAL CDB LENGTH is too small to
+ * hold the service action, or when it does not match the known layout
+ * (every 32-byte layout decoded here is 32 bytes long).
+ */
+/*
  * Decode cdb (len bytes available).  Returns 0, -EINVAL when len is shorter
  * than the opcode's CDB length, or -ENOTSUP for an opcode whose layout is
  * not known (only opcode/cdb_len/control are set then).
@@ -283,6 +323,36 @@ struct scsi_sense {
 	uint8_t sks[3];		/* raw SKS bytes (bit 7 of byte 0 = SKSV) */
 	bool filemark, eom, ili;
 };
+
+/*
+ * Conventions of the sense helpers:
+ *
+ * - scsi_sense_build(), fixed format: INFORMATION and COMMAND-SPECIFIC
+ *   INFORMATION are 4 bytes.  An info above 0xffffffff is not reported:
+ *   VALID is set to 0 and INFORMATION left zero (SPC-4: a value that does
+ *   not fit is not valid; ask for descriptor format to carry it).  A csi
+ *   above 0xffffffff is likewise left zero.
+ * - Descriptor format carries an information descriptor (0x00) when
+ *   info_valid, a command-specific descriptor (0x01) when csi_valid, a
+ *   sense-key-specific descriptor (0x02) when sks_valid, and a stream
+ *   commands descriptor (0x04) for FILEMARK/EOM, else a block commands
+ *   descriptor (0x05) for ILI alone.
+ * - Both formats set SKSV in the SKS bytes when sks_valid.
+ * - scsi_sense_parse() refuses (-EINVAL) a buffer under 8 bytes, a
+ *   response code other than 0x70-0x73, an ADDITIONAL SENSE LENGTH that
+ *   runs past len, a descriptor whose length runs past the additional
+ *   sense bytes, and a known descriptor shorter than its defined size.
+ *   Bytes after 8 + ADDITIONAL SENSE LENGTH are ignored; fixed-format
+ *   fields the additional length does not cover read as zero.  Unknown
+ *   descriptors are skipped.  In fixed format csi_valid means "CSI is
+ *   non-zero" (the format has no valid bit for it).  On error *s is zeroed.
+ * - scsi_sense_field_pointer() with bit outside 0..7 sets no BPV (the
+ *   whole byte is meant).
+ * - scsi_opcode_name() of an opcode with service actions but an unknown
+ *   one returns the opcode's generic name ("MAINTENANCE IN").
+ * - scsi_asc_name() entries whose ASCQ is a parameter (40h/80h-FFh,
+ *   4Dh/xx, 70h/xx) contain "NN"; scsi_sense_format() fills in the value.
+ */
 
 /* Sense buffer sizes. */
 #define SCSI_SENSE_FIXED_LEN 18
