@@ -71,7 +71,9 @@ struct bdev_geometry {
 	uint32_t lbsize;	/* logical block size: 512 or 4096 usually */
 	uint32_t pbsize;	/* physical block size, >= lbsize */
 	uint32_t opt_xfer;	/* optimal transfer, bytes (0: unknown) */
-	uint32_t max_xfer;	/* largest single READ/WRITE, bytes */
+	uint32_t max_xfer;	/* largest READ/WRITE the backend does in one
+				 * go, bytes; advisory: larger ones are
+				 * accepted and split or looped by it */
 	bool read_only;
 	bool can_discard;
 	bool can_write_zeroes;
@@ -226,9 +228,10 @@ SK_API int bdev_io_sync(struct bdev *bd, enum bdev_io_type type,
 			uint64_t offset, uint64_t length, uint32_t flags);
 
 /*
- * The worker pool for blocking backends.  fn runs on a worker thread; done
- * then runs on loop.  Thread count comes from bdev_pool_init (default 4,
- * started lazily).
+ * The worker pool for blocking backends.  work(arg) runs on a worker
+ * thread; a backend finishes its I/O from there with
+ * bdev_io_complete_remote(), which hands the completion back to io->loop.
+ * Thread count comes from bdev_pool_init (default 4, started lazily).
  */
 typedef void (*bdev_pool_fn)(void *arg);
 SK_API void bdev_pool_init(unsigned nthreads);

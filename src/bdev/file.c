@@ -1,0 +1,591 @@
+/*
+ * The file backend: a regular file or a block device, optionally opened
+ * with O_DIRECT.
+ *
+ * Every operation is a blocking system call, so each I/O runs on the worker
+ * pool (bdev_pool_run) and completes back onto the submitting reactor with
+ * bdev_io_complete_remote().  Reads and writes are preadv/pwritev loops that
+ * survive short transfers; a read past the end of a regular file (possible
+ * when the file shrank under us) returns zeroes.  FUA writes use
+ * pwritev2(RWF_DSYNC), falling back to write + fdatasync where the kernel
+ * or file system refuses the flag.  With O_DIRECT, an iov that is not
+ * aligned to the file's direct-I/O memory alignment is bounced through an
+ * aligned buffer.
+ *
+ * Discard punches a hole (BLKDISCARD on a device); write-zeroes punches
+ * (or, with NO_UNMAP, zero-ranges) and falls back to writing zeroes unless
+ * FAST_ZERO forbids the slow way.  Block status comes from
+ * SEEK_DATA/SEEK_HOLE.  Flush is fdatasync: the page cache and the device
+ * cache are volatile.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <scsikit/log.h>
+
+#include "bdev/bdev_int.h"
+
+#define FILE_MAX_XFER (4u * 1024 * 1024)
+#define FILE_OPT_XFER (128u * 1024)
+/* Size of the buffer used to write zeroes the slow way. */
+#define FILE_ZERO_BUF (1u * 1024 * 1024)
+/* Small iov lists are copied on the stack, larger ones on the heap. */
+#define FILE_IOV_STACK 16
+
+struct file_bdev {
+	int fd;
+	char *path;
+	bool is_blk;
+	bool direct;
+	bool read_only;
+	uint32_t mem_align;	/* O_DIRECT buffer alignment */
+	bool wz_hw;		/* device: write-zeroes offloaded */
+	/* Learned at run time; read and written with relaxed atomics. */
+	bool no_rwf_dsync;	/* pwritev2(RWF_DSYNC) refused */
+};
+
+static int file_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
+/* Move *iov / *cnt past n bytes, in place. */
+static void file_iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	while (n > 0 && *cnt > 0) {
+		if (n >= (*iov)->iov_len) {
+			n -= (*iov)->iov_len;
+			(*iov)++;
+			(*cnt)--;
+		} else {
+			(*iov)->iov_base = (char *)(*iov)->iov_base + n;
+			(*iov)->iov_len -= n;
+			n = 0;
+		}
+	}
+	/* Skip empty elements so that a 0 return means end of file. */
+	while (*cnt > 0 && (*iov)->iov_len == 0) {
+		(*iov)++;
+		(*cnt)--;
+	}
+}
+
+/*
+ * Transfer len bytes at off through iov (which is modified).  *need_sync is
+ * set when a FUA write had to fall back to a plain write.
+ */
+static int file_xfer(struct file_bdev *f, bool write, bool fua,
+		     struct iovec *iov, int cnt, uint64_t off, uint64_t len,
+		     bool *need_sync)
+{
+	file_iov_advance(&iov, &cnt, 0);
+	while (len > 0 && cnt > 0) {
+		ssize_t n;
+
+		if (!write) {
+			n = preadv(f->fd, iov, cnt, (off_t)off);
+		} else if (fua && !__atomic_load_n(&f->no_rwf_dsync,
+						   __ATOMIC_RELAXED)) {
+			n = pwritev2(f->fd, iov, cnt, (off_t)off, RWF_DSYNC);
+			if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+				__atomic_store_n(&f->no_rwf_dsync, true,
+						 __ATOMIC_RELAXED);
+				continue;
+			}
+		} else {
+			n = pwritev(f->fd, iov, cnt, (off_t)off);
+			if (fua)
+				*need_sync = true;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return file_errno();
+		}
+		if (n == 0) {
+			struct iov_cursor cur;
+
+			/* End of file.  A regular file that shrank reads
+			 * as zeroes past its end; a device never should. */
+			if (write || f->is_blk)
+				return -EIO;
+			iov_cursor_init(&cur, iov, cnt);
+			iov_cursor_zero(&cur, len);
+			return 0;
+		}
+		file_iov_advance(&iov, &cnt, (size_t)n);
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int file_rw(struct file_bdev *f, struct bdev_io *io)
+{
+	bool write = io->type == BDEV_IO_WRITE;
+	bool fua = write && (io->flags & BDEV_IO_FUA) != 0;
+	bool need_sync = false;
+	struct iovec stack[FILE_IOV_STACK];
+	struct iovec *v;
+	int rc;
+
+	if (f->direct && !iov_aligned(io->iov, io->iovcnt, f->mem_align)) {
+		/* The caller's buffers do not meet O_DIRECT's rules: go
+		 * through an aligned copy.  The length is a multiple of the
+		 * logical block size, which is at least the offset
+		 * alignment, so only memory needs fixing. */
+		size_t blen = (size_t)io->length;
+		struct iovec one;
+		struct iov_cursor cur;
+		void *buf;
+
+		blen = (blen + f->mem_align - 1) & ~((size_t)f->mem_align - 1);
+		buf = aligned_alloc(f->mem_align, blen);
+		if (buf == NULL)
+			return -ENOMEM;
+		iov_cursor_init(&cur, io->iov, io->iovcnt);
+		if (write)
+			iov_cursor_to_buf(&cur, buf, (size_t)io->length);
+		one.iov_base = buf;
+		one.iov_len = (size_t)io->length;
+		rc = file_xfer(f, write, fua, &one, 1, io->offset, io->length,
+			       &need_sync);
+		if (rc == 0 && !write)
+			iov_cursor_from_buf(&cur, buf, (size_t)io->length);
+		free(buf);
+	} else {
+		v = io->iovcnt <= FILE_IOV_STACK
+			    ? stack
+			    : malloc((size_t)io->iovcnt * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		memcpy(v, io->iov, (size_t)io->iovcnt * sizeof(*v));
+		rc = file_xfer(f, write, fua, v, io->iovcnt, io->offset,
+			       io->length, &need_sync);
+		if (v != stack)
+			free(v);
+	}
+	if (rc == 0 && need_sync && fdatasync(f->fd) != 0)
+		rc = file_errno();
+	return rc;
+}
+
+/* Write zeroes the slow way, a buffer at a time. */
+static int file_write_zero_buf(struct file_bdev *f, uint64_t off,
+			       uint64_t len, bool fua)
+{
+	bool need_sync = false;
+	void *buf = aligned_alloc(4096, FILE_ZERO_BUF);
+	int rc = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	memset(buf, 0, FILE_ZERO_BUF);
+	while (len > 0 && rc == 0) {
+		size_t n = len < FILE_ZERO_BUF ? (size_t)len : FILE_ZERO_BUF;
+		struct iovec one = { buf, n };
+
+		rc = file_xfer(f, true, fua, &one, 1, off, n, &need_sync);
+		off += n;
+		len -= n;
+	}
+	free(buf);
+	if (rc == 0 && need_sync && fdatasync(f->fd) != 0)
+		rc = file_errno();
+	return rc;
+}
+
+static int file_fallocate(struct file_bdev *f, int mode, uint64_t off,
+			  uint64_t len)
+{
+	if (fallocate(f->fd, mode, (off_t)off, (off_t)len) == 0)
+		return 0;
+	return file_errno();
+}
+
+static bool file_unsupported(int rc)
+{
+	return rc == -EOPNOTSUPP || rc == -ENOSYS || rc == -EINVAL;
+}
+
+static int file_discard(struct file_bdev *f, struct bdev_io *io)
+{
+	int rc;
+
+	if (f->is_blk) {
+		uint64_t range[2] = { io->offset, io->length };
+
+		if (ioctl(f->fd, BLKDISCARD, range) != 0)
+			return file_errno();
+		return 0;
+	}
+	rc = file_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    io->offset, io->length);
+	return file_unsupported(rc) ? -ENOTSUP : rc;
+}
+
+/*
+ * Write-zeroes, cheapest way first.  Without NO_UNMAP a punched hole is
+ * ideal (it reads zeroes and frees space); with it, ZERO_RANGE keeps the
+ * range allocated.  On a device, PUNCH_HOLE means "zero without falling
+ * back to writing", ZERO_RANGE may write.  Writing zeroes ourselves is the
+ * last resort, refused under FAST_ZERO.
+ */
+static int file_write_zeroes(struct file_bdev *f, struct bdev_io *io)
+{
+	bool nounmap = (io->flags & BDEV_IO_NO_UNMAP) != 0;
+	bool fast = (io->flags & BDEV_IO_FAST_ZERO) != 0;
+	bool fua = (io->flags & BDEV_IO_FUA) != 0;
+	int rc = -EOPNOTSUPP;
+
+	if (f->is_blk) {
+		if (fast && !f->wz_hw)
+			return -ENOTSUP;
+		rc = file_fallocate(f, nounmap ? FALLOC_FL_ZERO_RANGE
+					       : FALLOC_FL_PUNCH_HOLE |
+							 FALLOC_FL_KEEP_SIZE,
+				    io->offset, io->length);
+		if (file_unsupported(rc) && !nounmap)
+			rc = file_fallocate(f, FALLOC_FL_ZERO_RANGE,
+					    io->offset, io->length);
+	} else {
+		if (!nounmap)
+			rc = file_fallocate(f, FALLOC_FL_PUNCH_HOLE |
+						       FALLOC_FL_KEEP_SIZE,
+					    io->offset, io->length);
+		if (file_unsupported(rc))
+			rc = file_fallocate(f, FALLOC_FL_ZERO_RANGE |
+						       FALLOC_FL_KEEP_SIZE,
+					    io->offset, io->length);
+	}
+	if (file_unsupported(rc)) {
+		if (fast)
+			return -ENOTSUP;
+		return file_write_zero_buf(f, io->offset, io->length, fua);
+	}
+	if (rc == 0 && fua && fdatasync(f->fd) != 0)
+		rc = file_errno();
+	return rc;
+}
+
+static void file_work(void *arg)
+{
+	struct bdev_io *io = arg;
+	struct file_bdev *f = bdev_priv(io->bd);
+	int rc;
+
+	switch (io->type) {
+	case BDEV_IO_READ:
+	case BDEV_IO_WRITE:
+		rc = file_rw(f, io);
+		break;
+	case BDEV_IO_FLUSH:
+		rc = fdatasync(f->fd) == 0 ? 0 : file_errno();
+		break;
+	case BDEV_IO_DISCARD:
+		rc = file_discard(f, io);
+		break;
+	case BDEV_IO_WRITE_ZEROES:
+		rc = file_write_zeroes(f, io);
+		break;
+	default:
+		rc = -ENOTSUP;
+		break;
+	}
+	bdev_io_complete_remote(io, rc);
+}
+
+static int file_submit(struct bdev *bd, struct bdev_io *io)
+{
+	return bdev_pool_run(file_work, io);
+}
+
+static void file_destroy(struct bdev *bd)
+{
+	struct file_bdev *f = bdev_priv(bd);
+
+	close(f->fd);
+	free(f->path);
+	free(f);
+}
+
+/* Holes from SEEK_DATA/SEEK_HOLE, rounded to whole logical blocks (a
+ * block that is partly data is reported as data). */
+static int file_block_status(struct bdev *bd, uint64_t offset,
+			     uint64_t length, enum bdev_alloc_state *state,
+			     uint64_t *run)
+{
+	struct file_bdev *f = bdev_priv(bd);
+	uint32_t lbs = bdev_geometry(bd)->lbsize;
+	off_t data, hole;
+
+	*state = BDEV_MAPPED;
+	*run = length;
+	if (f->is_blk)
+		return 0;
+	data = lseek(f->fd, (off_t)offset, SEEK_DATA);
+	if (data < 0 && errno == ENXIO) {
+		/* Nothing but hole up to the end of the file. */
+		*state = BDEV_DEALLOCATED;
+		return 0;
+	}
+	if (data < 0)
+		return 0; /* no SEEK_DATA here: all mapped */
+	if ((uint64_t)data > offset) {
+		uint64_t n = (uint64_t)data - offset;
+
+		n -= n % lbs;
+		if (n > 0) {
+			*state = BDEV_DEALLOCATED;
+			*run = n < length ? n : length;
+			return 0;
+		}
+	}
+	hole = lseek(f->fd, (off_t)offset, SEEK_HOLE);
+	if (hole >= 0) {
+		/* At least the first block: a hole shorter than a block at
+		 * offset counts as data. */
+		uint64_t n = (uint64_t)hole > offset ? (uint64_t)hole - offset
+						     : lbs;
+
+		n = (n + lbs - 1) / lbs * lbs;
+		*run = n < length ? n : length;
+	}
+	return 0;
+}
+
+static void file_describe(struct bdev *bd, char *buf, size_t len)
+{
+	struct file_bdev *f = bdev_priv(bd);
+
+	snprintf(buf, len, "file:%s%s%s%s", f->path,
+		 f->is_blk ? " (block device)" : "", f->direct ? ",direct" : "",
+		 f->read_only ? ",ro" : "");
+}
+
+static const struct bdev_ops file_ops = {
+	.name = "file",
+	.submit = file_submit,
+	.destroy = file_destroy,
+	.block_status = file_block_status,
+	.describe = file_describe,
+};
+
+/* A number from /sys/dev/block/M:m/queue/<attr> (or the parent's queue,
+ * for a partition); -1 if unreadable. */
+static long long file_sysfs_queue(dev_t rdev, const char *attr)
+{
+	const char *fmts[] = { "/sys/dev/block/%u:%u/queue/%s",
+			       "/sys/dev/block/%u:%u/../queue/%s" };
+
+	for (unsigned i = 0; i < 2; i++) {
+		char p[128];
+		long long v;
+		FILE *fp;
+		int ok;
+
+		snprintf(p, sizeof(p), fmts[i], major(rdev), minor(rdev), attr);
+		fp = fopen(p, "re");
+		if (fp == NULL)
+			continue;
+		ok = fscanf(fp, "%lld", &v) == 1;
+		fclose(fp);
+		if (ok)
+			return v;
+	}
+	return -1;
+}
+
+struct bdev *bdev_file_create(const char *name, const char *path,
+			      const struct bdev_file_opts *opts, char *err,
+			      size_t errlen)
+{
+	struct bdev_file_opts o = opts ? *opts : (struct bdev_file_opts){ 0 };
+	struct bdev_geometry geo = {
+		.opt_xfer = FILE_OPT_XFER,
+		.max_xfer = FILE_MAX_XFER,
+		.read_only = o.read_only,
+		.can_write_zeroes = true,
+		.volatile_cache = true,
+		.multi_conn_safe = true,
+	};
+	char dummy[2];
+	struct file_bdev *f;
+	struct bdev *bd;
+	struct stat st;
+	uint32_t mem_align = 0, off_align = 0;
+	int flags, fd;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	if (path == NULL || path[0] == '\0') {
+		snprintf(err, errlen, "file: missing path");
+		return NULL;
+	}
+	flags = (o.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+		(o.direct ? O_DIRECT : 0);
+	/* A writable block device is opened exclusively: exporting a
+	 * mounted device, or one device twice, would corrupt it. */
+	if (!o.read_only && stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+		flags |= O_EXCL;
+	fd = open(path, flags);
+	if (fd < 0 && errno == ENOENT && o.size > 0 && !o.read_only)
+		fd = open(path, flags | O_CREAT, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "file: cannot open %s: %s%s", path,
+			 strerror(errno),
+			 o.direct && errno == EINVAL
+				 ? " (O_DIRECT not supported here?)"
+			 : (flags & O_EXCL) && errno == EBUSY
+				 ? " (mounted or in use)"
+				 : "");
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "file: cannot stat %s: %s", path,
+			 strerror(errno));
+		goto out_close;
+	}
+	if (o.direct)
+		file_dio_align(fd, &mem_align, &off_align);
+
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t devsize = 0;
+		int lbs = 512;
+		unsigned pbs = 0;
+		long long v;
+
+		if (ioctl(fd, BLKGETSIZE64, &devsize) != 0 ||
+		    ioctl(fd, BLKSSZGET, &lbs) != 0) {
+			snprintf(err, errlen, "file: %s: cannot read device "
+				 "size: %s", path, strerror(errno));
+			goto out_close;
+		}
+		if (ioctl(fd, BLKPBSZGET, &pbs) != 0)
+			pbs = (unsigned)lbs;
+		if (off_align == 0)
+			off_align = (uint32_t)lbs;
+		if (mem_align == 0)
+			mem_align = (uint32_t)lbs;
+		geo.lbsize = o.lbsize ? o.lbsize : (uint32_t)lbs;
+		if (geo.lbsize < (uint32_t)lbs && o.direct) {
+			snprintf(err, errlen, "file: %s: bs=%u is below the "
+				 "device's logical block size %d", path,
+				 geo.lbsize, lbs);
+			goto out_close;
+		}
+		geo.pbsize = pbs;
+		if (o.size > devsize) {
+			snprintf(err, errlen, "file: %s: size=%llu is beyond "
+				 "the device's %llu bytes", path,
+				 (unsigned long long)o.size,
+				 (unsigned long long)devsize);
+			goto out_close;
+		}
+		geo.size = o.size ? o.size : devsize - devsize % geo.lbsize;
+		v = file_sysfs_queue(st.st_rdev, "discard_max_bytes");
+		geo.can_discard = v > 0;
+		geo.discard_zeroes = false;
+	} else if (S_ISREG(st.st_mode)) {
+		if (o.direct && off_align == 0) {
+			/* The file system does not say; a page is safe. */
+			off_align = 4096;
+			mem_align = 4096;
+		}
+		geo.lbsize = o.lbsize ? o.lbsize : 512;
+		if (o.direct && geo.lbsize < off_align) {
+			if (o.lbsize != 0) {
+				snprintf(err, errlen, "file: %s: bs=%u is "
+					 "below the O_DIRECT alignment %u",
+					 path, o.lbsize, off_align);
+				goto out_close;
+			}
+			geo.lbsize = off_align;
+		}
+		geo.pbsize = geo.lbsize > 4096 ? geo.lbsize : 4096;
+		if (o.size > (uint64_t)st.st_size) {
+			if (o.read_only) {
+				snprintf(err, errlen, "file: %s: size= beyond "
+					 "the end of a read-only file", path);
+				goto out_close;
+			}
+			if (ftruncate(fd, (off_t)o.size) != 0) {
+				snprintf(err, errlen, "file: %s: cannot extend "
+					 "to %llu bytes: %s", path,
+					 (unsigned long long)o.size,
+					 strerror(errno));
+				goto out_close;
+			}
+		}
+		/* A size= smaller than the file exports its beginning; the
+		 * file is never truncated. */
+		geo.size = o.size ? o.size
+				  : (uint64_t)st.st_size -
+					    (uint64_t)st.st_size % geo.lbsize;
+		/* Punching beyond the end with KEEP_SIZE changes nothing
+		 * and tells whether the file system can punch at all. */
+		geo.can_discard = !o.read_only &&
+				  fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+							FALLOC_FL_KEEP_SIZE,
+					    st.st_size > (off_t)geo.size
+						    ? st.st_size
+						    : (off_t)geo.size,
+					    4096) == 0;
+		geo.discard_zeroes = geo.can_discard;
+	} else {
+		snprintf(err, errlen, "file: %s is neither a regular file nor "
+			 "a block device", path);
+		goto out_close;
+	}
+	if (geo.lbsize < 512 || (geo.lbsize & (geo.lbsize - 1)) != 0) {
+		snprintf(err, errlen, "file: %s: bad block size %u", path,
+			 geo.lbsize);
+		goto out_close;
+	}
+	if (geo.size == 0 || geo.size % geo.lbsize != 0) {
+		snprintf(err, errlen, "file: %s: size %llu is %s", path,
+			 (unsigned long long)geo.size,
+			 geo.size == 0 ? "zero (give size=)"
+				       : "not a multiple of the block size");
+		goto out_close;
+	}
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->path = strdup(path)) == NULL) {
+		free(f);
+		snprintf(err, errlen, "file: out of memory");
+		goto out_close;
+	}
+	f->fd = fd;
+	f->is_blk = S_ISBLK(st.st_mode);
+	f->direct = o.direct;
+	f->read_only = o.read_only;
+	f->mem_align = mem_align < 64 ? 64 : mem_align;
+	f->wz_hw = f->is_blk &&
+		   file_sysfs_queue(st.st_rdev, "write_zeroes_max_bytes") > 0;
+	bd = bdev_alloc(&file_ops, name, &geo, f);
+	if (bd == NULL) {
+		snprintf(err, errlen, "file: %s: %s", path, strerror(errno));
+		goto out_free_f;
+	}
+	return bd;
+
+out_free_f:
+	free(f->path);
+	free(f);
+out_close:
+	close(fd);
+	return NULL;
+}

@@ -1,0 +1,217 @@
+/*
+ * Text to bdevs: sk_parse_size() for sizes written by people ("64M",
+ * "1G") and bdev_create_spec() for the disk specifications the daemon and
+ * the tools accept on their command lines and control socket:
+ *
+ *   mem:SIZE[,bs=512|4096][,ro]
+ *   file:PATH[,direct][,size=SIZE][,bs=N][,ro]
+ *
+ * A PATH cannot contain a comma (options are comma separated).  Errors are
+ * one line, naming the offending piece.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bdev/bdev_int.h"
+
+/* Binary unit suffixes, and the shift each stands for. */
+static const struct {
+	char c;
+	unsigned shift;
+} size_units[] = {
+	{ 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 }, { 'P', 50 },
+	{ 'E', 60 },
+};
+
+/*
+ * Digits, then optionally one unit letter (any case) which may be followed
+ * by "iB" or "B" ("64K", "64KiB", "64kb"); a bare "B" after the digits
+ * means bytes.  No sign, no spaces, no fraction, no overflow.
+ */
+int sk_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	const char *p = s;
+
+	if (s == NULL || out == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+			return -1;
+	}
+	if (*p != '\0') {
+		bool found = false;
+
+		size_t nunits = sizeof(size_units) / sizeof(size_units[0]);
+
+		for (size_t i = 0; i < nunits; i++) {
+			if (toupper((unsigned char)*p) == size_units[i].c) {
+				shift = size_units[i].shift;
+				found = true;
+			}
+		}
+		if (found) {
+			p++;
+			if (*p == 'i' && p[1] == 'B')
+				p += 2;
+			else if (*p == 'B' || *p == 'b')
+				p++;
+		} else if (*p == 'B' || *p == 'b') {
+			p++;
+		}
+		if (*p != '\0')
+			return -1;
+	}
+	if (shift != 0 && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* Split "key=value"; returns the value or NULL if there is no '='. */
+static char *spec_opt_value(char *opt)
+{
+	char *eq = strchr(opt, '=');
+
+	if (eq == NULL)
+		return NULL;
+	*eq = '\0';
+	return eq + 1;
+}
+
+static int spec_parse_bs(const char *v, uint32_t *bs, char *err,
+			 size_t errlen)
+{
+	uint64_t n;
+
+	if (sk_parse_size(v, &n) != 0 || n < 512 || n > 65536 ||
+	    (n & (n - 1)) != 0) {
+		snprintf(err, errlen, "bad block size '%s' (a power of two, "
+			 "512 to 64K)", v);
+		return -1;
+	}
+	*bs = (uint32_t)n;
+	return 0;
+}
+
+static struct bdev *spec_mem(const char *name, char *args, char *err,
+			     size_t errlen)
+{
+	char *save = NULL, *opt;
+	char *sz = strtok_r(args, ",", &save);
+	uint64_t size;
+	uint32_t bs = 512;
+	bool ro = false;
+	struct bdev *bd;
+
+	if (sz == NULL || sk_parse_size(sz, &size) != 0 || size == 0) {
+		snprintf(err, errlen, "mem: bad or missing size '%s'",
+			 sz ? sz : "");
+		return NULL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		char *val = spec_opt_value(opt);
+
+		if (strcmp(opt, "ro") == 0 && val == NULL) {
+			ro = true;
+		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
+			if (spec_parse_bs(val, &bs, err, errlen) != 0)
+				return NULL;
+			if (bs != 512 && bs != 4096) {
+				snprintf(err, errlen, "mem: bs must be 512 or "
+					 "4096");
+				return NULL;
+			}
+		} else {
+			snprintf(err, errlen, "mem: unknown option '%s'", opt);
+			return NULL;
+		}
+	}
+	if (size % bs != 0) {
+		snprintf(err, errlen, "mem: size %llu is not a multiple of the "
+			 "block size %u", (unsigned long long)size, bs);
+		return NULL;
+	}
+	bd = bdev_mem_create(name, size, bs, ro);
+	if (bd == NULL)
+		snprintf(err, errlen, "mem: cannot create a %llu-byte disk: %s",
+			 (unsigned long long)size,
+			 errno == EINVAL ? "too large (limit 256T)"
+					 : strerror(errno));
+	return bd;
+}
+
+static struct bdev *spec_file(const char *name, char *args, char *err,
+			      size_t errlen)
+{
+	char *save = NULL, *opt;
+	char *path = strtok_r(args, ",", &save);
+	struct bdev_file_opts o = { 0 };
+
+	if (path == NULL || path[0] == '\0') {
+		snprintf(err, errlen, "file: missing path");
+		return NULL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		char *val = spec_opt_value(opt);
+
+		if (strcmp(opt, "ro") == 0 && val == NULL) {
+			o.read_only = true;
+		} else if (strcmp(opt, "direct") == 0 && val == NULL) {
+			o.direct = true;
+		} else if (strcmp(opt, "size") == 0 && val != NULL) {
+			if (sk_parse_size(val, &o.size) != 0 || o.size == 0) {
+				snprintf(err, errlen, "file: bad size '%s'",
+					 val);
+				return NULL;
+			}
+		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
+			if (spec_parse_bs(val, &o.lbsize, err, errlen) != 0)
+				return NULL;
+		} else {
+			snprintf(err, errlen, "file: unknown option '%s'", opt);
+			return NULL;
+		}
+	}
+	return bdev_file_create(name, path, &o, err, errlen);
+}
+
+struct bdev *bdev_create_spec(const char *name, const char *spec, char *err,
+			      size_t errlen)
+{
+	char dummy[2];
+	char *copy, *colon;
+	struct bdev *bd = NULL;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (spec == NULL || (colon = strchr(spec, ':')) == NULL) {
+		snprintf(err, errlen, "bad disk spec '%s' (want mem:SIZE or "
+			 "file:PATH)", spec ? spec : "");
+		return NULL;
+	}
+	copy = strdup(spec);
+	if (copy == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	colon = copy + (colon - spec);
+	*colon = '\0';
+	if (strcmp(copy, "mem") == 0)
+		bd = spec_mem(name, colon + 1, err, errlen);
+	else if (strcmp(copy, "file") == 0)
+		bd = spec_file(name, colon + 1, err, errlen);
+	else
+		snprintf(err, errlen, "unknown disk type '%s' (want mem or "
+			 "file)", copy);
+	free(copy);
+	return bd;
+}
