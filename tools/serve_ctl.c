@@ -216,6 +216,37 @@ static void stats_one(struct bdev *bd, void *arg)
 	lc->first = false;
 }
 
+/* "disk fault NAME RULE": change the rule of a fault disk; "release"
+ * completes held I/O. */
+static int ctl_disk_fault(const char *name, const char *rule, FILE *out)
+{
+	struct bdev *bd = bdev_registry_get(name);
+	struct bdev_fault_rule r;
+	char err[200];
+	int rc = -1;
+
+	if (!bd) {
+		fprintf(out, "no disk '%s'", name);
+		return -1;
+	}
+	if (!bdev_is_fault(bd)) {
+		fprintf(out, "disk '%s' is not a fault disk (make it with "
+			     "fault:SPEC)", name);
+	} else if (strcmp(rule, "release") == 0) {
+		bdev_fault_release_held(bd);
+		rc = 0;
+	} else if (bdev_fault_parse(rule, &r, err, sizeof(err)) < 0) {
+		fprintf(out, "%s", err);
+	} else {
+		bdev_fault_set(bd, &r);
+		fprintf(out, "hits %llu\n",
+			(unsigned long long)bdev_fault_hits(bd));
+		rc = 0;
+	}
+	bdev_release(bd);
+	return rc;
+}
+
 /* Run one request; writes the body to out.  0 = OK, -1 = ERR (first line
  * of out is the message). */
 static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
@@ -279,8 +310,10 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 			log_info("disk %s removed", argv[2]);
 			return 0;
 		}
+		if (argc == 4 && strcmp(argv[1], "fault") == 0)
+			return ctl_disk_fault(argv[2], argv[3], out);
 		fprintf(out, "usage: disk list [--json] | disk add NAME SPEC "
-			     "| disk remove NAME");
+			     "| disk remove NAME | disk fault NAME RULE");
 		return -1;
 	}
 	if (strcmp(argv[0], "stats") == 0) {

@@ -160,7 +160,8 @@ SK_API int bdev_block_status(struct bdev *bd, uint64_t offset,
  * bdev_create_spec() understands:
  *   mem:SIZE[,bs=512|4096]           sparse memory, SIZE like 64M, 1G
  *   file:PATH[,direct][,size=SIZE][,bs=N]   regular file or block device
- * and the option ",ro" on either.  On error returns NULL and writes a
+ *   fault:SPEC                       a fault bdev around SPEC (no rule yet)
+ * and the option ",ro" on mem and file.  On error returns NULL and writes a
  * one-line reason into err.
  */
 SK_API struct bdev *bdev_create_spec(const char *name, const char *spec,
@@ -215,6 +216,17 @@ SK_API void bdev_fault_clear(struct bdev *fault_bd);
 SK_API void bdev_fault_release_held(struct bdev *fault_bd);
 /* I/Os that have hit a rule so far. */
 SK_API uint64_t bdev_fault_hits(struct bdev *fault_bd);
+/* Parse a rule written as text (see src/bdev/fault_spec.c):
+ * "fail[=EIO]", "delay=MS", "tear", "hold", "none", followed by
+ * ",type=read+write", ",offset=SIZE", ",length=SIZE", ",count=N".
+ * 0, or -1 with a one-line reason in err. */
+SK_API int bdev_fault_parse(const char *text, struct bdev_fault_rule *rule,
+			    char *err, size_t errlen);
+/* A fault bdev around a new bdev made from inner_spec ("mem:64M"). */
+SK_API struct bdev *bdev_fault_create_spec(const char *name,
+					   const char *inner_spec, char *err,
+					   size_t errlen);
+SK_API bool bdev_is_fault(const struct bdev *bd);
 
 /*
  * Synchronous helpers for tools and tests: run an I/O on a private loop and

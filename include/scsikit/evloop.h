@@ -44,7 +44,8 @@ SK_API int ev_loop_run(struct ev_loop *loop);
  * run or -errno. */
 SK_API int ev_loop_run_once(struct ev_loop *loop, int timeout_ms);
 /* Ask ev_loop_run to return; callable from any thread or a signal-safe
- * context (it only writes an eventfd). */
+ * context (it only writes an eventfd).  A stop asked before ev_loop_run
+ * starts makes that run return at once. */
 SK_API void ev_loop_stop(struct ev_loop *loop);
 /* True when called from the thread currently running loop. */
 SK_API bool ev_loop_in_thread(const struct ev_loop *loop);

@@ -5,6 +5,7 @@
  *
  *   mem:SIZE[,bs=512|4096][,ro]
  *   file:PATH[,direct][,size=SIZE][,bs=N][,ro]
+ *   fault:SPEC   (src/bdev/fault_spec.c)
  *
  * A PATH cannot contain a comma (options are comma separated).  Errors are
  * one line, naming the offending piece.
@@ -198,6 +199,9 @@ struct bdev *bdev_create_spec(const char *name, const char *spec, char *err,
 			 "file:PATH)", spec ? spec : "");
 		return NULL;
 	}
+	/* fault: wraps whatever spec follows, options and all. */
+	if (strncmp(spec, "fault:", 6) == 0)
+		return bdev_fault_create_spec(name, spec + 6, err, errlen);
 	copy = strdup(spec);
 	if (copy == NULL) {
 		snprintf(err, errlen, "out of memory");

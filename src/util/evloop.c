@@ -560,7 +560,9 @@ int ev_loop_run_once(struct ev_loop *loop, int timeout_ms)
 
 int ev_loop_run(struct ev_loop *loop)
 {
-	loop->stop = 0;
+	/* A stop requested before the loop started (a thread that has not
+	 * reached this point yet) counts: the flag is cleared on the way out,
+	 * not on the way in. */
 	while (!loop->stop) {
 		int rc = ev_loop_run_once(loop, -1);
 
@@ -569,6 +571,7 @@ int ev_loop_run(struct ev_loop *loop)
 			return rc;
 		}
 	}
+	loop->stop = 0;
 	/* Leave posted work for the next run or for destroy. */
 	return 0;
 }

@@ -241,6 +241,17 @@ static void test_stop_from_thread(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* A stop that arrives before the loop runs (a reactor thread not yet
+ * started) still ends that run. */
+static void test_stop_before_run(void **state)
+{
+	struct ev_loop *loop = ev_loop_create();
+
+	ev_loop_stop(loop);
+	assert_int_equal(ev_loop_run(loop), 0);
+	ev_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_defer),
 		cmocka_unit_test(test_post_from_threads),
 		cmocka_unit_test(test_stop_from_thread),
+		cmocka_unit_test(test_stop_before_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
