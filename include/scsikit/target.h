@@ -52,6 +52,11 @@ struct tgt_lun_params {
 	bool read_only;		/* on top of the bdev's own read-only flag */
 	bool write_cache;	/* WCE default (caching mode page) */
 	bool descriptor_sense;	/* D_SENSE default (control mode page) */
+	/* Report the bdev's physical block size (READ CAPACITY(16) LBPPBE,
+	 * Block Limits granularities).  Off by default: one logical block per
+	 * physical block is reported, because libiscsi's conformance suite
+	 * (GetLBAStatus.UnmapSingle) assumes it. */
+	bool report_pbsize;
 };
 
 /*
@@ -153,7 +158,17 @@ struct tgt_task {
  * Start task on nexus n.  Returns 0: task->done runs exactly once, later,
  * on task->loop, with status/sense/resid set (every SCSI error, including
  * an unmapped LUN, comes back this way).  Negative errno (-EINVAL for a bad
- * task structure): done never runs.
+ * task structure, -ENOMEM): done never runs.  Call it on task->loop's
+ * thread.
+ *
+ * Data: the engine moves min(the CDB's transfer, data_len) bytes -- a
+ * write writes only the whole blocks present, a read fills exactly
+ * xfer_done bytes of iov -- and reports the difference in resid /
+ * resid_flags (overflow: the CDB wanted more than data_len; underflow:
+ * less).  On CHECK CONDITION xfer_done is 0.  task->dir is advisory: the
+ * CDB decides the direction (libiscsi expects a READ flagged as a write to
+ * succeed); a front end that cannot move data the other way should not
+ * send it.
  */
 SK_API int tgt_task_submit(struct tgt_nexus *n, struct tgt_task *task);
 
@@ -161,13 +176,21 @@ SK_API int tgt_task_submit(struct tgt_nexus *n, struct tgt_task *task);
  * Abort a task previously submitted and not yet completed.  The engine
  * stops it at the next safe point; I/O already at the backend is allowed to
  * finish (its buffers stay owned by the engine until then).  The task's done
- * still runs exactly once, with task->aborted set.
+ * still runs exactly once, with task->aborted set.  Call it on task->loop's
+ * thread; a no-op once done has run.
  */
 SK_API void tgt_task_abort(struct tgt_task *task);
 
 /* Task management at LUN / target scope (after the front end has aborted
  * its tasks): establishes the unit attentions and clears reservations as
- * SAM says for each.  issuer may be NULL for a local reset. */
+ * SAM says for each.  issuer may be NULL for a local reset.
+ *   LUN_RESET, TARGET_WARM_RESET: BUS DEVICE RESET FUNCTION OCCURRED on
+ *     every nexus (the issuer's too); TARGET_COLD_RESET: POWER ON; each
+ *     clears SPC-2 reservations and returns mode pages to their defaults
+ *     (persistent reservations stay).
+ *   ABORT_TASK_SET, CLEAR_TASK_SET: nothing beyond the front end's aborts
+ *     (task sets are per nexus).  CLEAR_ACA: -ENOTSUP (no ACA).
+ * Returns 0, -ENOENT for an unmapped LUN, -ENOTSUP, -EINVAL. */
 enum tgt_tmf {
 	TGT_TMF_ABORT_TASK_SET = 1,
 	TGT_TMF_CLEAR_TASK_SET = 2,
