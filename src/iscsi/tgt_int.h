@@ -1,0 +1,338 @@
+/*
+ * Internals of the iSCSI target: the server (portals, exports, settings),
+ * connections (one per session: MaxConnections is 1) and commands.
+ *
+ * Ownership and threads:
+ *   - struct iscsi_srv is shared by every reactor; its lock guards the
+ *     export list, the connection list and the counters, and is taken at
+ *     accept, login, logout and TMF time -- never per command.
+ *   - a connection, its commands and its transmit queue belong to the
+ *     reactor it was placed on and are touched only there.  Other threads
+ *     reach a connection only through ev_loop_post(), holding a reference.
+ *   - a command holds a reference on its connection while the engine or
+ *     the transmit queue still use it, so a closed connection stays in
+ *     memory until the last task completes.
+ */
+#ifndef SCSIKIT_ISCSI_TGT_INT_H
+#define SCSIKIT_ISCSI_TGT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <scsikit/iscsi.h>
+#include <scsikit/target.h>
+
+#include "iscsi/login.h"
+#include "iscsi/params.h"
+#include "iscsi/pdu.h"
+
+struct ev_io;
+struct ev_timer;
+struct bdev;
+
+#define ISCSI_ACL_MAX 32
+#define ISCSI_EXTRA_LUNS 16
+
+/* Per-target settings, by disk name; "*" applies to every target and
+ * "discovery" to discovery sessions. */
+struct iscsi_tcfg {
+	struct iscsi_tcfg *next;
+	char disk[64];
+	char iqn[ISCSI_NAME_MAX + 1];	/* iscsi-target=DISK:IQN */
+	char alias[64];
+	bool chap;
+	char chap_user[ISCSI_CHAP_NAME_MAX + 1];
+	char chap_secret[ISCSI_CHAP_SECRET_MAX + 1];
+	bool mutual;
+	char mutual_user[ISCSI_CHAP_NAME_MAX + 1];
+	char mutual_secret[ISCSI_CHAP_SECRET_MAX + 1];
+	unsigned nacl;
+	char acl[ISCSI_ACL_MAX][ISCSI_NAME_MAX + 1];
+	/* More disks of this target (iscsi-lun=DISK:N:OTHER): OTHER is
+	 * LUN N here instead of a target of its own. */
+	unsigned nluns;
+	struct {
+		uint32_t id;
+		char disk[64];
+	} luns[ISCSI_EXTRA_LUNS];
+};
+
+/* One exported target (a disk of the registry at LUN 0). */
+struct iscsi_export {
+	struct iscsi_export *next;
+	char iqn[ISCSI_NAME_MAX + 1];
+	char disk[64];
+	struct tgt_target *t;		/* held */
+};
+
+struct iscsi_portal {
+	struct iscsi_portal *next;
+	char spec[96];			/* as configured */
+	int fd;
+	struct ev_io *io;
+};
+
+struct iscsi_conn;
+
+struct iscsi_srv {
+	pthread_mutex_t lock;
+	atomic_int refs;
+	struct ev_loop *main_loop;
+	iscsi_pick_loop_fn pick;
+	void *pick_arg;
+
+	/* Configuration (written before start, read-only after). */
+	struct iscsi_portal *portals;
+	bool portals_given;		/* a --iscsi ADDR was seen */
+	bool portals_none;		/* --iscsi none */
+	struct iscsi_tcfg *tcfgs;
+	char iqn_prefix[128];
+	unsigned queue_depth;		/* CmdSN window per session */
+	unsigned max_sessions;
+	unsigned max_conns;		/* including connections in login */
+	uint32_t max_recv_dsl;		/* what we declare */
+	uint32_t max_burst, first_burst, max_outstanding_r2t;
+	bool immediate_data, initial_r2t;
+	uint32_t hdigest_mask, ddigest_mask;
+	uint32_t max_cmd_data;		/* largest transfer of one command */
+	uint64_t max_conn_data;		/* data buffered per connection */
+	unsigned nop_interval_ms;	/* idle time before a NOP-In ping */
+	unsigned nop_timeout_ms;	/* no answer: the initiator is dead */
+	unsigned login_timeout_ms;
+
+	/* State, under lock. */
+	struct iscsi_export *exports;
+	struct iscsi_conn *conns;	/* every connection */
+	unsigned nconns, nsessions;
+	uint16_t next_tsih;
+	int registry_handle;
+	bool started, stopping;
+};
+
+enum iscsi_conn_state {
+	CONN_LOGIN = 0,		/* login PDUs only */
+	CONN_FFP,		/* full feature phase */
+	CONN_LOGOUT,		/* logout answered: close once flushed */
+	CONN_CLOSED,		/* socket gone; waiting for tasks */
+};
+
+/* One PDU waiting to be written. */
+struct iscsi_tx {
+	struct iscsi_tx *next;
+	uint32_t hdr_len;		/* BHS (+ header digest) */
+	uint32_t dlen;			/* data segment bytes */
+	uint32_t tlen;			/* pad + data digest */
+	uint32_t sent;			/* bytes of this PDU written */
+	const uint8_t *data;		/* the data segment */
+	struct iscsi_cmd *cmd;		/* held while data points into it */
+	void *owned;			/* freed once written */
+	bool close_after;		/* close the connection once written */
+	bool counted;			/* owned bytes are in conn->tx_owned */
+	uint8_t hdr[ISCSI_BHS_LEN + ISCSI_DIGEST_LEN];
+	uint8_t trailer[3 + ISCSI_DIGEST_LEN];
+	uint8_t small[260];		/* inline data: sense, short text */
+};
+
+enum iscsi_cmd_state {
+	CMD_DATA_OUT = 0,	/* collecting write data */
+	CMD_SUBMITTED,		/* with the engine */
+	CMD_DONE,		/* status queued (or aborted) */
+};
+
+struct iscsi_tmf;
+
+struct iscsi_cmd {
+	struct iscsi_conn *conn;
+	struct iscsi_cmd *next, *prev;	/* conn->cmds */
+	struct iscsi_cmd *hnext;	/* ITT hash chain */
+	struct tgt_task task;
+	enum iscsi_cmd_state state;
+	unsigned refs;			/* conn table + tx PDUs + engine */
+	uint32_t itt, cmdsn, edtl, lun;
+	bool read, write;
+	bool aborted;			/* by a TMF: no status goes out */
+	uint8_t *buf;
+	struct iovec iov;
+	/* Write data. */
+	uint32_t data_got;		/* bytes received, in order */
+	uint32_t unsol_end;		/* end of immediate+unsolicited data */
+	bool unsol_done;		/* F seen on unsolicited data (or none) */
+	uint32_t r2t_next;		/* next offset to solicit */
+	uint32_t r2t_out;		/* R2Ts outstanding */
+	uint32_t r2tsn;
+	uint32_t ttt;
+	uint32_t seq_end;		/* end of the current data sequence */
+	uint32_t exp_datasn;
+	/* Read data. */
+	uint32_t datasn;
+	struct iscsi_tmf *tmf;		/* a TMF waiting for this task */
+};
+
+/* A task management request waiting for aborted tasks to finish. */
+struct iscsi_tmf {
+	struct iscsi_tmf *next;
+	uint32_t itt;
+	uint8_t func;
+	uint32_t lun;
+	unsigned waiting;		/* aborted tasks not yet done */
+	uint8_t response;
+};
+
+/* A PDU that arrived ahead of its CmdSN, kept until the gap fills. */
+struct iscsi_deferred {
+	struct iscsi_deferred *next;
+	uint32_t cmdsn;
+	uint32_t len;
+	uint8_t pdu[];			/* BHS + AHS + data (no digests) */
+};
+
+#define ISCSI_ITT_HASH 256
+
+struct iscsi_conn {
+	struct iscsi_srv *srv;
+	struct iscsi_conn *prev, *next;	/* srv->conns, under srv->lock */
+	atomic_int refs;
+	struct ev_loop *loop;
+	int fd;
+	struct ev_io *io;
+	uint32_t io_events;
+	enum iscsi_conn_state state;
+	bool kill_posted;
+	char peer[64];
+	char local[64];			/* our address as host:port */
+	bool local_v6;
+
+	struct iscsi_login *login;	/* during CONN_LOGIN */
+	struct ev_timer *login_timer;
+
+	/* Receive. */
+	uint8_t *rx;
+	uint32_t rx_len, rx_cap;
+
+	/* Transmit. */
+	struct iscsi_tx *txq, **txq_tail;
+	struct iscsi_tx *tx_free;	/* a few spare items */
+	uint64_t tx_owned;		/* reply bytes owned by queued PDUs */
+	unsigned tx_nfree;
+	bool flush_deferred;
+
+	/* Negotiated. */
+	struct iscsi_params p;
+	bool hdig, ddig;
+
+	/* Session (one connection per session). */
+	bool discovery;
+	bool in_session;		/* counted in srv->nsessions */
+	struct tgt_target *tgt;		/* held */
+	struct tgt_nexus *nexus;
+	char target_name[ISCSI_NAME_MAX + 1];
+	char initiator[ISCSI_NAME_MAX + 1];
+	uint8_t isid[6];
+	uint16_t tsih;
+	uint32_t exp_cmdsn, max_cmdsn, stat_sn;
+	unsigned outstanding;		/* commands taking a window slot */
+	uint64_t data_buffered;		/* command buffers allocated */
+	struct iscsi_cmd *cmds;
+	struct iscsi_cmd *itt_hash[ISCSI_ITT_HASH];
+	struct iscsi_deferred *deferred;
+	unsigned ndeferred;
+	uint32_t next_ttt;
+	struct iscsi_tmf *tmfs;
+
+	/* Pings. */
+	struct ev_timer *nop_timer;
+	uint64_t last_rx_ms;
+	bool ping_out;
+	uint32_t ping_ttt;
+
+	/* A text answer too long for one PDU, sent in parts. */
+	char *text_rsp;
+	uint32_t text_len, text_off, text_ttt;
+
+	/* Counters for `iscsi sessions`. */
+	uint64_t n_cmds, n_rx_bytes, n_tx_bytes;
+};
+
+/* tgt_srv.c */
+void iscsi_srv_hold(struct iscsi_srv *s);
+void iscsi_srv_release(struct iscsi_srv *s);
+uint16_t iscsi_srv_login_lookup(void *arg, const char *target_name,
+				const char *initiator_name,
+				struct iscsi_login_target *t);
+/* Find the export called iqn and hold its target; NULL if absent. */
+struct tgt_target *iscsi_srv_target_get(struct iscsi_srv *s, const char *iqn);
+/* Append SendTargets answers (all targets when iqn is NULL) visible to
+ * initiator. */
+void iscsi_srv_send_targets(struct iscsi_srv *s, struct iscsi_conn *c,
+			    const char *iqn, struct iscsi_text_out *out);
+/* Session registration at the end of a normal login: ends an older
+ * session with the same initiator and ISID (reinstatement) and gives a
+ * TSIH.  0 or a login status. */
+uint16_t iscsi_srv_session_add(struct iscsi_srv *s, struct iscsi_conn *c);
+/* Ask every other connection to the target t to abort its tasks on lun
+ * (UINT32_MAX: all LUNs), or to close (cold reset). */
+void iscsi_srv_broadcast_abort(struct iscsi_srv *s, struct iscsi_conn *from,
+			       struct tgt_target *t, uint32_t lun,
+			       bool close);
+
+/* "a.b.c.d:port" or "[v6]:port" (for SendTargets and logs). */
+struct sockaddr_storage;
+void iscsi_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
+			   size_t len);
+
+/* tgt_conn.c */
+void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop);
+void iscsi_conn_hold(struct iscsi_conn *c);
+void iscsi_conn_release(struct iscsi_conn *c);
+void iscsi_conn_close(struct iscsi_conn *c, const char *why);
+/* Post a close (or, with lun set, an abort of tasks) to c's reactor. */
+void iscsi_conn_post_kill(struct iscsi_conn *c);
+void iscsi_conn_post_abort(struct iscsi_conn *c, uint32_t lun);
+struct iscsi_tx *iscsi_tx_alloc(struct iscsi_conn *c);
+/* Free a PDU not queued (or written); releases its command. */
+void iscsi_tx_free(struct iscsi_conn *c, struct iscsi_tx *t);
+/* Fill ExpCmdSN/MaxCmdSN (and StatSN, advancing it when adv) in a BHS. */
+void iscsi_conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool adv);
+/* Queue tx (digests are added here); the flush happens after the current
+ * callback. */
+void iscsi_conn_queue(struct iscsi_conn *c, struct iscsi_tx *tx);
+void iscsi_conn_send_reject(struct iscsi_conn *c, const uint8_t *bhs,
+			    uint8_t reason);
+/* ABORT TASK of a command still held behind a CmdSN gap: neutralize it
+ * (its CmdSN is still consumed in order).  True if one was found. */
+bool iscsi_conn_drop_deferred(struct iscsi_conn *c, uint32_t itt);
+/* A command left the window (completed or dropped): open the window. */
+void iscsi_conn_window_slot_free(struct iscsi_conn *c);
+
+/* tgt_req.c */
+void iscsi_conn_nop_timer_cb(struct ev_timer *tm, void *arg);
+void iscsi_conn_nop_out(struct iscsi_conn *c, const uint8_t *bhs,
+			const uint8_t *data, uint32_t dlen);
+void iscsi_conn_text(struct iscsi_conn *c, const uint8_t *bhs,
+		     const uint8_t *data, uint32_t dlen);
+void iscsi_conn_logout(struct iscsi_conn *c, const uint8_t *bhs);
+
+/* tgt_cmd.c */
+/* Handle a SCSI Command PDU whose CmdSN is in order. */
+void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
+		       const uint8_t *ahs, const uint8_t *data, uint32_t dlen);
+/* Handle a Data-Out PDU; -1 on a sequence error, after dropping its task
+ * (the caller answers with a Reject). */
+int iscsi_cmd_data_out(struct iscsi_conn *c, const uint8_t *bhs,
+		       const uint8_t *data, uint32_t dlen);
+void iscsi_cmd_tmf(struct iscsi_conn *c, const uint8_t *bhs);
+/* Abort every task of c on lun (UINT32_MAX: all); tasks not yet
+ * submitted are dropped, submitted ones aborted; tmf (may be NULL) waits
+ * for them. */
+void iscsi_cmd_abort_lun(struct iscsi_conn *c, uint32_t lun,
+			 struct iscsi_tmf *tmf);
+/* The connection closed: drop commands not with the engine, abort the
+ * rest. */
+void iscsi_cmd_conn_closed(struct iscsi_conn *c);
+void iscsi_cmd_put(struct iscsi_cmd *cmd);
+struct iscsi_cmd *iscsi_cmd_find(struct iscsi_conn *c, uint32_t itt);
+
+#endif

@@ -1,0 +1,953 @@
+/*
+ * The iSCSI target server: settings, portals (listening sockets on the
+ * main loop), the export list that follows the disk registry, login
+ * lookups (target, ACL, CHAP secrets), SendTargets, and the session table
+ * used for reinstatement and resets across sessions.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <scsikit/bdev.h>
+#include <scsikit/evloop.h>
+#include <scsikit/log.h>
+
+#include "iscsi/tgt_int.h"
+
+/* ---- settings ---------------------------------------------------------- */
+
+struct iscsi_srv *iscsi_srv_create(iscsi_pick_loop_fn pick, void *pick_arg)
+{
+	struct iscsi_srv *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	atomic_init(&s->refs, 1);
+	s->pick = pick;
+	s->pick_arg = pick_arg;
+	snprintf(s->iqn_prefix, sizeof(s->iqn_prefix), "%s",
+		 ISCSI_DEFAULT_IQN_PREFIX);
+	s->queue_depth = 128;
+	s->max_sessions = 256;
+	s->max_conns = 512;
+	s->max_recv_dsl = 262144;
+	s->max_burst = 1048576;
+	s->first_burst = 262144;
+	s->max_outstanding_r2t = 8;
+	s->immediate_data = true;
+	s->initial_r2t = false;
+	s->hdigest_mask = ISCSI_DIGEST_NONE | ISCSI_DIGEST_CRC32C;
+	s->ddigest_mask = ISCSI_DIGEST_NONE | ISCSI_DIGEST_CRC32C;
+	s->max_cmd_data = 32u << 20;
+	s->max_conn_data = 256ull << 20;
+	s->nop_interval_ms = 10000;
+	s->nop_timeout_ms = 30000;
+	s->login_timeout_ms = 15000;
+	s->next_tsih = 1;
+	s->registry_handle = -1;
+	return s;
+}
+
+void iscsi_srv_hold(struct iscsi_srv *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+void iscsi_srv_release(struct iscsi_srv *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	while (s->tcfgs != NULL) {
+		struct iscsi_tcfg *t = s->tcfgs;
+		s->tcfgs = t->next;
+		memset(t, 0, sizeof(*t)); /* secrets */
+		free(t);
+	}
+	while (s->portals != NULL) {
+		struct iscsi_portal *p = s->portals;
+		s->portals = p->next;
+		free(p);
+	}
+	while (s->exports != NULL) {
+		struct iscsi_export *e = s->exports;
+		s->exports = e->next;
+		tgt_target_release(e->t);
+		free(e);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+const char *iscsi_srv_usage(void)
+{
+	return ISCSI_SRV_USAGE;
+}
+
+/* Canonical key: drop leading dashes and an "iscsi" prefix, and every
+ * '-' or '_' ("--iscsi-queue-depth" and "queue_depth" both -> "queuedepth"). */
+static void key_canon(const char *key, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (*key == '-')
+		key++;
+	if (strncasecmp(key, "iscsi", 5) == 0)
+		key += 5;
+	for (; *key != '\0' && n + 1 < cap; key++)
+		if (*key != '-' && *key != '_')
+			out[n++] = (char)tolower((unsigned char)*key);
+	out[n] = '\0';
+}
+
+static struct iscsi_tcfg *tcfg_get(struct iscsi_srv *s, const char *disk,
+				   size_t len, bool create)
+{
+	for (struct iscsi_tcfg *t = s->tcfgs; t != NULL; t = t->next)
+		if (strlen(t->disk) == len && strncmp(t->disk, disk, len) == 0)
+			return t;
+	if (!create || len == 0 || len >= sizeof(((struct iscsi_tcfg *)0)->disk))
+		return NULL;
+	struct iscsi_tcfg *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	memcpy(t->disk, disk, len);
+	t->next = s->tcfgs;
+	s->tcfgs = t;
+	return t;
+}
+
+static int parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t x;
+
+	if (sk_parse_size(v, &x) < 0 || x < lo || x > hi)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int parse_yesno(const char *v, bool *out)
+{
+	if (strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0 ||
+	    strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0)
+		*out = true;
+	else if (strcasecmp(v, "no") == 0 || strcmp(v, "0") == 0 ||
+		 strcasecmp(v, "off") == 0 || strcasecmp(v, "false") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_digest(const char *v, uint32_t *mask)
+{
+	if (strcasecmp(v, "none") == 0)
+		*mask = ISCSI_DIGEST_NONE;
+	else if (strcasecmp(v, "crc32c") == 0)
+		*mask = ISCSI_DIGEST_CRC32C;
+	else if (strcasecmp(v, "both") == 0 || strcasecmp(v, "any") == 0)
+		*mask = ISCSI_DIGEST_NONE | ISCSI_DIGEST_CRC32C;
+	else
+		return -1;
+	return 0;
+}
+
+/* "T:USER:SECRET": T up to the first colon, USER to the next, the rest is
+ * the secret (which may hold colons). */
+static int parse_chap(struct iscsi_srv *s, const char *v, bool mutual,
+		      char *err, size_t errlen)
+{
+	const char *c1 = strchr(v, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+	if (c1 == NULL || c2 == NULL || c2 == c1 + 1 || c2[1] == '\0') {
+		snprintf(err, errlen, "expected TARGET:USER:SECRET");
+		return -1;
+	}
+	size_t ulen = (size_t)(c2 - c1 - 1), slen = strlen(c2 + 1);
+	if (ulen > ISCSI_CHAP_NAME_MAX || slen > ISCSI_CHAP_SECRET_MAX) {
+		snprintf(err, errlen, "CHAP user or secret too long");
+		return -1;
+	}
+	struct iscsi_tcfg *t = tcfg_get(s, v, (size_t)(c1 - v), true);
+	if (t == NULL) {
+		snprintf(err, errlen, "bad target name");
+		return -1;
+	}
+	if (mutual) {
+		t->mutual = true;
+		memcpy(t->mutual_user, c1 + 1, ulen);
+		t->mutual_user[ulen] = '\0';
+		memcpy(t->mutual_secret, c2 + 1, slen + 1);
+	} else {
+		t->chap = true;
+		memcpy(t->chap_user, c1 + 1, ulen);
+		t->chap_user[ulen] = '\0';
+		memcpy(t->chap_secret, c2 + 1, slen + 1);
+	}
+	return 0;
+}
+
+static int add_portal(struct iscsi_srv *s, const char *v, char *err,
+		      size_t errlen)
+{
+	if (strcasecmp(v, "none") == 0) {
+		s->portals_none = true;
+		return 0;
+	}
+	struct iscsi_portal *p = calloc(1, sizeof(*p));
+	if (p == NULL || strlen(v) >= sizeof(p->spec)) {
+		free(p);
+		snprintf(err, errlen, "bad portal address");
+		return -1;
+	}
+	snprintf(p->spec, sizeof(p->spec), "%s", v);
+	p->fd = -1;
+	struct iscsi_portal **pp = &s->portals;
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	*pp = p;
+	s->portals_given = true;
+	return 0;
+}
+
+int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
+			const char *value, char *err, size_t errlen)
+{
+	char k[64];
+	const char *v = value ? value : "";
+	const char *colon = strchr(v, ':');
+	struct iscsi_tcfg *t;
+
+	key_canon(key, k, sizeof(k));
+	if (strcmp(k, "") == 0 || strcmp(k, "portal") == 0 ||
+	    strcmp(k, "listen") == 0)
+		return add_portal(s, v, err, errlen);
+	if (strcmp(k, "chap") == 0)
+		return parse_chap(s, v, false, err, errlen);
+	if (strcmp(k, "mutualchap") == 0)
+		return parse_chap(s, v, true, err, errlen);
+	if (strcmp(k, "acl") == 0 || strcmp(k, "target") == 0 ||
+	    strcmp(k, "alias") == 0) {
+		if (colon == NULL || colon == v || colon[1] == '\0') {
+			snprintf(err, errlen, "expected DISK:VALUE");
+			return -1;
+		}
+		t = tcfg_get(s, v, (size_t)(colon - v), true);
+		if (t == NULL || strlen(colon + 1) > ISCSI_NAME_MAX) {
+			snprintf(err, errlen, "bad value");
+			return -1;
+		}
+		if (k[0] == 'a' && k[1] == 'c') {
+			if (t->nacl >= ISCSI_ACL_MAX) {
+				snprintf(err, errlen, "too many ACL entries");
+				return -1;
+			}
+			snprintf(t->acl[t->nacl++], sizeof(t->acl[0]), "%s",
+				 colon + 1);
+		} else if (k[0] == 't') {
+			snprintf(t->iqn, sizeof(t->iqn), "%s", colon + 1);
+		} else {
+			snprintf(t->alias, sizeof(t->alias), "%.63s", colon + 1);
+		}
+		return 0;
+	}
+	if (strcmp(k, "lun") == 0) {
+		/* DISK:N:OTHER */
+		const char *c2 = colon ? strchr(colon + 1, ':') : NULL;
+		char *end = NULL;
+		unsigned long id = c2 ? strtoul(colon + 1, &end, 10) : 0;
+		if (colon == NULL || c2 == NULL || end != c2 || id == 0 ||
+		    id >= TGT_MAX_LUNS || c2[1] == '\0' ||
+		    strlen(c2 + 1) >= sizeof(((struct iscsi_tcfg *)0)->luns[0].disk)) {
+			snprintf(err, errlen, "expected DISK:LUN:DISK with LUN "
+				 "1..%d", TGT_MAX_LUNS - 1);
+			return -1;
+		}
+		t = tcfg_get(s, v, (size_t)(colon - v), true);
+		if (t == NULL || t->nluns >= ISCSI_EXTRA_LUNS) {
+			snprintf(err, errlen, "too many LUNs");
+			return -1;
+		}
+		t->luns[t->nluns].id = (uint32_t)id;
+		snprintf(t->luns[t->nluns].disk, sizeof(t->luns[0].disk), "%s",
+			 c2 + 1);
+		t->nluns++;
+		return 0;
+	}
+	if (strcmp(k, "iqnprefix") == 0) {
+		snprintf(s->iqn_prefix, sizeof(s->iqn_prefix), "%s", v);
+		return 0;
+	}
+
+	/* Numeric and boolean settings: a table would be no shorter. */
+	uint32_t n;
+	int r = 0;
+	if (strcmp(k, "queuedepth") == 0)
+		r = parse_u32(v, 1, 65536, &n), s->queue_depth = r ? s->queue_depth : n;
+	else if (strcmp(k, "maxsessions") == 0)
+		r = parse_u32(v, 1, 65535, &n), s->max_sessions = r ? s->max_sessions : n;
+	else if (strcmp(k, "maxconnections") == 0)
+		r = parse_u32(v, 1, 65535, &n), s->max_conns = r ? s->max_conns : n;
+	else if (strcmp(k, "maxrecvdsl") == 0)
+		r = parse_u32(v, 512, 16777215, &n), s->max_recv_dsl = r ? s->max_recv_dsl : n;
+	else if (strcmp(k, "maxburst") == 0)
+		r = parse_u32(v, 512, 16777215, &n), s->max_burst = r ? s->max_burst : n;
+	else if (strcmp(k, "firstburst") == 0)
+		r = parse_u32(v, 512, 16777215, &n), s->first_burst = r ? s->first_burst : n;
+	else if (strcmp(k, "maxr2t") == 0)
+		r = parse_u32(v, 1, 65535, &n), s->max_outstanding_r2t = r ? s->max_outstanding_r2t : n;
+	else if (strcmp(k, "maxcmddata") == 0)
+		r = parse_u32(v, 4096, 1u << 30, &n), s->max_cmd_data = r ? s->max_cmd_data : n;
+	else if (strcmp(k, "maxconndata") == 0)
+		r = parse_u32(v, 65536, UINT32_MAX, &n), s->max_conn_data = r ? s->max_conn_data : n;
+	else if (strcmp(k, "nopinterval") == 0)
+		r = parse_u32(v, 0, 3600, &n), s->nop_interval_ms = r ? s->nop_interval_ms : n * 1000;
+	else if (strcmp(k, "noptimeout") == 0)
+		r = parse_u32(v, 1, 3600, &n), s->nop_timeout_ms = r ? s->nop_timeout_ms : n * 1000;
+	else if (strcmp(k, "immediatedata") == 0)
+		r = parse_yesno(v, &s->immediate_data);
+	else if (strcmp(k, "initialr2t") == 0)
+		r = parse_yesno(v, &s->initial_r2t);
+	else if (strcmp(k, "digest") == 0) {
+		r = parse_digest(v, &s->hdigest_mask);
+		s->ddigest_mask = s->hdigest_mask;
+	} else if (strcmp(k, "headerdigest") == 0)
+		r = parse_digest(v, &s->hdigest_mask);
+	else if (strcmp(k, "datadigest") == 0)
+		r = parse_digest(v, &s->ddigest_mask);
+	else {
+		snprintf(err, errlen, "unknown iscsi setting '%s'", key);
+		return -1;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "bad value '%s' for %s", v, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- exports ----------------------------------------------------------- */
+
+/* The target disk and LUN number that disk is configured under as an
+ * extra LUN, or NULL when it is a target of its own. */
+static const char *lun_parent(struct iscsi_srv *s, const char *disk,
+			      uint32_t *id)
+{
+	for (struct iscsi_tcfg *t = s->tcfgs; t != NULL; t = t->next)
+		for (unsigned i = 0; i < t->nluns; i++)
+			if (strcmp(t->luns[i].disk, disk) == 0) {
+				*id = t->luns[i].id;
+				return t->disk;
+			}
+	return NULL;
+}
+
+static int lun_attach(struct tgt_target *t, uint32_t id, struct bdev *bd)
+{
+	struct tgt_lun *lun = tgt_lun_create(bd, NULL);
+
+	if (lun == NULL)
+		return -ENOMEM;
+	int r = tgt_target_add_lun(t, id, lun);
+	tgt_lun_release(lun);	/* the target holds it now (on success) */
+	if (r < 0)
+		log_warn("iscsi: cannot map %s at LUN %u of %s: %s",
+			 bdev_name(bd), id, tgt_target_name(t), strerror(-r));
+	return r;
+}
+
+/* The target of the export for disk, held; NULL if none. */
+static struct tgt_target *export_target_of(struct iscsi_srv *s,
+					   const char *disk)
+{
+	struct tgt_target *t = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct iscsi_export *e = s->exports; e != NULL; e = e->next)
+		if (strcmp(e->disk, disk) == 0) {
+			t = tgt_target_hold(e->t);
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return t;
+}
+
+static void export_add(struct iscsi_srv *s, struct bdev *bd)
+{
+	const char *disk = bdev_name(bd);
+	struct iscsi_tcfg *tc = tcfg_get(s, disk, strlen(disk), false);
+	struct iscsi_export *e;
+	uint32_t lun_id;
+	const char *parent = lun_parent(s, disk, &lun_id);
+
+	if (parent != NULL) {
+		/* An extra LUN: joins its target now if that exists, else
+		 * when the target's own disk arrives. */
+		struct tgt_target *t = export_target_of(s, parent);
+		if (t != NULL) {
+			if (lun_attach(t, lun_id, bd) == 0)
+				log_info("iscsi: %s is LUN %u of %s", disk,
+					 lun_id, tgt_target_name(t));
+			tgt_target_release(t);
+		}
+		return;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	for (e = s->exports; e != NULL; e = e->next)
+		if (strcmp(e->disk, disk) == 0) {
+			pthread_mutex_unlock(&s->lock);
+			return;
+		}
+	pthread_mutex_unlock(&s->lock);
+
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return;
+	snprintf(e->disk, sizeof(e->disk), "%s", disk);
+	if (tc != NULL && tc->iqn[0] != '\0')
+		snprintf(e->iqn, sizeof(e->iqn), "%s", tc->iqn);
+	else
+		snprintf(e->iqn, sizeof(e->iqn), "%s%s", s->iqn_prefix, disk);
+	/* iSCSI names compare case-insensitively; keep them lower case. */
+	for (char *p = e->iqn; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	e->t = tgt_target_create(e->iqn);
+	struct tgt_lun *lun = e->t ? tgt_lun_create(bd, NULL) : NULL;
+	if (lun == NULL || tgt_target_add_lun(e->t, 0, lun) < 0) {
+		log_warn("iscsi: cannot export disk %s", disk);
+		if (lun != NULL)
+			tgt_lun_release(lun);
+		if (e->t != NULL)
+			tgt_target_release(e->t);
+		free(e);
+		return;
+	}
+	tgt_lun_release(lun);	/* the target holds it now */
+	/* Extra LUNs whose disks are already there. */
+	for (unsigned i = 0; tc != NULL && i < tc->nluns; i++) {
+		struct bdev *x = bdev_registry_get(tc->luns[i].disk);
+		if (x != NULL) {
+			lun_attach(e->t, tc->luns[i].id, x);
+			bdev_release(x);
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	e->next = s->exports;
+	s->exports = e;
+	pthread_mutex_unlock(&s->lock);
+	log_info("iscsi: exporting %s as %s", disk, e->iqn);
+}
+
+static void export_remove(struct iscsi_srv *s, const char *disk)
+{
+	struct iscsi_export *e = NULL;
+	uint32_t lun_id;
+	const char *parent = lun_parent(s, disk, &lun_id);
+
+	if (parent != NULL) {
+		/* An extra LUN leaves its target; the sessions stay and see
+		 * REPORTED LUNS DATA HAS CHANGED. */
+		struct tgt_target *t = export_target_of(s, parent);
+		if (t != NULL) {
+			tgt_target_remove_lun(t, lun_id);
+			tgt_target_release(t);
+		}
+		return;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	for (struct iscsi_export **pp = &s->exports; *pp != NULL;
+	     pp = &(*pp)->next)
+		if (strcmp((*pp)->disk, disk) == 0) {
+			e = *pp;
+			*pp = e->next;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (e == NULL)
+		return;
+	/* The LUN goes first, so a command racing the close gets LOGICAL
+	 * UNIT NOT SUPPORTED rather than touching the disk; then the
+	 * sessions to the target end (docs/control-socket.md: connections
+	 * using a removed disk end). */
+	tgt_target_remove_lun(e->t, 0);
+	iscsi_srv_broadcast_abort(s, NULL, e->t, UINT32_MAX, true);
+	tgt_target_release(e->t);
+	log_info("iscsi: no longer exporting %s", e->iqn);
+	free(e);
+}
+
+static void registry_cb(enum bdev_registry_event ev, struct bdev *bd,
+			void *arg)
+{
+	struct iscsi_srv *s = arg;
+
+	if (ev == BDEV_REGISTRY_ADDED)
+		export_add(s, bd);
+	else if (ev == BDEV_REGISTRY_REMOVED)
+		export_remove(s, bdev_name(bd));
+}
+
+/* bdev_registry_foreach holds the registry lock: collect, then export. */
+struct disk_list {
+	struct bdev *bd[1024];
+	unsigned n;
+};
+
+static void collect_disk(struct bdev *bd, void *arg)
+{
+	struct disk_list *l = arg;
+
+	if (l->n < sizeof(l->bd) / sizeof(l->bd[0]))
+		l->bd[l->n++] = bdev_hold(bd);
+}
+
+struct tgt_target *iscsi_srv_target_get(struct iscsi_srv *s, const char *iqn)
+{
+	struct tgt_target *t = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct iscsi_export *e = s->exports; e != NULL; e = e->next)
+		if (strcasecmp(e->iqn, iqn) == 0) {
+			t = tgt_target_hold(e->t);
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return t;
+}
+
+/* ---- login support ----------------------------------------------------- */
+
+static bool acl_allows(const struct iscsi_tcfg *tc, const char *initiator)
+{
+	if (tc == NULL || tc->nacl == 0)
+		return true;
+	for (unsigned i = 0; i < tc->nacl; i++)
+		if (strcasecmp(tc->acl[i], initiator) == 0)
+			return true;
+	return false;
+}
+
+static void fill_pref(struct iscsi_srv *s, struct iscsi_params *p)
+{
+	iscsi_params_defaults(p);
+	p->header_digest = s->hdigest_mask;
+	p->data_digest = s->ddigest_mask;
+	p->max_connections = 1;
+	p->initial_r2t = s->initial_r2t;
+	p->immediate_data = s->immediate_data;
+	p->max_recv_dsl = s->max_recv_dsl;
+	p->max_burst = s->max_burst;
+	p->first_burst = s->first_burst;
+	p->max_outstanding_r2t = s->max_outstanding_r2t;
+	p->erl = 0;
+	p->protocol_level = 1;	/* RFC 7144: RFC 7143 is level 1 */
+}
+
+static void copy_chap(struct iscsi_login_target *t,
+		      const struct iscsi_tcfg *tc)
+{
+	if (tc->chap) {
+		t->chap = true;
+		memcpy(t->chap_user, tc->chap_user, sizeof(t->chap_user));
+		memcpy(t->chap_secret, tc->chap_secret, sizeof(t->chap_secret));
+	}
+	if (tc->mutual) {
+		t->mutual = true;
+		memcpy(t->mutual_user, tc->mutual_user, sizeof(t->mutual_user));
+		memcpy(t->mutual_secret, tc->mutual_secret,
+		       sizeof(t->mutual_secret));
+	}
+}
+
+uint16_t iscsi_srv_login_lookup(void *arg, const char *target_name,
+				const char *initiator_name,
+				struct iscsi_login_target *t)
+{
+	struct iscsi_srv *s = arg;
+	const struct iscsi_tcfg *tc = NULL, *all = tcfg_get(s, "*", 1, false);
+	char disk[64] = "";
+
+	fill_pref(s, &t->pref);
+	t->tpgt = 1;
+	if (target_name == NULL) {
+		tc = tcfg_get(s, "discovery", 9, false);
+		snprintf(t->name, sizeof(t->name), "discovery");
+	} else {
+		bool found = false;
+		pthread_mutex_lock(&s->lock);
+		for (struct iscsi_export *e = s->exports; e != NULL; e = e->next)
+			if (strcasecmp(e->iqn, target_name) == 0) {
+				snprintf(disk, sizeof(disk), "%s", e->disk);
+				snprintf(t->name, sizeof(t->name), "%s", e->iqn);
+				found = true;
+				break;
+			}
+		pthread_mutex_unlock(&s->lock);
+		if (!found)
+			return ISCSI_LS_NOT_FOUND;
+		tc = tcfg_get(s, disk, strlen(disk), false);
+		if (!acl_allows(tc, initiator_name) ||
+		    !acl_allows(all, initiator_name))
+			return ISCSI_LS_AUTHZ_FAILED;
+		if (tc != NULL && tc->alias[0] != '\0')
+			snprintf(t->alias, sizeof(t->alias), "%s", tc->alias);
+	}
+	/* Secrets: the target's own, else the '*' ones (not for
+	 * discovery, which has its own entry). */
+	if (tc != NULL && (tc->chap || tc->mutual))
+		copy_chap(t, tc);
+	else if (all != NULL && target_name != NULL)
+		copy_chap(t, all);
+	return 0;
+}
+
+static void addr_format(const struct sockaddr_storage *ss, char *buf,
+			size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	} else {
+		const struct sockaddr_in *a = (const void *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	}
+}
+
+void iscsi_srv_send_targets(struct iscsi_srv *s, struct iscsi_conn *c,
+			    const char *iqn, struct iscsi_text_out *out)
+{
+	const struct iscsi_tcfg *all = tcfg_get(s, "*", 1, false);
+
+	pthread_mutex_lock(&s->lock);
+	for (struct iscsi_export *e = s->exports; e != NULL; e = e->next) {
+		if (iqn != NULL && strcasecmp(e->iqn, iqn) != 0)
+			continue;
+		const struct iscsi_tcfg *tc =
+			tcfg_get(s, e->disk, strlen(e->disk), false);
+		if (!acl_allows(tc, c->initiator) ||
+		    !acl_allows(all, c->initiator))
+			continue;
+		iscsi_text_add(out, "TargetName", e->iqn);
+		iscsi_text_addf(out, "TargetAddress", "%s,1", c->local);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+uint16_t iscsi_srv_session_add(struct iscsi_srv *s, struct iscsi_conn *c)
+{
+	uint16_t st = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping) {
+		st = ISCSI_LS_SERVICE_UNAVAILABLE;
+		goto out_unlock;
+	}
+	if (s->nsessions >= s->max_sessions) {
+		st = ISCSI_LS_OUT_OF_RESOURCES;
+		goto out_unlock;
+	}
+	/* Session reinstatement (RFC 7143 6.3.5): the same initiator and
+	 * ISID logging in again with TSIH 0 ends the old session. */
+	for (struct iscsi_conn *o = s->conns; o != NULL; o = o->next) {
+		if (o == c || !o->in_session || o->discovery != c->discovery)
+			continue;
+		if (memcmp(o->isid, c->isid, 6) != 0 ||
+		    strcasecmp(o->initiator, c->initiator) != 0 ||
+		    strcasecmp(o->target_name, c->target_name) != 0)
+			continue;
+		log_info("iscsi: reinstating session of %s (TSIH %u)",
+			 o->initiator, o->tsih);
+		iscsi_conn_post_kill(o);
+	}
+	c->tsih = s->next_tsih++;
+	if (s->next_tsih == 0)
+		s->next_tsih = 1;
+	c->in_session = true;
+	s->nsessions++;
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+void iscsi_srv_broadcast_abort(struct iscsi_srv *s, struct iscsi_conn *from,
+			       struct tgt_target *t, uint32_t lun, bool close)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct iscsi_conn *o = s->conns; o != NULL; o = o->next) {
+		if (o == from || !o->in_session || o->tgt != t)
+			continue;
+		if (close)
+			iscsi_conn_post_kill(o);
+		else
+			iscsi_conn_post_abort(o, lun);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- portals ------------------------------------------------------------ */
+
+struct accept_handoff {
+	struct iscsi_srv *s;
+	struct ev_loop *loop;
+	int fd;
+};
+
+static void accept_on_loop(void *arg)
+{
+	struct accept_handoff *h = arg;
+
+	iscsi_conn_start(h->s, h->fd, h->loop);
+	iscsi_srv_release(h->s);
+	free(h);
+}
+
+static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
+			     void *arg)
+{
+	struct iscsi_srv *s = arg;
+
+	for (int i = 0; i < 64; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("iscsi: accept: %s", strerror(errno));
+			return;
+		}
+		pthread_mutex_lock(&s->lock);
+		bool full = s->nconns >= s->max_conns || s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		if (full) {
+			log_warn("iscsi: connection limit reached; refusing");
+			close(cfd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct accept_handoff *h = malloc(sizeof(*h));
+		struct ev_loop *loop = s->pick ? s->pick(s->pick_arg)
+					       : s->main_loop;
+		if (h == NULL) {
+			close(cfd);
+			continue;
+		}
+		h->s = s;
+		h->fd = cfd;
+		h->loop = loop;
+		iscsi_srv_hold(s);
+		if (ev_loop_post(loop, accept_on_loop, h) < 0) {
+			iscsi_srv_release(s);
+			close(cfd);
+			free(h);
+		}
+	}
+}
+
+/* "HOST:PORT", "[V6]:PORT", "HOST", "[V6]", ":PORT". */
+static int portal_split(const char *spec, char *host, size_t hlen,
+			char *port, size_t plen)
+{
+	const char *p;
+
+	snprintf(port, plen, "3260");
+	if (spec[0] == '[') {
+		const char *e = strchr(spec, ']');
+		if (e == NULL || (size_t)(e - spec - 1) >= hlen)
+			return -1;
+		memcpy(host, spec + 1, (size_t)(e - spec - 1));
+		host[e - spec - 1] = '\0';
+		p = e + 1;
+		if (*p == ':')
+			snprintf(port, plen, "%s", p + 1);
+		else if (*p != '\0')
+			return -1;
+		return 0;
+	}
+	p = strrchr(spec, ':');
+	if (p != NULL && strchr(spec, ':') == p) {
+		if ((size_t)(p - spec) >= hlen)
+			return -1;
+		memcpy(host, spec, (size_t)(p - spec));
+		host[p - spec] = '\0';
+		snprintf(port, plen, "%s", p + 1);
+	} else {
+		/* A bare IPv6 address without brackets has no port. */
+		snprintf(host, hlen, "%s", spec);
+	}
+	if (host[0] == '\0')
+		snprintf(host, hlen, "0.0.0.0");
+	return 0;
+}
+
+static int portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
+		       char *err, size_t errlen)
+{
+	char host[96], port[16];
+	struct addrinfo hints = {0}, *ai = NULL;
+
+	if (portal_split(p->spec, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "bad iSCSI portal '%s'", p->spec);
+		return -1;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	int r = getaddrinfo(host, port, &hints, &ai);
+	if (r != 0 || ai == NULL) {
+		snprintf(err, errlen, "iSCSI portal '%s': %s", p->spec,
+			 gai_strerror(r));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		goto out_err;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
+		goto out_err;
+	p->io = ev_io_add(s->main_loop, fd, EV_READ, portal_accept_cb, s);
+	if (p->io == NULL)
+		goto out_err;
+	p->fd = fd;
+	freeaddrinfo(ai);
+	log_info("iscsi: listening on %s", p->spec);
+	return 0;
+out_err:
+	snprintf(err, errlen, "iSCSI portal '%s': %s", p->spec,
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return -1;
+}
+
+static void portals_close(struct iscsi_srv *s)
+{
+	for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next) {
+		if (p->io != NULL)
+			ev_io_del(p->io);
+		p->io = NULL;
+		if (p->fd >= 0)
+			close(p->fd);
+		p->fd = -1;
+	}
+}
+
+int iscsi_srv_start(struct iscsi_srv *s, struct ev_loop *main_loop,
+		    char *err, size_t errlen)
+{
+	s->main_loop = main_loop;
+	if (s->portals_none) {
+		log_info("iscsi: disabled (--iscsi none)");
+		return 0;
+	}
+	if (!s->portals_given &&
+	    add_portal(s, ISCSI_DEFAULT_PORTAL, err, errlen) < 0)
+		return -1;
+	if (s->first_burst > s->max_burst)
+		s->first_burst = s->max_burst;
+	for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next)
+		if (portal_open(s, p, err, errlen) < 0) {
+			portals_close(s);
+			return -1;
+		}
+	s->registry_handle = bdev_registry_listen(registry_cb, s);
+	struct disk_list *dl = calloc(1, sizeof(*dl));
+	if (dl != NULL) {
+		bdev_registry_foreach(collect_disk, dl);
+		for (unsigned i = 0; i < dl->n; i++) {
+			export_add(s, dl->bd[i]);
+			bdev_release(dl->bd[i]);
+		}
+		free(dl);
+	}
+	s->started = true;
+	return 0;
+}
+
+void iscsi_srv_stop(struct iscsi_srv *s)
+{
+	if (s == NULL)
+		return;
+	if (s->registry_handle >= 0)
+		bdev_registry_unlisten(s->registry_handle);
+	s->registry_handle = -1;
+	portals_close(s);
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	for (struct iscsi_conn *c = s->conns; c != NULL; c = c->next)
+		iscsi_conn_post_kill(c);
+	pthread_mutex_unlock(&s->lock);
+	iscsi_srv_release(s);
+}
+
+/* ---- control ------------------------------------------------------------ */
+
+int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv, FILE *out)
+{
+	const char *what = argc > 1 ? argv[1] : "sessions";
+
+	if (strcmp(what, "targets") == 0) {
+		pthread_mutex_lock(&s->lock);
+		for (struct iscsi_export *e = s->exports; e != NULL; e = e->next)
+			fprintf(out, "%s disk=%s\n", e->iqn, e->disk);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	if (strcmp(what, "portals") == 0) {
+		for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next)
+			fprintf(out, "%s%s\n", p->spec,
+				p->fd >= 0 ? "" : " (closed)");
+		return 0;
+	}
+	if (strcmp(what, "sessions") == 0) {
+		pthread_mutex_lock(&s->lock);
+		for (struct iscsi_conn *c = s->conns; c != NULL; c = c->next) {
+			if (!c->in_session)
+				continue;
+			fprintf(out,
+				"tsih=%u %s isid=%02x%02x%02x%02x%02x%02x "
+				"target=%s peer=%s hdigest=%s ddigest=%s "
+				"cmds=%llu\n",
+				c->tsih, c->initiator, c->isid[0], c->isid[1],
+				c->isid[2], c->isid[3], c->isid[4], c->isid[5],
+				c->discovery ? "(discovery)" : c->target_name,
+				c->peer, c->hdig ? "CRC32C" : "None",
+				c->ddig ? "CRC32C" : "None",
+				(unsigned long long)c->n_cmds);
+		}
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	fprintf(out, "usage: iscsi sessions|targets|portals\n");
+	return -1;
+}
+
+void iscsi_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
+			   size_t len)
+{
+	addr_format(ss, buf, len);
+}

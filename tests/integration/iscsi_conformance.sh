@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# libiscsi's conformance suite (iscsi-test-cu -d, every family) against the
+# iSCSI target.  The iSCSI-level families (iSCSI.*: CmdSN, DataSN,
+# residuals, TMF) must pass with zero failures; the whole suite (SCSI
+# command semantics included, which are the target engine's) is run and
+# recorded in $SK_BUILD/iscsi-test-cu.txt with its failing and skipped
+# tests listed, for the report.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+sk_init
+# A port of this test's own range, starting at a point that differs per
+# run and skipping ports already taken (other copies of the suite may run
+# at the same time).
+PORT=
+for i in $(seq 0 49); do
+	p=$((24450 + ($$ + i) % 50))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		PORT=$p
+		break
+	fi
+done
+[ -n "$PORT" ] || sk_skip "no free port in 24450-24499"
+IQN=iqn.2026-11.org.scsikit
+
+command -v iscsi-test-cu >/dev/null || sk_skip "iscsi-test-cu is not installed"
+sk_serve --iscsi "127.0.0.1:$PORT" --nbd none --xdisk none --disk cu=mem:64M
+sk_wait_tcp "$PORT"
+U="iscsi://127.0.0.1:$PORT/$IQN:cu/0"
+OUT="${SK_BUILD:-$T}/iscsi-test-cu.txt"
+
+# summary FILE: "tests run passed failed" from CUnit's run summary.
+summary() {
+	awk '/^ *tests /{print $2, $3, $4, $5}' "$1"
+}
+# failures FILE: Suite.Test of every failed test.
+failures() {
+	awk '/^Suite: /{s=$2} /Test: /{t=$2} /FAILED$/{print s "." t}' "$1" |
+		sort -u
+}
+
+timeout 600 iscsi-test-cu -d --test=iSCSI "$U" >"$T/iscsi.txt" 2>&1 || true
+read -r total ran passed failed < <(summary "$T/iscsi.txt") ||
+	{ cat "$T/iscsi.txt" >&2; fail "iSCSI family did not run"; }
+echo "iSCSI family: $total tests, $ran run, $passed passed, $failed failed"
+if [ "$failed" != 0 ] || [ "$ran" != "$total" ] || [ "$total" = 0 ]; then
+	failures "$T/iscsi.txt" >&2
+	fail "iSCSI-level conformance failures"
+fi
+
+timeout 780 iscsi-test-cu -d "$U" >"$OUT" 2>&1 || true
+if read -r total ran passed failed < <(summary "$OUT"); then
+	echo "full suite: $total tests, $ran run, $passed passed," \
+		"$failed failed (log: $OUT)"
+	echo "failed tests:"
+	failures "$OUT" | sed 's/^/  /'
+	echo "skipped (family.suite.test: reason):"
+	awk '/^Suite: /{s=$2} /Test: /{t=$2}
+	     /\[SKIPPED\]/{sub(/.*\[SKIPPED\] */, ""); print "  " s "." t ": " $0}' \
+		"$OUT" | sort -u
+else
+	echo "full suite did not finish; see $OUT"
+fi
+# The daemon survived everything the suite threw at it.
+kill -0 "$SK_PID" || fail "daemon died during the suite"
+sk_stop
+echo "iscsi_conformance: OK"
