@@ -1,0 +1,288 @@
+/*
+ * The CAM front end of `scsikit serve`: CAM buses inside the daemon.
+ *
+ *   --cam-loop SPEC     a loop-SIM bus; SPEC is a loop: SIM URL with or
+ *                       without the "loop:" prefix, e.g. disk=d0 (the
+ *                       daemon's disk d0 as LUN 0 of target 0) or
+ *                       targets=2,luns=2,size=64M; repeatable
+ *   --cam-da NAME=B:T:L after the scan, probe the device with da and add
+ *                       it to the daemon's disks as NAME (so every export
+ *                       front end serves it); repeatable
+ *   --cam none          no CAM buses
+ *
+ * The buses run on a loop of their own (a thread started here), so the
+ * control-socket requests, which arrive on reactor 0, can wait for CAM
+ * work without blocking the buses: "cam COMMAND ..." runs the same code as
+ * `scsikit cam --sim` (cam_cli_exec in cmd_cam.c) against these buses.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <scsikit/bdev.h>
+#include <scsikit/cam.h>
+#include <scsikit/evloop.h>
+#include <scsikit/log.h>
+
+#include "serve.h"
+
+/* Defined in cmd_cam.c. */
+int cam_cli_exec(struct ev_loop *loop, struct cam_loop *const *sims,
+		 unsigned nsims, int argc, char **argv, FILE *out, FILE *err);
+
+#define SERVE_CAM_MAX 16
+
+struct serve_cam {
+	struct serve_ctx *ctx;
+	char *specs[SERVE_CAM_MAX];
+	unsigned nspecs;
+	char *das[SERVE_CAM_MAX];
+	unsigned ndas;
+	bool disabled;
+	struct ev_loop *loop;
+	pthread_t th;
+	bool running;
+	struct cam_loop *sims[SERVE_CAM_MAX];
+	unsigned nsims;
+	/* for the create call on the CAM loop */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started;
+	const char *cur_url;
+	int cur_rc;
+	char cur_err[256];
+};
+
+static void *serve_cam_create(struct serve_ctx *ctx)
+{
+	struct serve_cam *st = calloc(1, sizeof(*st));
+
+	if (st) {
+		st->ctx = ctx;
+		pthread_mutex_init(&st->mu, NULL);
+		pthread_cond_init(&st->cv, NULL);
+	}
+	return st;
+}
+
+static int serve_cam_configure(void *arg, const char *key, const char *value,
+			       char *err, size_t errlen)
+{
+	struct serve_cam *st = arg;
+	char **slot;
+
+	if (!strcmp(key, "cam")) {
+		if (!strcmp(value, "none")) {
+			st->disabled = true;
+			return 0;
+		}
+		snprintf(err, errlen, "--cam takes only 'none'");
+		return -1;
+	}
+	if (!strcmp(key, "cam-loop")) {
+		if (st->nspecs == SERVE_CAM_MAX) {
+			snprintf(err, errlen, "too many --cam-loop");
+			return -1;
+		}
+		slot = &st->specs[st->nspecs];
+		if (!strncmp(value, "loop:", 5)) {
+			*slot = strdup(value);
+		} else {
+			*slot = malloc(strlen(value) + 6);
+			if (*slot)
+				sprintf(*slot, "loop:%s", value);
+		}
+		if (!*slot) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		st->nspecs++;
+		return 0;
+	}
+	if (!strcmp(key, "cam-da")) {
+		if (st->ndas == SERVE_CAM_MAX || !strchr(value, '=')) {
+			snprintf(err, errlen, "--cam-da takes NAME=B:T:L");
+			return -1;
+		}
+		st->das[st->ndas] = strdup(value);
+		if (!st->das[st->ndas]) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		st->ndas++;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown option");
+	return -1;
+}
+
+static void *serve_cam_thread(void *arg)
+{
+	struct serve_cam *st = arg;
+
+	/* Own the loop before start() waits on it (see cmd_cam.c). */
+	ev_loop_run_once(st->loop, 0);
+	pthread_mutex_lock(&st->mu);
+	st->started = true;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	ev_loop_run(st->loop);
+	return NULL;
+}
+
+static void serve_cam_make(void *arg)
+{
+	struct serve_cam *st = arg;
+	struct cam_loop *lp = NULL;
+
+	st->cur_rc = cam_loop_create_url(st->cur_url, st->loop, &lp,
+					 st->cur_err, sizeof(st->cur_err));
+	if (st->cur_rc >= 0)
+		st->sims[st->nsims++] = lp;
+}
+
+static int serve_cam_add_da(struct serve_cam *st, const char *spec,
+			    char *err, size_t errlen)
+{
+	char name[64];
+	const char *eq = strchr(spec, '=');
+	unsigned b, t, l;
+	struct bdev *bd;
+	int e, rc;
+
+	if (!eq || (size_t)(eq - spec) >= sizeof(name) ||
+	    sscanf(eq + 1, "%u:%u:%u", &b, &t, &l) != 3) {
+		snprintf(err, errlen, "bad --cam-da '%s'", spec);
+		return -1;
+	}
+	memcpy(name, spec, (size_t)(eq - spec));
+	name[eq - spec] = '\0';
+	bd = cam_sync_da_probe(st->loop, b, t, l, name, &e);
+	if (!bd) {
+		snprintf(err, errlen, "da probe of %u:%u:%u: %s", b, t, l,
+			 strerror(-e));
+		return -1;
+	}
+	rc = bdev_registry_add(bd);
+	bdev_release(bd);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot add disk %s: %s", name,
+			 strerror(-rc));
+		return -1;
+	}
+	log_info("cam: %s is da on %u:%u:%u", name, b, t, l);
+	return 0;
+}
+
+static int serve_cam_start(void *arg, char *err, size_t errlen)
+{
+	struct serve_cam *st = arg;
+
+	if (st->disabled || (st->nspecs == 0 && st->ndas == 0))
+		return 0;
+	st->loop = ev_loop_create();
+	if (!st->loop) {
+		snprintf(err, errlen, "cannot create the CAM loop");
+		return -1;
+	}
+	if (pthread_create(&st->th, NULL, serve_cam_thread, st) != 0) {
+		ev_loop_destroy(st->loop);
+		st->loop = NULL;
+		snprintf(err, errlen, "cannot start the CAM thread");
+		return -1;
+	}
+	pthread_mutex_lock(&st->mu);
+	while (!st->started)
+		pthread_cond_wait(&st->cv, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	st->running = true;
+	for (unsigned i = 0; i < st->nspecs; i++) {
+		st->cur_url = st->specs[i];
+		cam_sync_call(st->loop, serve_cam_make, st);
+		if (st->cur_rc < 0) {
+			snprintf(err, errlen, "%s: %s", st->specs[i],
+				 st->cur_err);
+			return -1;
+		}
+		log_info("cam: bus %d: %s", st->cur_rc, st->specs[i]);
+	}
+	cam_sync_rescan(st->loop, CAM_BUS_WILDCARD);
+	for (unsigned i = 0; i < st->ndas; i++)
+		if (serve_cam_add_da(st, st->das[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+static void serve_cam_unmake(void *arg)
+{
+	struct serve_cam *st = arg;
+
+	for (unsigned i = 0; i < st->nsims; i++)
+		cam_loop_destroy(st->sims[i]);
+	st->nsims = 0;
+}
+
+static void serve_cam_stop(void *arg)
+{
+	struct serve_cam *st = arg;
+
+	if (st->running) {
+		/* da disks sit on these buses: drop them from the registry
+		 * first (their exports close). */
+		for (unsigned i = 0; i < st->ndas; i++) {
+			char name[64];
+			const char *eq = strchr(st->das[i], '=');
+
+			if (eq && (size_t)(eq - st->das[i]) < sizeof(name)) {
+				memcpy(name, st->das[i],
+				       (size_t)(eq - st->das[i]));
+				name[eq - st->das[i]] = '\0';
+				bdev_registry_remove(name);
+			}
+		}
+		cam_sync_call(st->loop, serve_cam_unmake, st);
+		ev_loop_stop(st->loop);
+		pthread_join(st->th, NULL);
+		ev_loop_destroy(st->loop);
+	}
+	for (unsigned i = 0; i < st->nspecs; i++)
+		free(st->specs[i]);
+	for (unsigned i = 0; i < st->ndas; i++)
+		free(st->das[i]);
+	free(st);
+}
+
+static int serve_cam_ctl(void *arg, int argc, char **argv, FILE *out)
+{
+	struct serve_cam *st = arg;
+
+	if (!st->running) {
+		fprintf(out, "no CAM buses in this daemon");
+		return -1;
+	}
+	if (argc < 2) {
+		fprintf(out, "usage: cam COMMAND [ARGS] (see scsikit cam -h)");
+		return -1;
+	}
+	return cam_cli_exec(st->loop, st->sims, st->nsims, argc - 1, argv + 1,
+			    out, out) == 0
+		       ? 0
+		       : -1;
+}
+
+const struct serve_frontend serve_frontend_cam = {
+	.name = "cam",
+	.usage = "  --cam-loop SPEC      a loop-SIM CAM bus (loop: SIM URL, "
+		 "e.g. disk=NAME or\n"
+		 "                       targets=N,luns=N,size=SIZE); "
+		 "repeatable\n"
+		 "  --cam-da NAME=B:T:L  add the CAM device as disk NAME (da)\n"
+		 "  --cam none           no CAM buses\n",
+	.create = serve_cam_create,
+	.configure = serve_cam_configure,
+	.start = serve_cam_start,
+	.stop = serve_cam_stop,
+	.ctl = serve_cam_ctl,
+};
