@@ -47,7 +47,11 @@ SK_API int ev_loop_run_once(struct ev_loop *loop, int timeout_ms);
  * context (it only writes an eventfd).  A stop asked before ev_loop_run
  * starts makes that run return at once. */
 SK_API void ev_loop_stop(struct ev_loop *loop);
-/* True when called from the thread currently running loop. */
+/* True when called from the loop's thread: the thread that last ran it, or,
+ * before any thread has run it, the thread that created it (so that a
+ * daemon can set up what its main thread's loop owns before running it).
+ * Code that hands a loop to a new thread must let that thread start
+ * running it before relying on this from elsewhere. */
 SK_API bool ev_loop_in_thread(const struct ev_loop *loop);
 
 /* Watch fd for events (EV_READ|EV_WRITE); NULL with errno set on failure. */
