@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# xdisk in one daemon: it exports vol and attaches to its own server with
+# `scsikit attach`; exactly one xa disk appears (xa disks are never
+# advertised again, so no disk of a disk and no I/O loop), it carries
+# verified I/O (also from nbdcopy and qemu-io through NBD), `scsikit attach
+# --detach` removes it, and the daemon stops
+# cleanly with links, spans and registry events in flight.  Ports 23170-9.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+sk_init
+BENCH="$SK_BUILD/bench_xdisk_bench"
+[ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
+
+# xd_ctl N ARGS...: a request to daemon N's control socket.
+xd_ctl() {
+	local n=$1
+	shift
+	"$SCSIKIT" ctl --socket "$T/ctl$n.sock" "$@"
+}
+
+# xd_start N ARGS...: start daemon N and wait for its control socket.
+xd_start() {
+	local n=$1 i
+	shift
+	"$SCSIKIT" serve --iscsi none --ctl "$T/ctl$n.sock" "$@" \
+		>>"$T/d$n.log" 2>&1 &
+	eval "PID$n=$!"
+	SK_PIDS+=("$!")
+	for i in $(seq 1 100); do
+		xd_ctl "$n" version >/dev/null 2>&1 && return 0
+		kill -0 "$(eval echo \$PID$n)" 2>/dev/null || {
+			cat "$T/d$n.log" >&2
+			fail "daemon $n exited at start-up"
+		}
+		sleep 0.1
+	done
+	fail "daemon $n did not answer in 10 s"
+}
+
+# xd_stop N: SIGTERM daemon N and require a clean exit (leaks under ASan).
+xd_stop() {
+	local pid i rc=0
+	pid=$(eval echo \$PID$1)
+	kill -TERM "$pid" 2>/dev/null || fail "daemon $1 already gone"
+	for i in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && fail "daemon $1 did not stop in 15 s"
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || { tail -30 "$T/d$1.log" >&2; fail "daemon $1 exit $rc"; }
+}
+
+# xd_server N PORT: a server exporting the shared backing file as "vol".
+xd_server() {
+	xd_start "$1" --nbd none --xdisk "127.0.0.1:$2" \
+		--disk "vol=file:$T/back.img"
+}
+
+# xd_wait_paths N: wait until the client (daemon 0) has N live paths.
+xd_wait_paths() {
+	local i
+	for i in $(seq 1 200); do
+		if xd_ctl 0 xdisk list 2>/dev/null |
+			grep -Eq "state open paths $1( |\$)"; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	xd_ctl 0 xdisk list >&2 || true
+	fail "client never had $1 live path(s)"
+}
+
+# xd_active_port: the server port of the client's active path.
+xd_active_port() {
+	xd_ctl 0 xdisk list | sed -n 's/.* via 127\.0\.0\.1:\([0-9]*\) active.*/\1/p'
+}
+
+# xd_show: the client's view, for failure reports.
+xd_show() {
+	xd_ctl 0 xdisk list >&2 || true
+	xd_ctl 0 xdisk stats >&2 || true
+	tail -20 "$T/d0.log" >&2 || true
+}
+
+truncate -s 64M "$T/back.img"
+
+xd_start 0 --nbd 127.0.0.1:23170 --xdisk 127.0.0.1:23171 \
+	--disk "vol=file:$T/back.img"
+"$SCSIKIT" attach --socket "$T/ctl0.sock" xdisk://127.0.0.1:23171 |
+	grep -q '^attach 1$' || fail "scsikit attach did not answer its id"
+xd_wait_paths 1
+sleep 0.5
+[ "$(xd_ctl 0 disk list | grep -c '^xa')" -eq 1 ] || {
+	xd_ctl 0 disk list >&2; fail "not exactly one xa disk"
+}
+xd_ctl 0 xdisk list | grep -q 'span vol ' || fail "server lists no span"
+xd_ctl 0 xdisk list | grep -q 'span xa0' && fail "xa0 advertised again"
+"$BENCH" workload --nbd 127.0.0.1:23170 --export xa0 --ops 5000 \
+	--blocks 512 >/dev/null || fail "workload on xa0"
+"$BENCH" workload --nbd 127.0.0.1:23170 --export vol --ops 2000 \
+	--blocks 512 --first 4096 >/dev/null || fail "workload on vol"
+# Clients nobody here wrote: nbdcopy in and out, qemu-io pattern checks.
+if command -v nbdcopy >/dev/null; then
+	head -c 8M /dev/urandom >"$T/rnd"
+	nbdcopy "$T/rnd" nbd://127.0.0.1:23170/xa0 || fail "nbdcopy into xa0"
+	nbdcopy nbd://127.0.0.1:23170/xa0 "$T/out" || fail "nbdcopy from xa0"
+	cmp -n 8388608 "$T/rnd" "$T/out" || fail "nbdcopy round trip differs"
+	cmp -n 8388608 "$T/rnd" "$T/back.img" || fail "backing file differs"
+fi
+if command -v qemu-io >/dev/null; then
+	qemu-io -f raw nbd://127.0.0.1:23170/xa0 -c "write -P 0xab 9M 3M" \
+		-c "read -P 0xab 9M 3M" -c flush >"$T/qio" 2>&1 ||
+		fail "qemu-io on xa0"
+	grep -q "read 3145728/3145728" "$T/qio" || { cat "$T/qio" >&2; fail "qemu-io"; }
+	grep -qi "pattern verification failed" "$T/qio" && fail "qemu-io pattern"
+fi
+"$SCSIKIT" attach --socket "$T/ctl0.sock" --detach 1 ||
+	fail "scsikit attach --detach"
+xd_ctl 0 disk list | grep -q '^xa0 ' && fail "xa0 still there after detach"
+if "$SCSIKIT" attach --socket "$T/ctl0.sock" nbd://x 2>/dev/null; then
+	fail "a non-xdisk URL was accepted"
+fi
+if xd_ctl 0 xdisk detach 99 2>/dev/null; then fail "detach of nothing"; fi
+# attach again and stop with everything up
+"$SCSIKIT" attach --socket "$T/ctl0.sock" xdisk://127.0.0.1:23171 >/dev/null
+xd_wait_paths 1
+xd_stop 0
+echo PASS

@@ -1,0 +1,291 @@
+/*
+ * The xdisk front end of `scsikit serve`: the DMSG server exporting every
+ * disk of the daemon, and the xdisk client importing network disks as xaN
+ * disks into the daemon's registry (so the other front ends export them).
+ *
+ *   --xdisk ADDR              listen on HOST:PORT (default 127.0.0.1:9987);
+ *                             "none": no server (attaching still works)
+ *   --xdisk-serial DISK=SER   advertise DISK under fs_label SER (default:
+ *                             the disk's name); servers exporting one
+ *                             backing store under one label make one xa
+ *                             disk with a path per server
+ *   --xdisk-attach URL        xdisk://HOST:PORT[,HOST:PORT...][,failfast]
+ *   --xdisk-ping MS           keep-alive interval (default 1000)
+ *   --xdisk-timeout MS        silence before a link is lost (default 10000)
+ *   --xdisk-backoff MIN[:MAX] reconnect delay in ms (default 100:5000)
+ *
+ * Control socket: "xdisk attach URL", "xdisk detach [ID]", "xdisk list",
+ * "xdisk stats".
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <scsikit/xdisk.h>
+
+#include "serve.h"
+
+#define SERVE_XDISK_MAX 16
+
+struct serve_xdisk {
+	struct serve_ctx *ctx;
+	const char *listen[SERVE_XDISK_MAX];
+	unsigned nlisten;
+	bool disabled;
+	const char *attach[SERVE_XDISK_MAX];
+	unsigned nattach;
+	struct {
+		char *disk, *serial;
+	} serials[SERVE_XDISK_MAX];
+	unsigned nserials;
+	uint32_t ping_ms, timeout_ms, backoff_min, backoff_max;
+	struct xdisk_server *srv;
+	struct xdisk_client *cl;
+};
+
+static void *serve_xdisk_create(struct serve_ctx *ctx)
+{
+	struct serve_xdisk *st = calloc(1, sizeof(*st));
+
+	if (st)
+		st->ctx = ctx;
+	return st;
+}
+
+static int parse_ms(const char *v, uint32_t *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n == 0 || n > 3600000)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int serve_xdisk_configure(void *arg, const char *key,
+				 const char *value, char *err, size_t errlen)
+{
+	struct serve_xdisk *st = arg;
+
+	if (!value)
+		value = "";
+	if (!strcmp(key, "xdisk")) {
+		if (!strcmp(value, "none")) {
+			st->disabled = true;
+			return 0;
+		}
+		if (!*value || st->nlisten >= SERVE_XDISK_MAX)
+			goto bad;
+		st->listen[st->nlisten++] = value;
+		return 0;
+	}
+	if (!strcmp(key, "xdisk-attach")) {
+		if (strncmp(value, "xdisk://", 8) != 0 ||
+		    st->nattach >= SERVE_XDISK_MAX)
+			goto bad;
+		st->attach[st->nattach++] = value;
+		return 0;
+	}
+	if (!strcmp(key, "xdisk-serial")) {
+		const char *eq = strchr(value, '=');
+
+		if (!eq || eq == value || !eq[1] ||
+		    st->nserials >= SERVE_XDISK_MAX)
+			goto bad;
+		st->serials[st->nserials].disk =
+			strndup(value, (size_t)(eq - value));
+		st->serials[st->nserials].serial = strdup(eq + 1);
+		st->nserials++;
+		return 0;
+	}
+	if (!strcmp(key, "xdisk-ping")) {
+		if (parse_ms(value, &st->ping_ms) < 0)
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "xdisk-timeout")) {
+		if (parse_ms(value, &st->timeout_ms) < 0)
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "xdisk-backoff")) {
+		char buf[64], *colon;
+
+		snprintf(buf, sizeof(buf), "%s", value);
+		colon = strchr(buf, ':');
+		if (colon)
+			*colon++ = 0;
+		if (parse_ms(buf, &st->backoff_min) < 0)
+			goto bad;
+		st->backoff_max = st->backoff_min * 50;
+		if (colon && parse_ms(colon, &st->backoff_max) < 0)
+			goto bad;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown xdisk option --%s", key);
+	return -1;
+bad:
+	snprintf(err, errlen, "bad value '%s' for --%s", value, key);
+	return -1;
+}
+
+static int serve_xdisk_start(void *arg, char *err, size_t errlen)
+{
+	struct serve_xdisk *st = arg;
+	struct ev_loop *loop = st->ctx->loops[0];
+	struct xdisk_client_opts co = {
+		.host = st->ctx->instance,
+		.ping_ms = st->ping_ms,
+		.timeout_ms = st->timeout_ms,
+		.backoff_min_ms = st->backoff_min,
+		.backoff_max_ms = st->backoff_max,
+		.register_disks = true,
+	};
+
+	if (!st->disabled) {
+		struct xdisk_server_opts so = {
+			.host = st->ctx->instance,
+			.ping_ms = st->ping_ms,
+			.timeout_ms = st->timeout_ms,
+		};
+		char addr[64];
+
+		st->srv = xdisk_server_create(loop, &so);
+		if (!st->srv) {
+			snprintf(err, errlen, "xdisk: out of memory");
+			return -1;
+		}
+		for (unsigned i = 0; i < st->nserials; i++)
+			xdisk_server_set_serial(st->srv, st->serials[i].disk,
+						st->serials[i].serial);
+		if (st->nlisten == 0) {
+			snprintf(addr, sizeof(addr), "127.0.0.1:%d",
+				 XDISK_DEFAULT_PORT);
+			st->listen[st->nlisten++] = addr;
+		}
+		for (unsigned i = 0; i < st->nlisten; i++) {
+			char e[200];
+
+			if (xdisk_server_listen(st->srv, st->listen[i], e,
+						sizeof(e)) < 0) {
+				snprintf(err, errlen, "%s", e);
+				st->nlisten = 0;
+				return -1;
+			}
+		}
+		if (st->listen[0] == addr)
+			st->nlisten = 0; /* addr does not outlive us */
+	}
+	st->cl = xdisk_client_create(loop, &co);
+	if (!st->cl) {
+		snprintf(err, errlen, "xdisk: out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < st->nattach; i++) {
+		char e[200];
+
+		if (xdisk_client_attach(st->cl, st->attach[i], e, sizeof(e)) <
+		    0) {
+			snprintf(err, errlen, "%s", e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void serve_xdisk_stop(void *arg)
+{
+	struct serve_xdisk *st = arg;
+
+	if (st->cl)
+		xdisk_client_destroy(st->cl);
+	if (st->srv)
+		xdisk_server_destroy(st->srv);
+	for (unsigned i = 0; i < st->nserials; i++) {
+		free(st->serials[i].disk);
+		free(st->serials[i].serial);
+	}
+	free(st);
+}
+
+static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
+{
+	struct serve_xdisk *st = arg;
+	const char *verb = argc > 1 ? argv[1] : "list";
+
+	if (!strcmp(verb, "attach")) {
+		char e[200];
+		int id;
+
+		if (argc != 3) {
+			fprintf(out, "usage: xdisk attach xdisk://HOST:PORT"
+				     "[,HOST:PORT...][,failfast]");
+			return -1;
+		}
+		id = xdisk_client_attach(st->cl, argv[2], e, sizeof(e));
+		if (id < 0) {
+			fprintf(out, "%s", e);
+			return -1;
+		}
+		fprintf(out, "attach %d\n", id);
+		return 0;
+	}
+	if (!strcmp(verb, "detach")) {
+		long id = 0;
+
+		if (argc > 3) {
+			fprintf(out, "usage: xdisk detach [ID]");
+			return -1;
+		}
+		if (argc == 3) {
+			char *end;
+
+			id = strtol(argv[2], &end, 10);
+			if (*end || id <= 0 || id > INT_MAX) {
+				fprintf(out, "bad attach id '%s'", argv[2]);
+				return -1;
+			}
+		}
+		if (xdisk_client_detach(st->cl, (int)id) < 0) {
+			fprintf(out, "no such attach");
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(verb, "list")) {
+		if (st->srv)
+			xdisk_server_list(st->srv, out);
+		else
+			fprintf(out, "server disabled\n");
+		xdisk_client_list(st->cl, out);
+		return 0;
+	}
+	if (!strcmp(verb, "stats")) {
+		xdisk_client_stats(st->cl, out);
+		return 0;
+	}
+	fprintf(out, "unknown xdisk request '%s' (attach, detach, list, "
+		     "stats)", verb);
+	return -1;
+}
+
+const struct serve_frontend serve_frontend_xdisk = {
+	.name = "xdisk",
+	.usage = "  --xdisk ADDR             DMSG server address (default "
+		 "127.0.0.1:9987), or none\n"
+		 "  --xdisk-serial DISK=SER  advertise DISK under label SER\n"
+		 "  --xdisk-attach URL       import xdisk://HOST:PORT[,HOST:"
+		 "PORT...][,failfast] as xaN disks\n"
+		 "  --xdisk-ping MS  --xdisk-timeout MS  --xdisk-backoff "
+		 "MIN[:MAX]\n",
+	.create = serve_xdisk_create,
+	.configure = serve_xdisk_configure,
+	.start = serve_xdisk_start,
+	.stop = serve_xdisk_stop,
+	.ctl = serve_xdisk_ctl,
+};
