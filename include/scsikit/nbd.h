@@ -1,0 +1,75 @@
+/*
+ * The NBD server: exports every disk of the bdev registry over the NBD
+ * protocol (fixed newstyle negotiation, simple and structured replies,
+ * base:allocation block status), on TCP and Unix sockets.
+ *
+ * Threading: listeners run on accept_loop; each accepted connection is
+ * handed to one reactor chosen by pick_loop and lives there until it
+ * closes, so the per-request path takes no lock.  create/listen/destroy
+ * are called from accept_loop's thread (or before the loops run).
+ */
+#ifndef SCSIKIT_NBD_H
+#define SCSIKIT_NBD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <scsikit/api.h>
+
+struct ev_loop;
+struct nbd_server;
+
+#define NBD_DEFAULT_PORT 10809
+
+struct nbd_server_opts {
+	struct ev_loop *accept_loop;	/* runs the listeners */
+	/* Choose a reactor for a new connection; NULL: accept_loop. */
+	struct ev_loop *(*pick_loop)(void *arg);
+	void *pick_arg;
+	unsigned max_conns;		/* open connections, all listeners */
+	unsigned max_requests;		/* in flight per connection */
+	uint64_t max_buffered;		/* data bytes held per connection */
+	unsigned stall_timeout_ms;	/* close a client not reading replies */
+	unsigned handshake_timeout_ms;	/* close a client stuck in haggling */
+};
+
+/* Counters over the server's life (approximate while it runs). */
+struct nbd_server_stats {
+	uint64_t conns_accepted;
+	uint64_t conns_open;
+	uint64_t conns_refused;		/* over max_conns */
+	uint64_t requests;
+	uint64_t bytes_read;		/* sent to clients by NBD_CMD_READ */
+	uint64_t bytes_written;		/* received with NBD_CMD_WRITE */
+	uint64_t errors;		/* error replies sent */
+	uint64_t protocol_closes;	/* connections dropped for bad input */
+};
+
+/* Defaults: 1024 connections, 256 requests and 64 MiB per connection,
+ * 30 s stall timeout, 30 s handshake timeout. */
+SK_API void nbd_server_opts_init(struct nbd_server_opts *o);
+
+SK_API struct nbd_server *nbd_server_create(const struct nbd_server_opts *o);
+
+/*
+ * Listen on addr: "HOST:PORT", "[V6ADDR]:PORT", ":PORT" (loopback),
+ * "unix:PATH" or an absolute PATH (Unix socket).  0, or -1 with a
+ * one-line reason in err.
+ */
+SK_API int nbd_server_listen(struct nbd_server *s, const char *addr,
+			     char *err, size_t errlen);
+
+/* Close listeners (removing Unix socket files) and every connection;
+ * connections still waiting for the bdev finish on their own loops. */
+SK_API void nbd_server_destroy(struct nbd_server *s);
+
+SK_API void nbd_server_get_stats(struct nbd_server *s,
+				 struct nbd_server_stats *st);
+
+/* Human-readable state: listeners, then one line per connection when
+ * conns is true. */
+SK_API void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns);
+
+#endif

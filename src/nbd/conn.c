@@ -1,0 +1,623 @@
+/*
+ * One NBD connection, from the greeting to the close, on one reactor.
+ *
+ * Input is read into a 64 KiB buffer and parsed many requests at a time; a
+ * WRITE payload that is still arriving is read straight into the request's
+ * buffer (with the input buffer as a second iovec, so the next headers come
+ * in the same syscall).  Requests go to the bdev as they are parsed, so many
+ * are in flight and complete in any order; each completion queues its reply
+ * and one deferred flush per loop iteration sends every queued reply with a
+ * single sendmsg.  No lock is taken per request.  The commands themselves
+ * (what each request does to the bdev, how it is answered) are in cmd.c.
+ *
+ * Memory is bounded per connection: at most max_requests requests and
+ * max_buffered data bytes (plus one request) are held; past either limit the
+ * connection stops reading until replies have been sent.  A client that
+ * does not read its replies therefore stops being read, and is closed when
+ * no reply byte could be sent for stall_ms.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <scsikit/evloop.h>
+#include <scsikit/log.h>
+
+#include "nbd/nbd_int.h"
+
+#define NBD_SEND_IOV_MAX 64
+#define NBD_READ_ROUNDS 16	/* reads per readiness event, for fairness */
+/* Bytes read per readiness event before going back to the loop, so that
+ * completions and replies of what was read so far go out while the rest
+ * is still arriving (the client's queue keeps moving). */
+#define NBD_READ_BUDGET (256u * 1024)
+#define NBD_BIG_PAYLOAD (32u * 1024) /* see conn_read */
+#define NBD_HS_OUT_MAX (64u * 1024) /* unsent negotiation replies */
+
+static void conn_update(struct nbd_conn *c);
+static void conn_flush(struct nbd_conn *c);
+
+/* ---- replies ---- */
+
+void nbd_conn_reply(struct nbd_conn *c, struct nbd_req *q)
+{
+	q->next = NULL;
+	*c->outq_tail = q;
+	c->outq_tail = &q->next;
+	nbd_conn_schedule_flush(c);
+}
+
+static void conn_flush_cb(void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	c->flush_scheduled = false;
+	if (c->state != NBD_CONN_DEAD)
+		conn_flush(c);
+}
+
+/* Send queued replies after the current batch of events: one sendmsg for
+ * every reply completed in this loop iteration. */
+void nbd_conn_schedule_flush(struct nbd_conn *c)
+{
+	if (c->flush_scheduled || c->state == NBD_CONN_DEAD)
+		return;
+	c->flush_scheduled = true;
+	if (ev_loop_defer(c->loop, conn_flush_cb, c) < 0) {
+		c->flush_scheduled = false;
+		conn_flush(c);
+	}
+}
+
+static bool conn_can_take(const struct nbd_conn *c)
+{
+	if (c->state == NBD_CONN_HANDSHAKE)
+		/* Negotiation: do not read more options while the answers
+		 * to earlier ones are still waiting to be sent. */
+		return c->hsout.len - c->hsout.off < NBD_HS_OUT_MAX;
+	return c->inflight < c->max_requests && c->buffered < c->max_buffered;
+}
+
+/* Parse and start every complete request in the input buffer, as long as
+ * the connection's budget allows. */
+static void conn_parse(struct nbd_conn *c)
+{
+	while (c->state == NBD_CONN_TRANSMISSION && !c->rx) {
+		struct nbd_request r;
+		size_t avail = c->in_len - c->in_off;
+		int rc;
+
+		if (c->discard) {
+			size_t n = avail < c->discard ? avail : c->discard;
+
+			c->in_off += n;
+			c->discard -= n;
+			if (c->discard)
+				break;
+			continue;
+		}
+		if (!conn_can_take(c)) {
+			c->read_paused = true;
+			break;
+		}
+		rc = nbd_request_parse(c->in + c->in_off, avail, &r);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			c->st.protocol_closes++;
+			nbd_conn_kill(c, "bad request magic");
+			return;
+		}
+		c->in_off += (size_t)rc;
+		nbd_cmd_request(c, &r);
+	}
+}
+
+/* ---- handshake ---- */
+
+static void conn_enter_transmission(struct nbd_conn *c)
+{
+	struct nbd_hs *hs = c->hs;
+	const struct bdev_geometry *geo;
+
+	c->bd = hs->export.handle;
+	hs->have_export = false; /* the reference is ours now */
+	snprintf(c->export_name, sizeof(c->export_name), "%s",
+		 hs->export.name);
+	geo = bdev_geometry(c->bd);
+	c->lim.size = hs->export.size;
+	c->lim.min_block = hs->export.bs.min;
+	c->lim.max_block = hs->export.bs.max;
+	c->lim.tflags = hs->tflags;
+	c->lim.structured = hs->structured;
+	c->lim.meta_alloc = hs->meta_alloc;
+	c->lbsize = hs->export.bs.min;
+	c->discard_zeroes = geo->discard_zeroes;
+	c->volatile_cache = geo->volatile_cache;
+	nbd_hs_fini(hs);
+	free(hs);
+	c->hs = NULL;
+	if (c->hs_timer) {
+		ev_timer_del(c->hs_timer);
+		c->hs_timer = NULL;
+	}
+	c->state = NBD_CONN_TRANSMISSION;
+	log_debug("nbd %llu: %s: export '%s' (flags %#x%s%s)",
+		  (unsigned long long)c->id, c->peer, c->export_name,
+		  c->lim.tflags, c->lim.structured ? ", structured" : "",
+		  c->lim.meta_alloc ? ", base:allocation" : "");
+}
+
+static void conn_input(struct nbd_conn *c)
+{
+	if (c->state == NBD_CONN_HANDSHAKE) {
+		long n = nbd_hs_input(c->hs, c->in + c->in_off,
+				      c->in_len - c->in_off, &c->hsout);
+
+		if (n < 0) {
+			nbd_conn_kill(c, "out of memory in handshake");
+			return;
+		}
+		c->in_off += (size_t)n;
+		if (c->hs->state == NBD_HS_CLOSE) {
+			log_debug("nbd %llu: %s: handshake ended: %s",
+				  (unsigned long long)c->id, c->peer,
+				  c->hs->why ? c->hs->why : "?");
+			if (!c->hs->aborted)
+				c->st.protocol_closes++;
+			c->state = NBD_CONN_CLOSING;
+		} else if (c->hs->state == NBD_HS_DONE) {
+			conn_enter_transmission(c);
+		}
+		nbd_conn_schedule_flush(c);
+	}
+	if (c->state == NBD_CONN_TRANSMISSION)
+		conn_parse(c);
+}
+
+/* ---- socket ---- */
+
+static void conn_read(struct nbd_conn *c)
+{
+	size_t total = 0;
+	int round;
+
+	for (round = 0; round < NBD_READ_ROUNDS; round++) {
+		struct iovec v[2];
+		size_t want = 0, n;
+		ssize_t got;
+		int nv = 0;
+
+		if (c->state != NBD_CONN_HANDSHAKE &&
+		    c->state != NBD_CONN_TRANSMISSION)
+			return;
+		if (c->state == NBD_CONN_HANDSHAKE && !conn_can_take(c))
+			return;
+		if (c->state == NBD_CONN_TRANSMISSION && !c->rx &&
+		    !c->discard && !conn_can_take(c)) {
+			c->read_paused = true;
+			return;
+		}
+		/* Keep unparsed bytes at the front of the buffer. */
+		if (c->in_off == c->in_len) {
+			c->in_off = c->in_len = 0;
+		} else if (c->in_off) {
+			memmove(c->in, c->in + c->in_off,
+				c->in_len - c->in_off);
+			c->in_len -= c->in_off;
+			c->in_off = 0;
+		}
+		if (c->rx) {
+			v[nv].iov_base = c->rx->buf + c->rx->got;
+			v[nv].iov_len = c->rx->r.length - c->rx->got;
+			want += v[nv++].iov_len;
+		}
+		if (c->in_len < NBD_INBUF_SIZE) {
+			v[nv].iov_base = c->in + c->in_len;
+			v[nv].iov_len = NBD_INBUF_SIZE - c->in_len;
+			/* Behind a large payload, take just the next header:
+			 * if it is another large write, its payload then
+			 * goes straight into its own buffer, not through a
+			 * copy out of this one. */
+			if (c->rx && v[0].iov_len >= NBD_BIG_PAYLOAD &&
+			    v[nv].iov_len > NBD_REQUEST_LEN)
+				v[nv].iov_len = NBD_REQUEST_LEN;
+			want += v[nv++].iov_len;
+		}
+		if (!nv) {
+			/* Buffer full of requests we may not start yet. */
+			c->read_paused = true;
+			return;
+		}
+		got = readv(c->fd, v, nv);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				nbd_conn_kill(c, strerror(errno));
+			return;
+		}
+		if (got == 0) {
+			if (c->state == NBD_CONN_HANDSHAKE || c->rx) {
+				nbd_conn_kill(c, "client closed the connection");
+			} else {
+				/* Like NBD_CMD_DISC: finish and close. */
+				c->state = NBD_CONN_DRAINING;
+			}
+			return;
+		}
+		n = (size_t)got;
+		if (c->rx) {
+			struct nbd_req *q = c->rx;
+			size_t need = q->r.length - q->got;
+			size_t take = n < need ? n : need;
+
+			q->got += (uint32_t)take;
+			n -= take;
+			if (q->got == q->r.length) {
+				c->rx = NULL;
+				nbd_cmd_write_payload_done(c, q);
+				if (c->state == NBD_CONN_DEAD)
+					return;
+			}
+		}
+		c->in_len += n;
+		conn_input(c);
+		if ((size_t)got < want)
+			return; /* the socket is drained */
+		total += (size_t)got;
+		if (total >= NBD_READ_BUDGET)
+			return; /* level-triggered: called again next round */
+	}
+}
+
+static void conn_set_events(struct nbd_conn *c, uint32_t want)
+{
+	if (want == c->ev_mask || !c->io)
+		return;
+	if (ev_io_modify(c->io, want) == 0)
+		c->ev_mask = want;
+}
+
+static bool conn_output_pending(const struct nbd_conn *c)
+{
+	return c->outq || c->hsout.len > c->hsout.off;
+}
+
+static void conn_stall_cb(struct ev_timer *t, void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	if (!conn_output_pending(c)) {
+		ev_timer_del(t);
+		c->stall_timer = NULL;
+		return;
+	}
+	if (ev_now_ms() - c->last_progress_ms >= c->stall_ms) {
+		c->st.protocol_closes++;
+		nbd_conn_kill(c, "client does not read its replies");
+	}
+}
+
+/* Recompute what to wait for, resume parsing when the budget allows, and
+ * close when a draining or closing connection has nothing left to do. */
+static void conn_update(struct nbd_conn *c)
+{
+	uint32_t want = 0;
+
+	if (c->state == NBD_CONN_DEAD)
+		return;
+	if (c->read_paused && conn_can_take(c) &&
+	    c->state == NBD_CONN_TRANSMISSION) {
+		c->read_paused = false;
+		conn_parse(c);
+		if (c->state == NBD_CONN_DEAD)
+			return;
+	}
+	if (c->state == NBD_CONN_CLOSING && !conn_output_pending(c)) {
+		nbd_conn_kill(c, "handshake over");
+		return;
+	}
+	if (c->state == NBD_CONN_DRAINING && c->inflight == 0 &&
+	    !conn_output_pending(c)) {
+		nbd_conn_kill(c, "client disconnected");
+		return;
+	}
+	if ((c->state == NBD_CONN_HANDSHAKE ||
+	     c->state == NBD_CONN_TRANSMISSION) &&
+	    (c->rx || c->discard || conn_can_take(c)))
+		want |= EV_READ;
+	else if (c->state == NBD_CONN_TRANSMISSION)
+		c->read_paused = true;
+	/* Output still pending with no flush queued means the socket was
+	 * full: wait until it can take more. */
+	if (conn_output_pending(c) && !c->flush_scheduled)
+		want |= EV_WRITE;
+	conn_set_events(c, want);
+}
+
+/* Drop sent bytes from the front of the output. */
+static void conn_advance(struct nbd_conn *c, size_t n)
+{
+	size_t hs = c->hsout.len - c->hsout.off;
+
+	if (hs) {
+		size_t take = n < hs ? n : hs;
+
+		c->hsout.off += take;
+		n -= take;
+		if (c->hsout.off == c->hsout.len)
+			nbd_buf_reset(&c->hsout);
+	}
+	while (n && c->outq) {
+		struct nbd_req *q = c->outq;
+		struct iovec *s = &q->seg[q->seg_idx];
+
+		if (n < s->iov_len) {
+			s->iov_base = (uint8_t *)s->iov_base + n;
+			s->iov_len -= n;
+			return;
+		}
+		n -= s->iov_len;
+		if (++q->seg_idx < q->nseg)
+			continue;
+		c->outq = q->next;
+		if (!c->outq)
+			c->outq_tail = &c->outq;
+		nbd_req_put(c, q);
+	}
+	/* Zero-length segments at the head (empty replies) are done too. */
+	while (c->outq && c->outq->seg_idx < c->outq->nseg &&
+	       c->outq->seg[c->outq->seg_idx].iov_len == 0) {
+		struct nbd_req *q = c->outq;
+
+		if (++q->seg_idx < q->nseg)
+			continue;
+		c->outq = q->next;
+		if (!c->outq)
+			c->outq_tail = &c->outq;
+		nbd_req_put(c, q);
+	}
+}
+
+static void conn_flush(struct nbd_conn *c)
+{
+	for (;;) {
+		struct iovec v[NBD_SEND_IOV_MAX];
+		struct msghdr m;
+		struct nbd_req *q;
+		size_t total = 0;
+		ssize_t w;
+		int n = 0, i;
+
+		if (c->hsout.len > c->hsout.off) {
+			v[n].iov_base = c->hsout.data + c->hsout.off;
+			v[n].iov_len = c->hsout.len - c->hsout.off;
+			total += v[n++].iov_len;
+		}
+		for (q = c->outq; q && n < NBD_SEND_IOV_MAX; q = q->next)
+			for (i = q->seg_idx; i < q->nseg &&
+					     n < NBD_SEND_IOV_MAX;
+			     i++) {
+				v[n] = q->seg[i];
+				total += v[n++].iov_len;
+			}
+		if (n == 0)
+			break;
+		if (total == 0) {
+			conn_advance(c, 0);
+			continue;
+		}
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = v;
+		m.msg_iovlen = (size_t)n;
+		w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			nbd_conn_kill(c, strerror(errno));
+			return;
+		}
+		c->last_progress_ms = ev_now_ms();
+		conn_advance(c, (size_t)w);
+		if ((size_t)w < total)
+			break; /* socket buffer full */
+	}
+	if (conn_output_pending(c)) {
+		/* Wait for room; give up on a client that never reads. */
+		if (!c->stall_timer) {
+			unsigned period = c->stall_ms < 1000 ? c->stall_ms
+							     : 1000;
+
+			c->last_progress_ms = ev_now_ms();
+			c->stall_timer = ev_timer_add(c->loop, period ? period
+								      : 1,
+						      true, conn_stall_cb, c);
+		}
+	} else if (c->stall_timer) {
+		ev_timer_del(c->stall_timer);
+		c->stall_timer = NULL;
+	}
+	conn_update(c);
+}
+
+static void conn_on_io(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	(void)io;
+	(void)fd;
+	if (events & EV_WRITE)
+		conn_flush(c);
+	if (c->state != NBD_CONN_DEAD && (events & EV_READ))
+		conn_read(c);
+	if (c->state != NBD_CONN_DEAD && (events & EV_ERROR) &&
+	    !(events & EV_READ))
+		nbd_conn_kill(c, "socket error or hang-up");
+	conn_update(c);
+}
+
+/* ---- life cycle ---- */
+
+static void conn_hs_timeout(struct ev_timer *t, void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	ev_timer_del(t);
+	c->hs_timer = NULL;
+	c->st.protocol_closes++;
+	nbd_conn_kill(c, "handshake timeout");
+}
+
+static void conn_reap(void *arg)
+{
+	struct nbd_conn *c = arg;
+	struct nbd_req *q;
+
+	if (c->flush_scheduled) {
+		/* A flush callback is still queued: go after it. */
+		if (ev_loop_defer(c->loop, conn_reap, c) == 0)
+			return;
+	}
+	while ((q = c->free_reqs)) {
+		c->free_reqs = q->next;
+		nbd_req_free(q);
+	}
+	free(c->in);
+	if (c->bd)
+		bdev_release(c->bd);
+	nbd_server_conn_gone(c->srv, c);
+	free(c);
+}
+
+void nbd_conn_reap_check(struct nbd_conn *c)
+{
+	if (c->state != NBD_CONN_DEAD || c->in_bdev || c->reap_scheduled)
+		return;
+	c->reap_scheduled = true;
+	if (ev_loop_defer(c->loop, conn_reap, c) < 0 &&
+	    ev_loop_post(c->loop, conn_reap, c) < 0)
+		log_err("nbd %llu: cannot schedule cleanup; leaking it",
+			(unsigned long long)c->id);
+}
+
+/* Close the socket and drop everything not owned by the bdev; the struct
+ * itself goes once the last bdev completion has come back. */
+void nbd_conn_kill(struct nbd_conn *c, const char *why)
+{
+	struct nbd_req *q;
+
+	if (c->state == NBD_CONN_DEAD)
+		return;
+	log_debug("nbd %llu: %s: closed: %s", (unsigned long long)c->id,
+		  c->peer, why);
+	c->state = NBD_CONN_DEAD;
+	if (c->io) {
+		ev_io_del(c->io);
+		c->io = NULL;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->hs_timer) {
+		ev_timer_del(c->hs_timer);
+		c->hs_timer = NULL;
+	}
+	if (c->stall_timer) {
+		ev_timer_del(c->stall_timer);
+		c->stall_timer = NULL;
+	}
+	while ((q = c->outq)) {
+		c->outq = q->next;
+		c->inflight--;
+		c->buffered -= q->charged;
+		nbd_req_free(q);
+	}
+	c->outq_tail = &c->outq;
+	if (c->rx) {
+		c->inflight--;
+		c->buffered -= c->rx->charged;
+		nbd_req_free(c->rx);
+		c->rx = NULL;
+	}
+	if (c->hs) {
+		nbd_hs_fini(c->hs);
+		free(c->hs);
+		c->hs = NULL;
+	}
+	nbd_buf_free(&c->hsout);
+	nbd_conn_reap_check(c);
+}
+
+void nbd_conn_kill_cb(void *arg)
+{
+	nbd_conn_kill(arg, "server stopping");
+}
+
+struct nbd_conn *nbd_conn_create(struct nbd_server *s, int fd,
+				 struct ev_loop *loop, const char *peer,
+				 uint64_t id)
+{
+	struct nbd_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->in = malloc(NBD_INBUF_SIZE);
+	c->hs = malloc(sizeof(*c->hs));
+	if (!c->in || !c->hs) {
+		free(c->in);
+		free(c->hs);
+		free(c);
+		return NULL;
+	}
+	nbd_hs_init(c->hs, &nbd_registry_exports, s);
+	c->srv = s;
+	c->loop = loop;
+	c->id = id;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->max_requests = s->opts.max_requests;
+	c->max_buffered = s->opts.max_buffered;
+	c->stall_ms = s->opts.stall_timeout_ms;
+	c->handshake_ms = s->opts.handshake_timeout_ms;
+	c->fd = fd;
+	c->state = NBD_CONN_HANDSHAKE;
+	c->outq_tail = &c->outq;
+	return c;
+}
+
+void nbd_conn_start(void *arg)
+{
+	struct nbd_conn *c = arg;
+	bool stopping;
+
+	/* Until started is set, shutdown leaves this connection to us. */
+	pthread_mutex_lock(&c->srv->lock);
+	stopping = c->srv->destroyed;
+	c->started = true;
+	pthread_mutex_unlock(&c->srv->lock);
+	if (stopping) {
+		nbd_conn_kill(c, "server stopping");
+		return;
+	}
+	c->io = ev_io_add(c->loop, c->fd, EV_READ, conn_on_io, c);
+	if (!c->io) {
+		nbd_conn_kill(c, "cannot watch the socket");
+		return;
+	}
+	c->ev_mask = EV_READ;
+	if (c->handshake_ms)
+		c->hs_timer = ev_timer_add(c->loop, c->handshake_ms, false,
+					   conn_hs_timeout, c);
+	if (nbd_hs_greeting(&c->hsout) < 0) {
+		nbd_conn_kill(c, "out of memory");
+		return;
+	}
+	conn_flush(c);
+}

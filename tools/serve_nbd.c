@@ -1,0 +1,232 @@
+/*
+ * The NBD front end of `scsikit serve`: turns --nbd* options into an
+ * nbd_server (src/nbd) that exports every disk of the daemon.
+ *
+ *   --nbd ADDR            listen on ADDR: HOST:PORT, [V6]:PORT, :PORT,
+ *                         unix:PATH or /PATH; repeatable; "none" disables
+ *                         the front end (default 127.0.0.1:10809)
+ *   --nbd-unix PATH       also listen on a Unix socket
+ *   --nbd-max-conns N     --nbd-max-requests N   --nbd-max-buffer SIZE
+ *   --nbd-stall-timeout MS   --nbd-handshake-timeout MS
+ *
+ * Control socket: "nbd list" (listeners and counters), "nbd conns" (also
+ * one line per connection).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <scsikit/bdev.h>
+#include <scsikit/nbd.h>
+
+#include "serve.h"
+
+#define SERVE_NBD_MAX_ADDRS 8
+
+struct serve_nbd {
+	struct serve_ctx *ctx;
+	struct nbd_server_opts opts;
+	char *addrs[SERVE_NBD_MAX_ADDRS];
+	unsigned naddrs;
+	bool disabled;
+	struct nbd_server *srv;
+};
+
+static struct ev_loop *serve_nbd_pick(void *arg)
+{
+	return serve_pick_loop(arg);
+}
+
+static void *serve_nbd_create(struct serve_ctx *ctx)
+{
+	struct serve_nbd *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->ctx = ctx;
+	nbd_server_opts_init(&st->opts);
+	return st;
+}
+
+static int parse_uint(const char *v, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n > UINT_MAX)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int serve_nbd_add_addr(struct serve_nbd *st, const char *addr,
+			      char *err, size_t errlen)
+{
+	if (st->naddrs == SERVE_NBD_MAX_ADDRS) {
+		snprintf(err, errlen, "too many --nbd addresses");
+		return -1;
+	}
+	st->addrs[st->naddrs] = strdup(addr);
+	if (!st->addrs[st->naddrs]) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->naddrs++;
+	return 0;
+}
+
+static int serve_nbd_configure(void *arg, const char *key, const char *value,
+			       char *err, size_t errlen)
+{
+	struct serve_nbd *st = arg;
+	uint64_t size;
+
+	if (!value)
+		value = "";
+	if (!strcmp(key, "nbd")) {
+		if (!strcmp(value, "none")) {
+			st->disabled = true;
+			return 0;
+		}
+		if (!*value) {
+			snprintf(err, errlen, "--nbd needs an address");
+			return -1;
+		}
+		return serve_nbd_add_addr(st, value, err, errlen);
+	}
+	if (!strcmp(key, "nbd-unix")) {
+		char buf[256];
+
+		if (!*value) {
+			snprintf(err, errlen, "--nbd-unix needs a path");
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "unix:%s", value);
+		return serve_nbd_add_addr(st, buf, err, errlen);
+	}
+	if (!strcmp(key, "nbd-max-conns")) {
+		if (parse_uint(value, &st->opts.max_conns) || !st->opts.max_conns)
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "nbd-max-requests")) {
+		if (parse_uint(value, &st->opts.max_requests) ||
+		    !st->opts.max_requests)
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "nbd-max-buffer")) {
+		if (sk_parse_size(value, &size) < 0 || size < 4096)
+			goto bad;
+		st->opts.max_buffered = size;
+		return 0;
+	}
+	if (!strcmp(key, "nbd-stall-timeout")) {
+		if (parse_uint(value, &st->opts.stall_timeout_ms) ||
+		    !st->opts.stall_timeout_ms)
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "nbd-handshake-timeout")) {
+		if (parse_uint(value, &st->opts.handshake_timeout_ms) ||
+		    !st->opts.handshake_timeout_ms)
+			goto bad;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown NBD option --%s", key);
+	return -1;
+bad:
+	snprintf(err, errlen, "bad value '%s' for --%s", value, key);
+	return -1;
+}
+
+static int serve_nbd_start(void *arg, char *err, size_t errlen)
+{
+	struct serve_nbd *st = arg;
+	unsigned i;
+
+	if (st->disabled)
+		return 0;
+	st->opts.accept_loop = st->ctx->loops[0];
+	st->opts.pick_loop = serve_nbd_pick;
+	st->opts.pick_arg = st->ctx;
+	st->srv = nbd_server_create(&st->opts);
+	if (!st->srv) {
+		snprintf(err, errlen, "nbd: out of memory");
+		return -1;
+	}
+	if (st->naddrs == 0 && serve_nbd_add_addr(st, "127.0.0.1:10809", err,
+						  errlen) < 0)
+		return -1;
+	for (i = 0; i < st->naddrs; i++) {
+		if (nbd_server_listen(st->srv, st->addrs[i], err, errlen) < 0) {
+			nbd_server_destroy(st->srv);
+			st->srv = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void serve_nbd_stop(void *arg)
+{
+	struct serve_nbd *st = arg;
+	unsigned i;
+
+	if (st->srv)
+		nbd_server_destroy(st->srv);
+	for (i = 0; i < st->naddrs; i++)
+		free(st->addrs[i]);
+	free(st);
+}
+
+static int serve_nbd_ctl(void *arg, int argc, char **argv, FILE *out)
+{
+	struct serve_nbd *st = arg;
+	const char *cmd;
+
+	if (argc > 0 && !strcmp(argv[0], "nbd")) {
+		argc--;
+		argv++;
+	}
+	cmd = argc > 0 ? argv[0] : "list";
+	if (!st->srv) {
+		fprintf(out, "nbd: disabled\n");
+		return -1;
+	}
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "stats")) {
+		nbd_server_dump(st->srv, out, false);
+		return 0;
+	}
+	if (!strcmp(cmd, "conns")) {
+		nbd_server_dump(st->srv, out, true);
+		return 0;
+	}
+	fprintf(out, "nbd: unknown command '%s' (list, conns)\n", cmd);
+	return -1;
+}
+
+const struct serve_frontend serve_frontend_nbd = {
+	.name = "nbd",
+	.usage = "  --nbd ADDR               NBD listener: HOST:PORT, unix:PATH; "
+		 "repeatable; none: off\n"
+		 "                           (default 127.0.0.1:10809)\n"
+		 "  --nbd-unix PATH          NBD listener on a Unix socket\n"
+		 "  --nbd-max-conns N        open NBD connections (1024)\n"
+		 "  --nbd-max-requests N     requests in flight per connection "
+		 "(256)\n"
+		 "  --nbd-max-buffer SIZE    data held per connection (64M)\n"
+		 "  --nbd-stall-timeout MS   close clients that do not read "
+		 "replies (30000)\n"
+		 "  --nbd-handshake-timeout MS  close clients stuck in "
+		 "negotiation (30000)\n",
+	.create = serve_nbd_create,
+	.configure = serve_nbd_configure,
+	.start = serve_nbd_start,
+	.stop = serve_nbd_stop,
+	.ctl = serve_nbd_ctl,
+};
