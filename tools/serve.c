@@ -504,7 +504,10 @@ out_sig:
 		close(sfd);
 out_reactors:
 	stop_frontends(&d);
-	/* Loops run their remaining posted work while being destroyed. */
+	/* Blocking I/O still on the worker pool completes by posting to its
+	 * reactor: drain the pool while every loop still exists, then let
+	 * each loop run what was posted to it as it is destroyed. */
+	bdev_pool_shutdown();
 	stop_reactors(&d);
 out_disks:
 	bdev_registry_clear();
