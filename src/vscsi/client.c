@@ -1,0 +1,758 @@
+/*
+ * The vscsi client library: the userland end of a vscsi SIM, with the
+ * operations of OpenBSD's /dev/vscsi ioctls (I2T, DATA_READ, DATA_WRITE,
+ * T2I, REQPROBE, REQDETACH) over the wire format of vscsi_wire.h.
+ *
+ * Round trips are saved where the protocol allows: the SIM pushes commands
+ * with their write data, so vscsi_i2t() and vscsi_data_write() work on
+ * what the library has buffered; vscsi_data_read() gathers the read data,
+ * which leaves with the T2I in one message.  The reference's errors are
+ * checked here first (so a caller gets them synchronously) and again by
+ * the SIM on every message.
+ *
+ * Not thread-safe: one client is used by one thread at a time.  The socket
+ * is blocking for sends (the SIM always reads) and read with MSG_DONTWAIT.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <scsikit/evloop.h>
+#include <scsikit/log.h>
+#include <scsikit/vscsi.h>
+
+#include "vscsi/vscsi_wire.h"
+
+#define CLIENT_HASH_BITS 10
+#define CLIENT_RBUF_CHUNK (256u * 1024)
+#define CLIENT_RBUF_MIN_FREE (64u * 1024)
+#define CLIENT_OPEN_TIMEOUT_MS 5000
+#define CLIENT_REQ_TIMEOUT_MS 10000
+
+struct vcmd {
+	struct vscsi_i2t i;
+	uint32_t moved;		/* bytes moved by data_read / data_write */
+	bool handed;		/* given out by vscsi_i2t */
+	bool aborted;		/* the SIM took it back */
+	uint8_t *data;		/* write: inline data; read: gather buffer */
+	struct vcmd *hnext;	/* tag hash chain */
+	struct vcmd *qnext;	/* pending queue */
+};
+
+struct vscsi_client {
+	int fd;
+	struct vscsi_info info;
+	uint32_t max_msg;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	struct vcmd *qhead, *qtail;
+	unsigned npending;
+	struct vcmd *hash[1u << CLIENT_HASH_BITS];
+	struct vscsi_handler h;
+	void *harg;
+	bool stop;
+	bool in_pump;		/* handlers run inside pump: no nesting */
+	int dead;		/* 0, or the -errno that ended it */
+	uint32_t next_req;
+	/* Corked output: T2Is gathered here until vscsi_client_flush. */
+	bool corked;
+	uint8_t *obuf;
+	size_t olen, ocap;
+	/* The one synchronous request in flight (REQPROBE / REQDETACH). */
+	uint32_t wait_id;
+	bool wait_done;
+	int wait_err;
+};
+
+static unsigned tag_hash(uint32_t tag)
+{
+	return (tag * 2654435761u) >> (32 - CLIENT_HASH_BITS);
+}
+
+static struct vcmd *cmd_find(struct vscsi_client *c, uint32_t tag)
+{
+	struct vcmd *m;
+
+	for (m = c->hash[tag_hash(tag)]; m; m = m->hnext)
+		if (m->i.tag == tag)
+			return m;
+	return NULL;
+}
+
+static void cmd_free(struct vscsi_client *c, struct vcmd *m)
+{
+	struct vcmd **pp = &c->hash[tag_hash(m->i.tag)];
+
+	while (*pp && *pp != m)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = m->hnext;
+	if (m->i.dir == VSCSI_DIR_READ)
+		free(m->data);	/* write data lives inside m */
+	free(m);
+}
+
+/* The handed-out command with tag, or NULL. */
+static struct vcmd *cmd_held(struct vscsi_client *c, uint32_t tag)
+{
+	struct vcmd *m = cmd_find(c, tag);
+
+	return m && m->handed ? m : NULL;
+}
+
+static int send_all(struct vscsi_client *c, struct iovec *iov, int iovcnt)
+{
+	struct msghdr mh;
+
+	if (c->dead)
+		return c->dead;
+	while (iovcnt > 0) {
+		ssize_t n;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)iovcnt;
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			c->dead = errno == EPIPE ? -EPIPE : -ECONNRESET;
+			return c->dead;
+		}
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+#define CLIENT_OBUF_FLUSH (256u * 1024)
+
+int vscsi_client_flush(struct vscsi_client *c)
+{
+	struct iovec iov;
+	int err;
+
+	if (c->olen == 0)
+		return c->dead;
+	iov.iov_base = c->obuf;
+	iov.iov_len = c->olen;
+	err = send_all(c, &iov, 1);
+	c->olen = 0;
+	return err;
+}
+
+void vscsi_client_cork(struct vscsi_client *c, bool on)
+{
+	c->corked = on;
+	if (!on)
+		vscsi_client_flush(c);
+}
+
+/* Queue iov into the corked output; -ENOMEM if it cannot grow. */
+static int obuf_append(struct vscsi_client *c, const struct iovec *iov,
+		       int iovcnt)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	if (c->olen + n > c->ocap) {
+		size_t cap = c->ocap ? c->ocap : 64 * 1024;
+		uint8_t *nb;
+
+		while (cap < c->olen + n)
+			cap *= 2;
+		nb = realloc(c->obuf, cap);
+		if (!nb)
+			return -ENOMEM;
+		c->obuf = nb;
+		c->ocap = cap;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(c->obuf + c->olen, iov[i].iov_base, iov[i].iov_len);
+		c->olen += iov[i].iov_len;
+	}
+	return 0;
+}
+
+/* ---- input ---- */
+
+static int handle_cmd(struct vscsi_client *c, const struct vscsi_hdr *h,
+		      const uint8_t *body, uint32_t blen)
+{
+	struct vscsi_cmd_body b;
+	struct vcmd *m;
+	size_t extra;
+
+	if (vscsi_cmd_parse(body, blen, &b) < 0 || cmd_find(c, h->tag)) {
+		log_warn("vscsi: malformed or duplicate command from the SIM");
+		return -EPROTO;
+	}
+	extra = b.dir == VSCSI_DIR_WRITE ? b.data_len : 0;
+	m = calloc(1, sizeof(*m) + extra);
+	if (!m)
+		return -ENOMEM;
+	m->i.tag = h->tag;
+	m->i.target = b.target;
+	m->i.lun = b.lun;
+	memcpy(m->i.cdb, b.cdb, sizeof(m->i.cdb));
+	m->i.cdb_len = b.cdb_len;
+	m->i.tag_action = b.tag_action;
+	m->i.dir = (enum vscsi_dir)b.dir;
+	m->i.data_len = b.data_len;
+	if (extra) {
+		m->data = (uint8_t *)(m + 1);
+		memcpy(m->data, body + VSCSI_CMD_LEN, extra);
+	}
+	m->hnext = c->hash[tag_hash(m->i.tag)];
+	c->hash[tag_hash(m->i.tag)] = m;
+	if (c->qtail)
+		c->qtail->qnext = m;
+	else
+		c->qhead = m;
+	c->qtail = m;
+	c->npending++;
+	return 0;
+}
+
+static int handle_msg(struct vscsi_client *c, const struct vscsi_hdr *h,
+		      const uint8_t *body, uint32_t blen)
+{
+	struct vscsi_devev d;
+	struct vcmd *m;
+	int err;
+
+	switch (h->type) {
+	case VSCSI_MSG_CMD:
+		return handle_cmd(c, h, body, blen);
+	case VSCSI_MSG_ABORT:
+		m = cmd_find(c, h->tag);
+		if (!m)
+			return 0;	/* already completed: nothing to do */
+		m->aborted = true;
+		if (m->handed && c->h.aborted)
+			c->h.aborted(c, h->tag, c->harg);
+		return 0;
+	case VSCSI_MSG_REPLY:
+		if (blen < VSCSI_REPLY_LEN)
+			return -EPROTO;
+		err = -(int)vscsi_get32(body + 4);
+		if (c->wait_id && h->tag == c->wait_id &&
+		    (body[0] == VSCSI_MSG_REQPROBE ||
+		     body[0] == VSCSI_MSG_REQDETACH)) {
+			c->wait_done = true;
+			c->wait_err = err;
+		} else if (err && c->h.error) {
+			c->h.error(c, body[0], h->tag, err, c->harg);
+		} else if (err) {
+			log_warn("vscsi: the SIM refused %s tag 0x%x: %s",
+				 vscsi_msg_name(body[0]), h->tag,
+				 strerror(-err));
+		}
+		return 0;
+	case VSCSI_MSG_EVENT:
+		if (vscsi_devev_parse(body, blen, &d) < 0)
+			return -EPROTO;
+		if (c->h.event)
+			c->h.event(c, (enum vscsi_event)h->aux, d.target, d.lun,
+				   c->harg);
+		return 0;
+	default:
+		return 0;	/* unknown notices are skipped */
+	}
+}
+
+static int pump_locked(struct vscsi_client *c);
+
+/* Read what the socket has and handle every whole message.  A handler
+ * called from here that comes back into the library finds nothing more
+ * to read (the buffer is being parsed). */
+static int pump(struct vscsi_client *c)
+{
+	int err;
+
+	if (c->dead)
+		return c->dead;
+	if (c->in_pump)
+		return 0;
+	c->in_pump = true;
+	err = pump_locked(c);
+	c->in_pump = false;
+	return err;
+}
+
+static int pump_locked(struct vscsi_client *c)
+{
+	for (int i = 0; i < 64; i++) {
+		size_t off = 0;
+		ssize_t n;
+
+		if (c->rcap - c->rlen < CLIENT_RBUF_MIN_FREE) {
+			/* Doubling: no realloc per read in a steady stream;
+			 * bounded by the largest message plus the buffer. */
+			size_t cap = c->rcap ? c->rcap * 2 : CLIENT_RBUF_CHUNK;
+			uint8_t *nb;
+
+			while (cap - c->rlen < CLIENT_RBUF_MIN_FREE)
+				cap *= 2;
+			nb = realloc(c->rbuf, cap);
+
+			if (!nb)
+				return -ENOMEM;
+			c->rbuf = nb;
+			c->rcap = cap;
+		}
+		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen,
+			 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			c->dead = -ECONNRESET;
+			return c->dead;
+		}
+		c->rlen += (size_t)n;
+		for (;;) {
+			struct vscsi_hdr h;
+			int r = vscsi_hdr_parse(c->rbuf + off, c->rlen - off,
+						c->max_msg, &h);
+
+			if (r == 0)
+				break;
+			if (r < 0 ||
+			    (r = handle_msg(c, &h, c->rbuf + off + VSCSI_HDR_LEN,
+					    h.len - VSCSI_HDR_LEN)) < 0) {
+				c->dead = r == -ENOMEM ? -ENOMEM : -EPROTO;
+				return c->dead;
+			}
+			off += h.len;
+		}
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	return 0;
+}
+
+/* ---- open / close ---- */
+
+int vscsi_client_open(const char *path, struct vscsi_client **out)
+{
+	struct sockaddr_un sa;
+	struct vscsi_client *c;
+	uint64_t end = ev_now_ms() + CLIENT_OPEN_TIMEOUT_MS;
+	int err;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return -EINVAL;
+	memcpy(sa.sun_path, path, strlen(path));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	/* The first message is HELLO or a refusal; both are small. */
+	c->max_msg = VSCSI_HDR_LEN + VSCSI_REPLY_LEN + VSCSI_TEXT_MAX;
+	for (;;) {
+		struct vscsi_hdr h;
+		struct vscsi_hello hello;
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		uint8_t buf[VSCSI_HDR_LEN + VSCSI_REPLY_LEN + VSCSI_TEXT_MAX];
+		ssize_t n;
+		int r, left = (int)(end - ev_now_ms());
+
+		if (left <= 0) {
+			err = -ETIMEDOUT;
+			goto out_close;
+		}
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR) {
+			err = -errno;
+			goto out_close;
+		}
+		/* Peek so that commands after HELLO stay in the socket. */
+		n = recv(c->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0) {
+			err = -ECONNRESET;
+			goto out_close;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			err = -errno;
+			goto out_close;
+		}
+		r = vscsi_hdr_parse(buf, (size_t)n, c->max_msg, &h);
+		if (r < 0) {
+			err = -EPROTO;
+			goto out_close;
+		}
+		if (r == 0)
+			continue;
+		if (recv(c->fd, buf, h.len, 0) != (ssize_t)h.len) {
+			err = -EPROTO;
+			goto out_close;
+		}
+		if (h.type == VSCSI_MSG_REPLY &&
+		    h.len >= VSCSI_HDR_LEN + VSCSI_REPLY_LEN) {
+			uint32_t e = vscsi_get32(buf + VSCSI_HDR_LEN + 4);
+
+			if (h.len > VSCSI_HDR_LEN + VSCSI_REPLY_LEN)
+				log_debug("vscsi: %.*s",
+					 (int)(h.len - VSCSI_HDR_LEN -
+					       VSCSI_REPLY_LEN),
+					 (const char *)buf + VSCSI_HDR_LEN +
+						 VSCSI_REPLY_LEN);
+			err = e ? -(int)e : -EPROTO;
+			goto out_close;
+		}
+		if (h.type != VSCSI_MSG_HELLO ||
+		    vscsi_hello_parse(buf + VSCSI_HDR_LEN,
+				      h.len - VSCSI_HDR_LEN, &hello) < 0 ||
+		    hello.version != VSCSI_WIRE_VERSION) {
+			err = -EPROTO;
+			goto out_close;
+		}
+		memcpy(c->info.name, hello.name, sizeof(c->info.name));
+		c->info.targets = hello.targets;
+		c->info.luns = hello.luns;
+		c->info.openings = hello.openings;
+		c->info.max_xfer = hello.max_xfer;
+		c->info.version = hello.version;
+		break;
+	}
+	if (c->info.max_xfer > (256u << 20)) {
+		err = -EPROTO;
+		goto out_close;
+	}
+	c->max_msg = c->info.max_xfer + VSCSI_MSG_OVERHEAD;
+	*out = c;
+	return 0;
+
+out_close:
+	close(c->fd);
+out_free:
+	free(c);
+	return err;
+}
+
+void vscsi_client_close(struct vscsi_client *c)
+{
+	if (!c)
+		return;
+	close(c->fd);
+	for (unsigned i = 0; i < (1u << CLIENT_HASH_BITS); i++)
+		while (c->hash[i])
+			cmd_free(c, c->hash[i]);
+	free(c->rbuf);
+	free(c->obuf);
+	free(c);
+}
+
+const struct vscsi_info *vscsi_client_info(const struct vscsi_client *c)
+{
+	return &c->info;
+}
+
+int vscsi_client_fd(const struct vscsi_client *c)
+{
+	return c->fd;
+}
+
+unsigned vscsi_client_pending(const struct vscsi_client *c)
+{
+	return c->npending;
+}
+
+/* ---- the operations ---- */
+
+int vscsi_i2t(struct vscsi_client *c, struct vscsi_i2t *out)
+{
+	struct vcmd *m;
+	int err;
+
+	for (;;) {
+		if (!c->qhead) {
+			err = pump(c);
+			if (err)
+				return err == -EPROTO ? -ECONNRESET : err;
+		}
+		if (c->dead)
+			return c->dead;
+		m = c->qhead;
+		if (!m)
+			return -EAGAIN;
+		c->qhead = m->qnext;
+		if (!c->qhead)
+			c->qtail = NULL;
+		m->qnext = NULL;
+		c->npending--;
+		if (m->aborted) {
+			/* Taken back before anyone saw it. */
+			cmd_free(c, m);
+			continue;
+		}
+		m->handed = true;
+		*out = m->i;
+		return 0;
+	}
+}
+
+int vscsi_data_read(struct vscsi_client *c, uint32_t tag, const void *buf,
+		    size_t len)
+{
+	struct vcmd *m = cmd_held(c, tag);
+
+	if (!m)
+		return -EFAULT;
+	if (len > m->i.data_len - m->moved)
+		return -ENOMEM;
+	if (m->i.dir != VSCSI_DIR_READ)
+		return -EINVAL;
+	if (!m->data) {
+		m->data = malloc(m->i.data_len);
+		if (!m->data)
+			return -ENOMEM;
+	}
+	memcpy(m->data + m->moved, buf, len);
+	m->moved += (uint32_t)len;
+	return 0;
+}
+
+int vscsi_data_write(struct vscsi_client *c, uint32_t tag, void *buf,
+		     size_t len)
+{
+	struct vcmd *m = cmd_held(c, tag);
+
+	if (!m)
+		return -EFAULT;
+	if (len > m->i.data_len - m->moved)
+		return -ENOMEM;
+	if (m->i.dir != VSCSI_DIR_WRITE)
+		return -EINVAL;
+	memcpy(buf, m->data + m->moved, len);
+	m->moved += (uint32_t)len;
+	return 0;
+}
+
+void *vscsi_data_buffer(struct vscsi_client *c, uint32_t tag)
+{
+	struct vcmd *m = cmd_held(c, tag);
+
+	if (!m) {
+		errno = EFAULT;
+		return NULL;
+	}
+	if (m->i.dir == VSCSI_DIR_NONE || m->i.data_len == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!m->data) {
+		m->data = malloc(m->i.data_len);
+		if (!m->data) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	return m->data;
+}
+
+int vscsi_data_commit(struct vscsi_client *c, uint32_t tag, size_t len)
+{
+	struct vcmd *m = cmd_held(c, tag);
+
+	if (!m)
+		return -EFAULT;
+	if (len > m->i.data_len - m->moved)
+		return -ENOMEM;
+	if (m->i.dir == VSCSI_DIR_NONE || !m->data)
+		return -EINVAL;
+	m->moved += (uint32_t)len;
+	return 0;
+}
+
+int vscsi_t2i(struct vscsi_client *c, const struct vscsi_t2i *t)
+{
+	struct vcmd *m = cmd_held(c, t->tag);
+	uint8_t head[VSCSI_HDR_LEN + VSCSI_T2I_LEN + VSCSI_SENSE_MAX];
+	struct vscsi_hdr h;
+	struct iovec iov[2];
+	uint8_t sense_len;
+	uint32_t dlen;
+	int err;
+
+	if (!m)
+		return -EFAULT;
+	if ((unsigned)t->status > VSCSI_STAT_SELTIMEOUT ||
+	    t->sense_len > VSCSI_SENSE_MAX)
+		return -EINVAL;
+	if (m->aborted) {
+		/* The SIM finished it already; nothing to say. */
+		cmd_free(c, m);
+		return 0;
+	}
+	sense_len = t->status == VSCSI_STAT_SENSE ? t->sense_len : 0;
+	dlen = m->i.dir == VSCSI_DIR_READ ? m->moved : 0;
+	memset(&h, 0, sizeof(h));
+	h.len = VSCSI_HDR_LEN + VSCSI_T2I_LEN + sense_len + dlen;
+	h.type = VSCSI_MSG_T2I;
+	h.tag = t->tag;
+	vscsi_hdr_encode(head, &h);
+	head[VSCSI_HDR_LEN] = (uint8_t)t->status;
+	head[VSCSI_HDR_LEN + 1] =
+		t->status == VSCSI_STAT_DONE ? t->scsi_status : 0;
+	head[VSCSI_HDR_LEN + 2] = sense_len;
+	head[VSCSI_HDR_LEN + 3] = 0;
+	vscsi_put32(head + VSCSI_HDR_LEN + 4,
+		    m->i.dir == VSCSI_DIR_WRITE ? m->moved : 0);
+	memcpy(head + VSCSI_HDR_LEN + VSCSI_T2I_LEN, t->sense, sense_len);
+	iov[0].iov_base = head;
+	iov[0].iov_len = VSCSI_HDR_LEN + VSCSI_T2I_LEN + sense_len;
+	iov[1].iov_base = m->data;
+	iov[1].iov_len = dlen;
+	if (c->corked && !c->dead) {
+		err = obuf_append(c, iov, dlen ? 2 : 1);
+		if (err == 0 && c->olen >= CLIENT_OBUF_FLUSH)
+			err = vscsi_client_flush(c);
+		else if (err) {
+			/* No memory to gather: send in order, directly. */
+			err = vscsi_client_flush(c);
+			if (!err)
+				err = send_all(c, iov, dlen ? 2 : 1);
+		}
+	} else {
+		err = send_all(c, iov, dlen ? 2 : 1);
+	}
+	cmd_free(c, m);
+	return err;
+}
+
+static int devevent(struct vscsi_client *c, uint8_t type, uint32_t target,
+		    uint64_t lun)
+{
+	uint8_t msg[VSCSI_HDR_LEN + VSCSI_DEVEV_LEN];
+	struct vscsi_hdr h;
+	struct iovec iov = {msg, sizeof(msg)};
+	uint64_t end;
+	int err;
+
+	if (target >= c->info.targets || lun >= c->info.luns)
+		return -EINVAL;
+	if (c->wait_id || c->in_pump)
+		return -EBUSY;	/* called from a handler: cannot wait here */
+	memset(&h, 0, sizeof(h));
+	h.len = sizeof(msg);
+	h.type = type;
+	h.flags = VSCSI_F_ACK;
+	if (++c->next_req == 0)
+		c->next_req = 1;
+	h.tag = c->next_req;
+	vscsi_hdr_encode(msg, &h);
+	vscsi_devev_encode(msg + VSCSI_HDR_LEN, target, lun);
+	err = vscsi_client_flush(c);	/* keep the order of what we sent */
+	if (!err)
+		err = send_all(c, &iov, 1);
+	if (err)
+		return err;
+	c->wait_id = h.tag;
+	c->wait_done = false;
+	end = ev_now_ms() + CLIENT_REQ_TIMEOUT_MS;
+	while (!c->wait_done) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int left = (int)(end - ev_now_ms());
+
+		err = pump(c);
+		if (err || c->wait_done)
+			break;
+		if (left <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+	}
+	c->wait_id = 0;
+	if (err)
+		return err == -EPROTO ? -ECONNRESET : err;
+	return c->wait_err;
+}
+
+int vscsi_reqprobe(struct vscsi_client *c, uint32_t target, uint64_t lun)
+{
+	return devevent(c, VSCSI_MSG_REQPROBE, target, lun);
+}
+
+int vscsi_reqdetach(struct vscsi_client *c, uint32_t target, uint64_t lun)
+{
+	return devevent(c, VSCSI_MSG_REQDETACH, target, lun);
+}
+
+/* ---- the callback-driven loop ---- */
+
+void vscsi_client_set_handler(struct vscsi_client *c,
+			      const struct vscsi_handler *h, void *arg)
+{
+	if (h)
+		c->h = *h;
+	else
+		memset(&c->h, 0, sizeof(c->h));
+	c->harg = arg;
+}
+
+int vscsi_client_dispatch(struct vscsi_client *c)
+{
+	struct vscsi_i2t cmd;
+	int err;
+
+	if (!c->h.command)
+		return -EINVAL;
+	while ((err = vscsi_i2t(c, &cmd)) == 0)
+		c->h.command(c, &cmd, c->harg);
+	return err == -EAGAIN ? 0 : err;
+}
+
+int vscsi_client_run(struct vscsi_client *c)
+{
+	c->stop = false;
+	while (!c->stop) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int err = vscsi_client_dispatch(c);
+
+		if (err)
+			return err;
+		if (c->stop)
+			break;
+		err = vscsi_client_flush(c);
+		if (err)
+			return err;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+void vscsi_client_stop(struct vscsi_client *c)
+{
+	c->stop = true;
+}
