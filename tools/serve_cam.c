@@ -180,7 +180,9 @@ static int serve_cam_start(void *arg, char *err, size_t errlen)
 {
 	struct serve_cam *st = arg;
 
-	if (st->disabled || (st->nspecs == 0 && st->ndas == 0))
+	/* The CAM loop runs even with no loop bus, so that `scsikit cam`
+	 * reaches buses other SIMs register (vscsi, iSCSI imports). */
+	if (st->disabled)
 		return 0;
 	st->loop = ev_loop_create();
 	if (!st->loop) {

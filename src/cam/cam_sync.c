@@ -114,10 +114,27 @@ static void sync_ccb_start(void *arg)
 		sync_ccb_done(ccb);
 }
 
+/*
+ * The loop a request must run on: the loop of the bus it names when that
+ * bus exists (each SIM may run its buses on a loop of its own, e.g. vscsi),
+ * else the caller's.
+ */
+static struct ev_loop *bus_loop(uint32_t path_id, struct ev_loop *dflt)
+{
+	struct ev_loop *l = path_id == CAM_BUS_WILDCARD ? NULL
+							: xpt_bus_loop(path_id);
+
+	return l ? l : dflt;
+}
+
 uint32_t cam_sync_action(struct ev_loop *loop, union ccb *ccb)
 {
 	struct sync_ccb s;
 
+	/* Async registrations are global, not a bus's: they stay on the
+	 * caller's loop. */
+	if (ccb->ccb_h.func_code != XPT_SASYNC_CB)
+		loop = bus_loop(ccb->ccb_h.path_id, loop);
 	if (ev_loop_in_thread(loop))
 		return ccb->ccb_h.status = CAM_REQ_INVALID;
 	waiter_init(&s.w);
@@ -181,6 +198,7 @@ uint32_t cam_pass_run(struct ev_loop *loop, struct cam_pass_req *r)
 	struct pass_ctx *p;
 	uint32_t st;
 
+	loop = bus_loop(r->path_id, loop);
 	if (ev_loop_in_thread(loop))
 		return CAM_REQ_INVALID;
 	if (r->cdb_len == 0 || r->cdb_len > CAM_CDB_LEN_MAX ||
