@@ -12,6 +12,7 @@ command -v nbdcopy >/dev/null || sk_skip "nbdcopy missing"
 command -v fio >/dev/null || sk_skip "fio missing"
 fio --enghelp 2>/dev/null | grep -qw nbd || sk_skip "fio without the nbd engine"
 sk_init
+cd "$T"	# fio leaves its verify state in the working directory
 PORT=$((27400 + ($$ % 400) * 4 + 2))
 
 sk_serve --iscsi none --xdisk none --nbd "127.0.0.1:$PORT" \

@@ -10,6 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 command -v nbdcopy >/dev/null || sk_skip "nbdcopy missing"
 sk_init
+cd "$T"	# fio leaves its verify state in the working directory
 # Derived from the test, spread by PID so that two builds running the
 # same test at once do not collide.
 PORT=$((27400 + ($$ % 400) * 4 + 1))
