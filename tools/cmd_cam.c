@@ -22,6 +22,7 @@
 #include <scsikit/bdev.h>
 #include <scsikit/cam.h>
 #include <scsikit/evloop.h>
+#include <scsikit/iscsi_ini.h>
 #include <scsikit/log.h>
 
 #include "commands.h"
@@ -76,7 +77,9 @@ static void usage(FILE *f)
 		"  fault BUS SPEC|clear           loop SIM fault injection\n"
 		"options: -C RETRIES (default 4), --timeout MS, --json\n"
 		"SIM URL: loop:[targets=N][,luns=N][,size=SIZE][,bs=512|4096]"
-		"[,tags=N][,maxio=SIZE][,disk=NAME]...\n");
+		"[,tags=N][,maxio=SIZE][,disk=NAME]...\n"
+		"         iscsi://[USER%%SECRET@]HOST[:PORT]/[IQN[/LUN]]"
+		"[?header_digest=crc32c&...]  (docs/iscsi-initiator.md)\n");
 }
 
 /* ---- small helpers ---- */
@@ -1299,6 +1302,7 @@ struct local_stack {
 	pthread_t th;
 	const char *url;
 	struct cam_loop *lp;
+	struct iscsi_ini *isess; /* for iscsi:// URLs */
 	int rc;
 	char err[256];
 	pthread_mutex_t mu;
@@ -1326,6 +1330,12 @@ static void local_create(void *arg)
 {
 	struct local_stack *s = arg;
 
+	/* iscsi:// is a session to a target, made by the initiator SIM. */
+	if (!strncmp(s->url, "iscsi://", 8)) {
+		s->rc = cam_iscsi_create_url(s->url, s->loop, &s->isess,
+					     s->err, sizeof(s->err));
+		return;
+	}
 	s->rc = cam_loop_create_url(s->url, s->loop, &s->lp, s->err,
 				    sizeof(s->err));
 }
@@ -1334,6 +1344,8 @@ static void local_destroy(void *arg)
 {
 	struct local_stack *s = arg;
 
+	iscsi_ini_destroy(s->isess);
+	s->isess = NULL;
 	cam_loop_destroy(s->lp);
 	s->lp = NULL;
 }
@@ -1363,6 +1375,14 @@ static int run_local(const char *url, int argc, char **argv)
 	cam_sync_call(s.loop, local_create, &s);
 	if (s.rc < 0) {
 		fprintf(stderr, "scsikit cam: %s: %s\n", url, s.err);
+		rc = 2;
+		goto out;
+	}
+	/* A session must have logged in before its bus can be scanned. */
+	if (s.isess && iscsi_ini_wait_ready(s.isess, 30000, s.err,
+					    sizeof(s.err)) < 0) {
+		fprintf(stderr, "scsikit cam: %s: %s\n", url, s.err);
+		cam_sync_call(s.loop, local_destroy, &s);
 		rc = 2;
 		goto out;
 	}
