@@ -4,9 +4,20 @@
  *
  * Every operation is a blocking system call, so each I/O runs on the worker
  * pool (bdev_pool_run) and completes back onto the submitting reactor with
- * bdev_io_complete_remote().  Reads and writes are preadv/pwritev loops that
- * survive short transfers; a read past the end of a regular file (possible
- * when the file shrank under us) returns zeroes.  FUA writes use
+ * bdev_io_complete_remote() -- except a small buffered read (up to
+ * FILE_NOWAIT_MAX) whose data is all in the page cache: that one is tried
+ * first on the submitting reactor with
+ * preadv2(RWF_NOWAIT), which copies from the cache or refuses with EAGAIN
+ * without sleeping, and completes with bdev_io_complete_deferred().  It
+ * saves the two thread hand-offs (the worker's wake-up and the reactor's)
+ * that dominate a cached 4 KiB read.  Anything less than the whole transfer
+ * (EAGAIN, a short read, end of file, an error) goes to the pool, which
+ * redoes it with ordinary blocking reads and so gives the authoritative
+ * answer.  Writes always take the pool: buffered writes cannot be done
+ * with RWF_NOWAIT on ext4 and most file systems, and a FUA write sleeps.
+ * Pool reads and writes are preadv/pwritev loops that survive short
+ * transfers; a read past the end of a regular file (possible when the file
+ * shrank under us) returns zeroes.  FUA writes use
  * pwritev2(RWF_DSYNC), falling back to write + fdatasync where the kernel
  * or file system refuses the flag.  With O_DIRECT, an iov that is not
  * aligned to the file's direct-I/O memory alignment is bounced through an
@@ -34,6 +45,7 @@
 #include <scsikit/log.h>
 
 #include "bdev/bdev_int.h"
+#include "bdev/file_stats.h"
 
 #define FILE_MAX_XFER (4u * 1024 * 1024)
 #define FILE_OPT_XFER (128u * 1024)
@@ -41,6 +53,17 @@
 #define FILE_ZERO_BUF (1u * 1024 * 1024)
 /* Small iov lists are copied on the stack, larger ones on the heap. */
 #define FILE_IOV_STACK 16
+/* The largest read tried inline on a reactor.  The copy out of the page
+ * cache runs on the reactor's thread; for a small read that is cheaper than
+ * the two thread hand-offs, but a large one is better copied by a worker on
+ * another core while the reactor keeps the network busy (measured: 128 KiB
+ * sequential reads over iSCSI lost 10-20% inline on two cores). */
+#define FILE_NOWAIT_MAX (64u * 1024)
+/* After this many inline attempts in a row found the data uncached (a
+ * working set larger than memory), only one read in this many tries
+ * inline, so that a cold disk does not pay a refused system call on every
+ * read; one success returns to trying every read. */
+#define FILE_NOWAIT_BACKOFF 16u
 
 struct file_bdev {
 	int fd;
@@ -52,6 +75,14 @@ struct file_bdev {
 	bool wz_hw;		/* device: write-zeroes offloaded */
 	/* Learned at run time; read and written with relaxed atomics. */
 	bool no_rwf_dsync;	/* pwritev2(RWF_DSYNC) refused */
+	bool no_nowait;		/* preadv2(RWF_NOWAIT) refused */
+	/* How reads and the rest were served (relaxed atomics; for tests
+	 * and for judging the inline path).  Own cache line: every I/O from
+	 * every reactor writes one of them. */
+	uint64_t n_inline __attribute__((aligned(64)));	/* reads completed inline from the cache */
+	uint64_t n_pool;	/* I/Os run on the worker pool */
+	uint64_t n_miss;	/* inline attempts refused (not cached) */
+	unsigned miss_streak;	/* refusals since the last inline success */
 };
 
 static int file_errno(void)
@@ -305,9 +336,74 @@ static void file_work(void *arg)
 	bdev_io_complete_remote(io, rc);
 }
 
+/*
+ * Try a read without sleeping: true if the whole transfer was copied from
+ * the page cache.  preadv2 does not modify the iov, so a refusal leaves
+ * nothing to undo; a partial copy is simply done again by the pool.
+ */
+static bool file_read_nowait(struct file_bdev *f, struct bdev_io *io)
+{
+	unsigned streak;
+	ssize_t n;
+
+	if (f->direct || io->length > FILE_NOWAIT_MAX ||
+	    __atomic_load_n(&f->no_nowait, __ATOMIC_RELAXED))
+		return false;
+	/* Racy between reactors on purpose: it is only a hint. */
+	streak = __atomic_load_n(&f->miss_streak, __ATOMIC_RELAXED);
+	if (streak >= FILE_NOWAIT_BACKOFF) {
+		__atomic_store_n(&f->miss_streak, streak + 1,
+				 __ATOMIC_RELAXED);
+		if (streak % FILE_NOWAIT_BACKOFF != 0)
+			return false;
+	}
+	n = preadv2(f->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
+	if (n >= 0 && (uint64_t)n == io->length) {
+		if (streak != 0)
+			__atomic_store_n(&f->miss_streak, 0, __ATOMIC_RELAXED);
+		return true;
+	}
+	if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS ||
+		      errno == EINVAL)) {
+		/* An old kernel or a file system without non-blocking
+		 * buffered reads: stop asking. */
+		__atomic_store_n(&f->no_nowait, true, __ATOMIC_RELAXED);
+		return false;
+	}
+	__atomic_add_fetch(&f->n_miss, 1, __ATOMIC_RELAXED);
+	if (streak < FILE_NOWAIT_BACKOFF)
+		__atomic_store_n(&f->miss_streak, streak + 1,
+				 __ATOMIC_RELAXED);
+	return false;
+}
+
 static int file_submit(struct bdev *bd, struct bdev_io *io)
 {
-	return bdev_pool_run(file_work, io);
+	struct file_bdev *f = bdev_priv(bd);
+	int rc;
+
+	if (io->type == BDEV_IO_READ && file_read_nowait(f, io)) {
+		__atomic_add_fetch(&f->n_inline, 1, __ATOMIC_RELAXED);
+		/* Still later, on io->loop: the async contract holds. */
+		bdev_io_complete_deferred(io, 0);
+		return 0;
+	}
+	/* Counted before the hand-off: once queued, io may complete and be
+	 * gone before bdev_pool_run returns. */
+	__atomic_add_fetch(&f->n_pool, 1, __ATOMIC_RELAXED);
+	rc = bdev_pool_run(file_work, io);
+	if (rc != 0)
+		__atomic_sub_fetch(&f->n_pool, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+void bdev_file_counts(struct bdev *bd, struct bdev_file_counts *c)
+{
+	struct file_bdev *f = bdev_priv(bd);
+
+	c->inline_reads = __atomic_load_n(&f->n_inline, __ATOMIC_RELAXED);
+	c->pool_ios = __atomic_load_n(&f->n_pool, __ATOMIC_RELAXED);
+	c->inline_misses = __atomic_load_n(&f->n_miss, __ATOMIC_RELAXED);
 }
 
 static void file_destroy(struct bdev *bd)
