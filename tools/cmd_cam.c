@@ -14,7 +14,6 @@
  * Devices are named BUS:TARGET:LUN, as camcontrol does.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1298,33 +1297,14 @@ int cam_cli_exec(struct ev_loop *loop, struct cam_loop *const *sims,
 /* ---- the in-process stack ---- */
 
 struct local_stack {
+	struct ev_thread *thread;
 	struct ev_loop *loop;
-	pthread_t th;
 	const char *url;
 	struct cam_loop *lp;
 	struct iscsi_ini *isess; /* for iscsi:// URLs */
 	int rc;
 	char err[256];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool started;
 };
-
-static void *local_thread(void *arg)
-{
-	struct local_stack *s = arg;
-
-	/* Take the loop over from the creating thread before anyone waits
-	 * on it (ev_loop_in_thread decides whether the sync helpers may
-	 * block). */
-	ev_loop_run_once(s->loop, 0);
-	pthread_mutex_lock(&s->mu);
-	s->started = true;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	ev_loop_run(s->loop);
-	return NULL;
-}
 
 static void local_create(void *arg)
 {
@@ -1357,21 +1337,14 @@ static int run_local(const char *url, int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	s.url = url;
-	s.loop = ev_loop_create();
-	if (!s.loop) {
-		fprintf(stderr, "scsikit cam: cannot create an event loop\n");
+	/* The stack runs on a loop thread of its own, so that this thread
+	 * may wait for it with the cam_sync_* helpers. */
+	s.thread = ev_thread_start();
+	if (!s.thread) {
+		fprintf(stderr, "scsikit cam: cannot start an event loop\n");
 		return 1;
 	}
-	pthread_mutex_init(&s.mu, NULL);
-	pthread_cond_init(&s.cv, NULL);
-	if (pthread_create(&s.th, NULL, local_thread, &s) != 0) {
-		ev_loop_destroy(s.loop);
-		return 1;
-	}
-	pthread_mutex_lock(&s.mu);
-	while (!s.started)
-		pthread_cond_wait(&s.cv, &s.mu);
-	pthread_mutex_unlock(&s.mu);
+	s.loop = ev_thread_loop(s.thread);
 	cam_sync_call(s.loop, local_create, &s);
 	if (s.rc < 0) {
 		fprintf(stderr, "scsikit cam: %s: %s\n", url, s.err);
@@ -1390,9 +1363,7 @@ static int run_local(const char *url, int argc, char **argv)
 	rc = cam_cli_exec(s.loop, &s.lp, 1, argc, argv, stdout, stderr);
 	cam_sync_call(s.loop, local_destroy, &s);
 out:
-	ev_loop_stop(s.loop);
-	pthread_join(s.th, NULL);
-	ev_loop_destroy(s.loop);
+	ev_thread_stop(s.thread);
 	bdev_registry_clear();
 	return rc;
 }

@@ -16,7 +16,6 @@
  * `scsikit cam --sim` (cam_cli_exec in cmd_cam.c) against these buses.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +40,12 @@ struct serve_cam {
 	char *das[SERVE_CAM_MAX];
 	unsigned ndas;
 	bool disabled;
+	struct ev_thread *thread;	/* the CAM loop's thread */
 	struct ev_loop *loop;
-	pthread_t th;
 	bool running;
 	struct cam_loop *sims[SERVE_CAM_MAX];
 	unsigned nsims;
 	/* for the create call on the CAM loop */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool started;
 	const char *cur_url;
 	int cur_rc;
 	char cur_err[256];
@@ -59,11 +55,8 @@ static void *serve_cam_create(struct serve_ctx *ctx)
 {
 	struct serve_cam *st = calloc(1, sizeof(*st));
 
-	if (st) {
+	if (st)
 		st->ctx = ctx;
-		pthread_mutex_init(&st->mu, NULL);
-		pthread_cond_init(&st->cv, NULL);
-	}
 	return st;
 }
 
@@ -118,20 +111,6 @@ static int serve_cam_configure(void *arg, const char *key, const char *value,
 	return -1;
 }
 
-static void *serve_cam_thread(void *arg)
-{
-	struct serve_cam *st = arg;
-
-	/* Own the loop before start() waits on it (see cmd_cam.c). */
-	ev_loop_run_once(st->loop, 0);
-	pthread_mutex_lock(&st->mu);
-	st->started = true;
-	pthread_cond_signal(&st->cv);
-	pthread_mutex_unlock(&st->mu);
-	ev_loop_run(st->loop);
-	return NULL;
-}
-
 static void serve_cam_make(void *arg)
 {
 	struct serve_cam *st = arg;
@@ -184,21 +163,12 @@ static int serve_cam_start(void *arg, char *err, size_t errlen)
 	 * reaches buses other SIMs register (vscsi, iSCSI imports). */
 	if (st->disabled)
 		return 0;
-	st->loop = ev_loop_create();
-	if (!st->loop) {
-		snprintf(err, errlen, "cannot create the CAM loop");
-		return -1;
-	}
-	if (pthread_create(&st->th, NULL, serve_cam_thread, st) != 0) {
-		ev_loop_destroy(st->loop);
-		st->loop = NULL;
+	st->thread = ev_thread_start();
+	if (!st->thread) {
 		snprintf(err, errlen, "cannot start the CAM thread");
 		return -1;
 	}
-	pthread_mutex_lock(&st->mu);
-	while (!st->started)
-		pthread_cond_wait(&st->cv, &st->mu);
-	pthread_mutex_unlock(&st->mu);
+	st->loop = ev_thread_loop(st->thread);
 	st->running = true;
 	for (unsigned i = 0; i < st->nspecs; i++) {
 		st->cur_url = st->specs[i];
@@ -245,9 +215,7 @@ static void serve_cam_stop(void *arg)
 			}
 		}
 		cam_sync_call(st->loop, serve_cam_unmake, st);
-		ev_loop_stop(st->loop);
-		pthread_join(st->th, NULL);
-		ev_loop_destroy(st->loop);
+		ev_thread_stop(st->thread);
 	}
 	for (unsigned i = 0; i < st->nspecs; i++)
 		free(st->specs[i]);

@@ -22,7 +22,6 @@
  * waits, then fails after the replacement timeout).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +54,9 @@ struct serve_import {
 	bool disabled;
 	uint32_t repl_s, backoff_ms;
 	bool have_repl, have_backoff;
+	struct ev_thread *thread;	/* the import loop's thread */
 	struct ev_loop *loop;
-	pthread_t th;
 	bool running;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool started;
 	struct import *imp[IMPORT_MAX];
 	unsigned next_id;
 	/* for calls run on the import loop */
@@ -77,8 +73,6 @@ static void *serve_import_create(struct serve_ctx *ctx)
 	if (st) {
 		st->ctx = ctx;
 		st->next_id = 1;
-		pthread_mutex_init(&st->mu, NULL);
-		pthread_cond_init(&st->cv, NULL);
 	}
 	return st;
 }
@@ -140,40 +134,17 @@ static int serve_import_configure(void *arg, const char *key,
 	return -1;
 }
 
-static void *serve_import_thread(void *arg)
-{
-	struct serve_import *st = arg;
-
-	/* Own the loop before anyone waits on it (see cmd_cam.c). */
-	ev_loop_run_once(st->loop, 0);
-	pthread_mutex_lock(&st->mu);
-	st->started = true;
-	pthread_cond_signal(&st->cv);
-	pthread_mutex_unlock(&st->mu);
-	ev_loop_run(st->loop);
-	return NULL;
-}
-
 static int serve_import_loop_up(struct serve_import *st, char *err,
 				size_t errlen)
 {
 	if (st->running)
 		return 0;
-	st->loop = ev_loop_create();
-	if (!st->loop) {
-		snprintf(err, errlen, "cannot create the import loop");
-		return -1;
-	}
-	if (pthread_create(&st->th, NULL, serve_import_thread, st) != 0) {
-		ev_loop_destroy(st->loop);
-		st->loop = NULL;
+	st->thread = ev_thread_start();
+	if (!st->thread) {
 		snprintf(err, errlen, "cannot start the import thread");
 		return -1;
 	}
-	pthread_mutex_lock(&st->mu);
-	while (!st->started)
-		pthread_cond_wait(&st->cv, &st->mu);
-	pthread_mutex_unlock(&st->mu);
+	st->loop = ev_thread_loop(st->thread);
 	st->running = true;
 	return 0;
 }
@@ -347,15 +318,10 @@ static void serve_import_stop(void *arg)
 			import_free(st, st->imp[i]);
 			st->imp[i] = NULL;
 		}
-	if (st->running) {
-		ev_loop_stop(st->loop);
-		pthread_join(st->th, NULL);
-		ev_loop_destroy(st->loop);
-	}
+	if (st->running)
+		ev_thread_stop(st->thread);
 	for (unsigned i = 0; i < st->nspecs; i++)
 		free(st->specs[i]);
-	pthread_mutex_destroy(&st->mu);
-	pthread_cond_destroy(&st->cv);
 	free(st);
 }
 

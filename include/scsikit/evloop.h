@@ -74,6 +74,17 @@ SK_API int ev_loop_post(struct ev_loop *loop, ev_fn fn, void *arg);
  * loop's own thread (or before it runs).  Cheap: no syscall.  0 or -ENOMEM. */
 SK_API int ev_loop_defer(struct ev_loop *loop, ev_fn fn, void *arg);
 
+/*
+ * A loop running on a thread of its own.  ev_thread_start() returns once
+ * the thread runs the loop (NULL with errno on failure); ev_thread_stop()
+ * stops it, joins the thread and destroys the loop, whose pending posted
+ * work runs first.  Call stop from any thread but the loop's.
+ */
+struct ev_thread;
+SK_API struct ev_thread *ev_thread_start(void);
+SK_API struct ev_loop *ev_thread_loop(const struct ev_thread *t);
+SK_API void ev_thread_stop(struct ev_thread *t);
+
 /* Monotonic milliseconds and nanoseconds. */
 SK_API uint64_t ev_now_ms(void);
 SK_API uint64_t ev_now_ns(void);

@@ -252,6 +252,38 @@ static void test_stop_before_run(void **state)
 	ev_loop_destroy(loop);
 }
 
+struct where {
+	struct ev_loop *loop;
+	int in_thread;		/* -1 until the posted call ran */
+};
+
+static void note_thread(void *arg)
+{
+	struct where *w = arg;
+
+	__atomic_store_n(&w->in_thread, ev_loop_in_thread(w->loop) ? 1 : 0,
+			 __ATOMIC_RELEASE);
+}
+
+/* ev_thread_start returns with the loop already owned by its thread: the
+ * caller is not "in" it, posted work runs there, and stop joins cleanly. */
+static void test_thread_start_stop(void **state)
+{
+	struct ev_thread *t = ev_thread_start();
+	struct where w = { NULL, -1 };
+	uint64_t start = ev_now_ms();
+
+	assert_non_null(t);
+	w.loop = ev_thread_loop(t);
+	assert_false(ev_loop_in_thread(w.loop));
+	assert_int_equal(ev_loop_post(w.loop, note_thread, &w), 0);
+	while (__atomic_load_n(&w.in_thread, __ATOMIC_ACQUIRE) < 0 &&
+	       ev_now_ms() - start < 5000)
+		usleep(1000);
+	assert_int_equal(w.in_thread, 1);
+	ev_thread_stop(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_post_from_threads),
 		cmocka_unit_test(test_stop_from_thread),
 		cmocka_unit_test(test_stop_before_run),
+		cmocka_unit_test(test_thread_start_stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
