@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libcmocka-dev)
 test_pkgs=(libiscsi-bin libnbd-bin nbdkit nbd-client qemu-utils fio tgt
-	e2fsprogs fuse3 python3 util-linux procps iproute2 psmisc)
+	e2fsprogs fuse3 python3 util-linux mount procps iproute2 psmisc)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
