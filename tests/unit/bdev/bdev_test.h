@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -184,5 +185,30 @@ static inline unsigned bdev_refs(struct bdev *bd)
 }
 
 #define assert_no_bdev_leak() assert_int_equal(bdev_live_count(), 0)
+
+/*
+ * A scratch directory for file-backed tests, disk-backed where possible
+ * (tmpfs may lack O_DIRECT, and its pages cannot be dropped from the
+ * cache): $TMPDIR or /var/tmp, else /tmp.  0 or -1.
+ */
+static inline int bdev_test_mkdtemp(char *dir, size_t len, const char *tag)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(dir, len, "%s/sk-%s-XXXXXX", base ? base : "/var/tmp", tag);
+	if (mkdtemp(dir) != NULL)
+		return 0;
+	snprintf(dir, len, "/tmp/sk-%s-XXXXXX", tag);
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+/* Remove a scratch directory and everything in it; 0 or -1. */
+static inline int bdev_test_rmdir(const char *dir)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
 
 #endif

@@ -19,18 +19,8 @@ static char tmpdir[256];
 
 static int dir_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	/* Prefer a disk-backed directory: tmpfs may lack O_DIRECT. */
-	snprintf(tmpdir, sizeof(tmpdir), "%s/sk-bdev-XXXXXX",
-		 base ? base : "/var/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/sk-bdev-XXXXXX");
-		if (mkdtemp(tmpdir) == NULL)
-			return -1;
-	}
-	return 0;
+	return bdev_test_mkdtemp(tmpdir, sizeof(tmpdir), "bdev");
 }
 
 static int dir_teardown(void **state)
@@ -47,8 +37,7 @@ static int dir_teardown(void **state)
 		if (system(cmd) != 0)
 			return -1;
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return bdev_test_rmdir(tmpdir);
 }
 
 static void tpath(char *buf, size_t len, const char *name)

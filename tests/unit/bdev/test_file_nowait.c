@@ -20,28 +20,15 @@ static char tmpdir[256];
 
 static int dir_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	/* Disk-backed: tmpfs pages cannot be dropped from the cache. */
-	snprintf(tmpdir, sizeof(tmpdir), "%s/sk-nowait-XXXXXX",
-		 base ? base : "/var/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/sk-nowait-XXXXXX");
-		if (mkdtemp(tmpdir) == NULL)
-			return -1;
-	}
-	return 0;
+	return bdev_test_mkdtemp(tmpdir, sizeof(tmpdir), "nowait");
 }
 
 static int dir_teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
 	bdev_pool_shutdown();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return bdev_test_rmdir(tmpdir);
 }
 
 static void tpath(char *buf, size_t len, const char *name)
