@@ -211,4 +211,20 @@ static inline int bdev_test_rmdir(const char *dir)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A file bdev on a file NAME inside dir (created at size); fails the test
+ * when it cannot be made. */
+static inline struct bdev *bdev_test_mkfile(const char *dir, const char *name,
+					    uint64_t size, bool direct)
+{
+	struct bdev_file_opts o = { .size = size, .direct = direct };
+	char p[300], err[200];
+	struct bdev *bd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	bd = bdev_file_create(name, p, &o, err, sizeof(err));
+	if (bd == NULL)
+		fail_msg("%s", err);
+	return bd;
+}
+
 #endif

@@ -38,15 +38,7 @@ static void tpath(char *buf, size_t len, const char *name)
 
 static struct bdev *mkfile(const char *name, uint64_t size, bool direct)
 {
-	struct bdev_file_opts o = { .size = size, .direct = direct };
-	char p[300], err[200];
-	struct bdev *bd;
-
-	tpath(p, sizeof(p), name);
-	bd = bdev_file_create(name, p, &o, err, sizeof(err));
-	if (bd == NULL)
-		fail_msg("%s", err);
-	return bd;
+	return bdev_test_mkfile(tmpdir, name, size, direct);
 }
 
 static void fill(uint8_t *buf, size_t len, unsigned seed)
