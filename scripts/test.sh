@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+# Everything the tests call is present, or nothing runs (scripts/deps.list).
+scripts/deps.sh check test
 if [ "${SK_SANITIZE:-0}" = 1 ]; then
 	dir=build-asan
 	flags=(-DSK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)

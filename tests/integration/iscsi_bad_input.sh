@@ -24,8 +24,8 @@ done
 [ -n "$PORT" ] || sk_skip "no free port in 24500-24549"
 IQN=iqn.2026-11.org.scsikit
 
-command -v python3 >/dev/null || sk_skip "python3 is not installed"
-command -v iscsi-inq >/dev/null || sk_skip "iscsi-inq is not installed"
+sk_need python3
+sk_need iscsi-inq
 sk_serve --iscsi "127.0.0.1:$PORT" --nbd none --xdisk none \
 	--disk bad=mem:16M --iscsi-nop-interval 1 --iscsi-nop-timeout 3 \
 	--iscsi-queue-depth 16

@@ -22,7 +22,7 @@ done
 [ -n "$PORT" ] || sk_skip "no free port in 24450-24499"
 IQN=iqn.2026-11.org.scsikit
 
-command -v iscsi-test-cu >/dev/null || sk_skip "iscsi-test-cu is not installed"
+sk_need iscsi-test-cu
 sk_serve --iscsi "127.0.0.1:$PORT" --nbd none --xdisk none --disk cu=mem:64M
 sk_wait_tcp "$PORT"
 U="iscsi://127.0.0.1:$PORT/$IQN:cu/0"

@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
 
-command -v python3 >/dev/null || sk_skip "python3 is not installed"
+sk_need python3
 PORT=
 for i in $(seq 0 9); do
 	p=$((25150 + ($$ + i) % 10))

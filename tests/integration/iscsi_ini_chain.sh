@@ -21,9 +21,7 @@ free_port() {
 	done
 	return 1
 }
-for c in tgtd tgtadm iscsi-test-cu qemu-img; do
-	command -v "$c" >/dev/null || sk_skip "$c is not installed"
-done
+sk_need tgtd tgtadm iscsi-test-cu qemu-img
 [ "$(id -u)" = 0 ] || sk_skip "tgtd needs root"
 TPORT=$(free_port 25100) || sk_skip "no free port in 25100-25109"
 SPORT=$(free_port 25110) || sk_skip "no free port in 25110-25119"

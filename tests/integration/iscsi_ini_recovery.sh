@@ -31,9 +31,7 @@ free_port() {
 	done
 	return 1
 }
-for c in nbdcopy; do
-	command -v "$c" >/dev/null || sk_skip "$c is not installed"
-done
+sk_need nbdcopy
 APORT=$(free_port 25050) || sk_skip "no free port in 25050-25059"
 NPORT=$(free_port 25060) || sk_skip "no free port in 25060-25069"
 IQN=iqn.2026-11.org.scsikit

@@ -22,9 +22,7 @@ done
 [ -n "$PORT" ] || sk_skip "no free port in 24400-24449"
 IQN=iqn.2026-11.org.scsikit
 
-for c in iscsi-inq iscsi-readcapacity16 iscsi-ls qemu-img; do
-	command -v "$c" >/dev/null || sk_skip "$c is not installed"
-done
+sk_need iscsi-inq iscsi-readcapacity16 iscsi-ls qemu-img
 head -c $((64 << 20)) /dev/urandom >"$T/img"
 
 # copy_check TARGET [OPTS]: the image into TARGET and back out with

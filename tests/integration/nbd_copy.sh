@@ -7,9 +7,7 @@ set -euo pipefail
 sk_init
 PORT=22102
 
-for c in nbdcopy qemu-img; do
-	command -v "$c" >/dev/null || sk_skip "$c is not installed"
-done
+sk_need nbdcopy qemu-img
 head -c $((256 << 20)) /dev/urandom >"$T/img"
 sk_serve --iscsi none --xdisk none --vscsi none \
 	--nbd "127.0.0.1:$PORT" --nbd-unix "$T/nbd.sock" \

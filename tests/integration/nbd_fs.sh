@@ -11,9 +11,7 @@ PORT=22103
 [ "$(id -u)" -eq 0 ] || sk_skip "needs root (losetup, mount)"
 [ -c /dev/fuse ] || sk_skip "no /dev/fuse"
 [ -e /dev/loop-control ] || sk_skip "no loop devices (/dev/loop-control)"
-for c in nbdfuse losetup mkfs.ext4 e2fsck mount umount md5sum; do
-	command -v "$c" >/dev/null || sk_skip "$c is not installed"
-done
+sk_need nbdfuse losetup mkfs.ext4 e2fsck mount umount md5sum
 
 LOOP=
 fs_cleanup() {

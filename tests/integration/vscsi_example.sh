@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 EX="${SK_BUILD:-}/vscsi-ramdisk"
 [ -x "$EX" ] || sk_skip "examples not built ($EX)"
-command -v nbdcopy >/dev/null || sk_skip "nbdcopy missing"
+sk_need nbdcopy
 sk_init
 PORT=$((27400 + ($$ % 400) * 4 + 3))
 

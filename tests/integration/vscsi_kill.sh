@@ -8,9 +8,9 @@
 set -euo pipefail
 [ -n "${SK_DEBUG:-}" ] && set -x
 . "$(dirname "$0")/lib/common.sh"
-command -v nbdcopy >/dev/null || sk_skip "nbdcopy missing"
-command -v fio >/dev/null || sk_skip "fio missing"
-fio --enghelp 2>/dev/null | grep -qw nbd || sk_skip "fio without the nbd engine"
+sk_need nbdcopy
+sk_need fio
+fio --enghelp 2>/dev/null | grep -qw nbd || fail "fio without the nbd engine"
 sk_init
 cd "$T"	# fio leaves its verify state in the working directory
 PORT=$((27400 + ($$ % 400) * 4 + 2))

@@ -9,7 +9,7 @@
 # framing closing only that connection.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-command -v python3 >/dev/null || sk_skip "python3 missing"
+sk_need python3
 sk_init
 
 sk_serve --iscsi none --nbd none --xdisk none --vscsi "$T/v.sock"

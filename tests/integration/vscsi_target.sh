@@ -8,7 +8,7 @@
 # and qemu-img.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-command -v nbdcopy >/dev/null || sk_skip "nbdcopy missing"
+sk_need nbdcopy
 sk_init
 cd "$T"	# fio leaves its verify state in the working directory
 # Derived from the test, spread by PID so that two builds running the

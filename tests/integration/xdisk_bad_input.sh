@@ -16,7 +16,7 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 . "$(dirname "$0")/lib/xdisk.sh"
 
 truncate -s 64M "$T/back.img"
-command -v python3 >/dev/null || sk_skip "python3 not installed"
+sk_need python3
 
 xd_server 1 23161
 cat >"$T/peer.py" <<'PY'

@@ -8,7 +8,14 @@
 #   sk_stop               SIGTERM the daemon and require a clean exit (under
 #                         ASan this is where leaks are reported)
 #   sk_wait_tcp PORT      wait until 127.0.0.1:PORT accepts connections
-#   sk_skip REASON        skip the test (exit 77)
+#   sk_need NAME...       fail unless each command is on PATH; each must be
+#                         declared in scripts/deps.list (cmd:NAME), so the
+#                         test command installs it and checks it up front
+#   sk_port BASE [N]      a free TCP port in BASE..BASE+N-1 (N: 50), starting
+#                         at a point that differs per run, so copies of the
+#                         suite can run side by side
+#   sk_skip REASON        skip the test (exit 77): only for the reasons the
+#                         README names (not root, no /dev/fuse, no loop device)
 #   fail MESSAGE          fail the test
 # Every wait is bounded; every process started is killed at exit.
 
@@ -22,6 +29,30 @@ fail() {
 sk_skip() {
 	echo "SKIP: $*" >&2
 	exit 77
+}
+
+SK_DEPS_LIST=$(dirname "${BASH_SOURCE[0]}")/../../../scripts/deps.list
+
+sk_need() {
+	local c
+	for c in "$@"; do
+		grep -Eq "^[^#].*[[:space:]]cmd:$c([[:space:]]|\$)" "$SK_DEPS_LIST" ||
+			fail "$c is used by this test but not declared in scripts/deps.list"
+		command -v "$c" >/dev/null ||
+			fail "$c is not installed (scripts/deps.sh test installs it)"
+	done
+}
+
+sk_port() {
+	local base=$1 n=${2:-50} i p
+	for i in $(seq 0 $((n - 1))); do
+		p=$((base + ($$ + i) % n))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no free port in $base-$((base + n - 1))"
 }
 
 SK_PIDS=()
