@@ -25,6 +25,7 @@
 #include <scsikit/log.h>
 
 #include "commands.h"
+#include "cli_opt.h"
 #include "ctl_client.h"
 #include "json_out.h"
 
@@ -74,7 +75,8 @@ static void usage(FILE *f)
 		"            [-W WIDTH] [-O OFFSET] [-R PERIOD]\n"
 		"  pathinq [BUS]                  the SIM's path inquiry\n"
 		"  fault BUS SPEC|clear           loop SIM fault injection\n"
-		"options: -C RETRIES (default 4), --timeout MS, --json\n"
+		"options (anywhere on the line): -C RETRIES (default 4), "
+		"--timeout MS, --json, -v\n"
 		"SIM URL: loop:[targets=N][,luns=N][,size=SIZE][,bs=512|4096]"
 		"[,tags=N][,maxio=SIZE][,disk=NAME]...\n"
 		"         iscsi://[USER%%SECRET@]HOST[:PORT]/[IQN[/LUN]]"
@@ -1159,139 +1161,279 @@ static int cmd_fault(struct cli *c)
 
 /* ---- option parsing and dispatch ---- */
 
-static int cli_parse(struct cli *c, int argc, char **argv)
+enum {
+	CO_SIM, CO_SOCKET, CO_JSON, CO_HELP, CO_VERBOSE, CO_RETRIES,
+	CO_TIMEOUT, CO_LBA, CO_COUNT, CO_IN, CO_OUT, CO_PATTERN, CO_CDB,
+	CO_DATA_IN, CO_DATA_OUT, CO_OPENINGS, CO_CURRENT, CO_USER, CO_TQ,
+	CO_DISC, CO_WIDTH, CO_OFFSET, CO_PERIOD,
+};
+
+#define CO_NUM(n, s, id, arg, max, help) \
+	{ n, s, CLI_NUM, id, arg, 0, max, help }
+
+/* Options of every cam command. */
+static const struct cli_opt cam_global_opts[] = {
+	{ "sim", 0, CLI_STR, CO_SIM, "URL",
+	  0, 0, "build the stack in this process on the SIM URL" },
+	{ "socket", 0, CLI_STR, CO_SOCKET, "PATH", 0, 0,
+	  "the daemon's control socket" },
+	{ "json", 0, CLI_FLAG, CO_JSON, NULL, 0, 0, "machine-readable output" },
+	{ "help", 'h', CLI_FLAG, CO_HELP, NULL, 0, 0, "this text" },
+	{ "verbose", 'v', CLI_FLAG, CO_VERBOSE, NULL, 0, 0, "more detail" },
+	CO_NUM("C", 'C', CO_RETRIES, "RETRIES", 100, "retries (4)"),
+	CO_NUM("timeout", 0, CO_TIMEOUT, "MS", 1000000000,
+	       "command timeout (30000)"),
+	{ NULL },
+};
+
+static const struct cli_opt cam_rw_opts[] = {
+	CO_NUM("lba", 0, CO_LBA, "N", 0, "first block"),
+	CO_NUM("count", 0, CO_COUNT, "N", 0, "blocks"),
+	{ "in", 0, CLI_STR, CO_IN, "FILE", 0, 0, "data to write" },
+	{ "out", 0, CLI_STR, CO_OUT, "FILE", 0, 0, "where read data goes" },
+	CO_NUM("pattern", 0, CO_PATTERN, "BYTE", 255, "write this byte"),
+	{ NULL },
+};
+
+static const struct cli_opt cam_cmd_opts[] = {
+	{ "c", 'c', CLI_STR, CO_CDB, "\"HEX CDB\"", 0, 0, "the CDB" },
+	CO_NUM("i", 'i', CO_DATA_IN, "LEN", 0, "data-in length"),
+	CO_NUM("o", 'o', CO_DATA_OUT, "LEN", 0, "data-out length"),
+	{ "in", 0, CLI_STR, CO_IN, "FILE", 0, 0, "data-out bytes" },
+	{ "out", 0, CLI_STR, CO_OUT, "FILE", 0, 0, "where data-in goes" },
+	{ NULL },
+};
+
+static const struct cli_opt cam_tags_opts[] = {
+	CO_NUM("N", 'N', CO_OPENINGS, "OPENINGS", 0, "set the openings"),
+	{ NULL },
+};
+
+static const struct cli_opt cam_negotiate_opts[] = {
+	{ "c", 'c', CLI_FLAG, CO_CURRENT, NULL, 0, 0, "current settings" },
+	{ "u", 'u', CLI_FLAG, CO_USER, NULL, 0, 0, "user settings" },
+	{ "T", 'T', CLI_STR, CO_TQ, "enable|disable", 0, 0,
+	  "tagged queueing" },
+	{ "D", 'D', CLI_STR, CO_DISC, "enable|disable", 0, 0,
+	  "disconnection" },
+	CO_NUM("W", 'W', CO_WIDTH, "WIDTH", 0, "bus width"),
+	CO_NUM("O", 'O', CO_OFFSET, "OFFSET", 0, "sync offset"),
+	CO_NUM("R", 'R', CO_PERIOD, "PERIOD", 0, "sync period"),
+	{ NULL },
+};
+
+/* Every option any cam command takes (the completion offers these; the
+ * first pass of cam_parse() finds the command word with it). */
+const struct cli_opt cam_opts[] = {
+	{ "sim", 0, CLI_STR, CO_SIM, "URL", 0, 0, NULL },
+	{ "socket", 0, CLI_STR, CO_SOCKET, "PATH", 0, 0, NULL },
+	{ "json", 0, CLI_FLAG, CO_JSON, NULL, 0, 0, NULL },
+	{ "help", 'h', CLI_FLAG, CO_HELP, NULL, 0, 0, NULL },
+	{ "verbose", 'v', CLI_FLAG, CO_VERBOSE, NULL, 0, 0, NULL },
+	CO_NUM("C", 'C', CO_RETRIES, "RETRIES", 100, NULL),
+	CO_NUM("timeout", 0, CO_TIMEOUT, "MS", 1000000000, NULL),
+	CO_NUM("lba", 0, CO_LBA, "N", 0, NULL),
+	CO_NUM("count", 0, CO_COUNT, "N", 0, NULL),
+	{ "in", 0, CLI_STR, CO_IN, "FILE", 0, 0, NULL },
+	{ "out", 0, CLI_STR, CO_OUT, "FILE", 0, 0, NULL },
+	CO_NUM("pattern", 0, CO_PATTERN, "BYTE", 255, NULL),
+	{ "c", 'c', CLI_STR, CO_CDB, "CDB", 0, 0, NULL },
+	CO_NUM("i", 'i', CO_DATA_IN, "LEN", 0, NULL),
+	CO_NUM("o", 'o', CO_DATA_OUT, "LEN", 0, NULL),
+	CO_NUM("N", 'N', CO_OPENINGS, "OPENINGS", 0, NULL),
+	{ "u", 'u', CLI_FLAG, CO_USER, NULL, 0, 0, NULL },
+	{ "T", 'T', CLI_STR, CO_TQ, "MODE", 0, 0, NULL },
+	{ "D", 'D', CLI_STR, CO_DISC, "MODE", 0, 0, NULL },
+	CO_NUM("W", 'W', CO_WIDTH, "WIDTH", 0, NULL),
+	CO_NUM("O", 'O', CO_OFFSET, "OFFSET", 0, NULL),
+	CO_NUM("R", 'R', CO_PERIOD, "PERIOD", 0, NULL),
+	{ NULL },
+};
+
+static int cmd_read(struct cli *c)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		long long *num = NULL;
-		const char **str = NULL;
+	return cmd_rw(c, true);
+}
 
-		if (!strcmp(a, "--json")) {
-			c->json = true;
-			continue;
-		}
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			c->verbose = true;
-			continue;
-		}
-		if (!strcmp(a, "-u")) {
-			c->opt_user = true;
-			continue;
-		}
-		if (!strcmp(a, "-c") && !strcmp(argv[0], "negotiate")) {
-			c->opt_current = true;
-			continue;
-		}
-		if (!strcmp(a, "--lba"))
-			num = &c->opt_lba;
-		else if (!strcmp(a, "--count"))
-			num = &c->opt_count;
-		else if (!strcmp(a, "-i"))
-			num = &c->opt_i;
-		else if (!strcmp(a, "-o"))
-			num = &c->opt_o;
-		else if (!strcmp(a, "-N"))
-			num = &c->opt_N;
-		else if (!strcmp(a, "-W"))
-			num = &c->opt_W;
-		else if (!strcmp(a, "-O"))
-			num = &c->opt_O;
-		else if (!strcmp(a, "-R"))
-			num = &c->opt_R;
-		else if (!strcmp(a, "--pattern"))
-			num = &c->opt_pattern;
-		else if (!strcmp(a, "-c"))
-			str = &c->opt_c;
-		else if (!strcmp(a, "--in"))
-			str = &c->opt_in;
-		else if (!strcmp(a, "--out"))
-			str = &c->opt_out;
-		else if (!strcmp(a, "-T"))
-			str = &c->opt_T;
-		else if (!strcmp(a, "-D"))
-			str = &c->opt_D;
-		if (num || str) {
-			if (!v) {
-				fprintf(c->err, "%s needs a value\n", a);
-				return -1;
-			}
-			if (num && (parse_ll(v, num) < 0 || *num < 0)) {
-				fprintf(c->err, "bad value for %s: %s\n", a, v);
-				return -1;
-			}
-			if (str)
-				*str = v;
-			i++;
-			continue;
-		}
-		if (!strcmp(a, "-C") || !strcmp(a, "--timeout")) {
-			long long n;
+static int cmd_write(struct cli *c)
+{
+	return cmd_rw(c, false);
+}
 
-			if (!v || parse_ll(v, &n) < 0 || n < 0 || n > 1000000000) {
-				fprintf(c->err, "bad value for %s\n", a);
-				return -1;
-			}
-			if (a[1] == 'C')
-				c->retries = (int)(n > 100 ? 100 : n);
-			else
-				c->timeout_ms = (uint32_t)n;
-			i++;
-			continue;
-		}
-		if (a[0] == '-' && a[1] != '\0') {
-			fprintf(c->err, "unknown option %s\n", a);
-			return -1;
-		}
-		if (c->npos == (int)(sizeof(c->pos) / sizeof(c->pos[0]))) {
-			fprintf(c->err, "too many arguments\n");
-			return -1;
-		}
-		c->pos[c->npos++] = argv[i];
+/* The cam commands: one row each, with the options it takes beyond the
+ * global ones. */
+static const struct cam_cmd {
+	const char *name;
+	int (*fn)(struct cli *c);
+	const struct cli_opt *opts;
+} cam_cmds[] = {
+	{ "devlist", cmd_devlist, NULL },
+	{ "inquiry", cmd_inquiry, NULL },
+	{ "readcap", cmd_readcap, NULL },
+	{ "tur", cmd_tur, NULL },
+	{ "reset", cmd_reset, NULL },
+	{ "rescan", cmd_rescan, NULL },
+	{ "read", cmd_read, cam_rw_opts },
+	{ "write", cmd_write, cam_rw_opts },
+	{ "cmd", cmd_cmd, cam_cmd_opts },
+	{ "tags", cmd_tags, cam_tags_opts },
+	{ "negotiate", cmd_negotiate, cam_negotiate_opts },
+	{ "pathinq", cmd_pathinq, NULL },
+	{ "fault", cmd_fault, NULL },
+};
+
+static void cam_store(struct cli *c, const struct cli_val *v)
+{
+	switch (v->id) {
+	case CO_JSON: c->json = true; break;
+	case CO_VERBOSE: c->verbose = true; break;
+	case CO_RETRIES: c->retries = (int)v->num; break;
+	case CO_TIMEOUT: c->timeout_ms = (uint32_t)v->num; break;
+	case CO_LBA: c->opt_lba = (long long)v->num; break;
+	case CO_COUNT: c->opt_count = (long long)v->num; break;
+	case CO_IN: c->opt_in = v->str; break;
+	case CO_OUT: c->opt_out = v->str; break;
+	case CO_PATTERN: c->opt_pattern = (long long)v->num; break;
+	case CO_CDB: c->opt_c = v->str; break;
+	case CO_DATA_IN: c->opt_i = (long long)v->num; break;
+	case CO_DATA_OUT: c->opt_o = (long long)v->num; break;
+	case CO_OPENINGS: c->opt_N = (long long)v->num; break;
+	case CO_CURRENT: c->opt_current = true; break;
+	case CO_USER: c->opt_user = true; break;
+	case CO_TQ: c->opt_T = v->str; break;
+	case CO_DISC: c->opt_D = v->str; break;
+	case CO_WIDTH: c->opt_W = (long long)v->num; break;
+	case CO_OFFSET: c->opt_O = (long long)v->num; break;
+	case CO_PERIOD: c->opt_R = (long long)v->num; break;
 	}
+}
+
+/* What cam_parse() found besides the struct cli fields. */
+struct cam_args {
+	const struct cam_cmd *cmd;
+	const char *sim, *sock;
+	bool help;
+	/* the request for the daemon: the words of argv without --sim and
+	 * --socket (only when req is not NULL) */
+	char **req;
+	int nreq;
+	char words[32][80];
+	int nwords;
+};
+
+static void cam_req_add(struct cam_args *a, const struct cli_val *v)
+{
+	const struct cli_opt *o = v->opt;
+
+	if (!a->req || a->nwords + 1 >= 32)
+		return;
+	snprintf(a->words[a->nwords], sizeof(a->words[0]), "%s%s",
+		 o->name[1] ? "--" : "-", o->name);
+	a->req[a->nreq++] = a->words[a->nwords++];
+	if (v->str)
+		a->req[a->nreq++] = (char *)v->str;
+}
+
+/*
+ * Parse a cam command line (argv[0] is the first word after "cam"): the
+ * command word is the first positional argument; options, global or the
+ * command's own, may come before or after it.  0, or CLI_EXIT_USAGE after
+ * one line on err.
+ */
+static int cam_parse(struct cli *c, struct cam_args *a, int argc, char **argv,
+		     FILE *err)
+{
+	struct cli_parser p;
+	struct cli_val v;
+	int id;
+
+	/* First pass: find the command word. */
+	cli_init(&p, "scsikit cam", argc, argv, 0, c->pos, 8);
+	cli_add_table(&p, cam_opts);
+	while ((id = cli_next(&p, &v)) != CLI_END && id != CLI_ERROR)
+		if (id == CO_HELP)
+			a->help = true;
+	if (a->help)
+		return 0;
+	if (id == CLI_ERROR && !p.npos) {
+		fprintf(err, "scsikit cam: %s\n", p.err);
+		return CLI_EXIT_USAGE;
+	}
+	for (size_t i = 0; p.npos && i < sizeof(cam_cmds) / sizeof(cam_cmds[0]);
+	     i++)
+		if (!strcmp(c->pos[0], cam_cmds[i].name))
+			a->cmd = &cam_cmds[i];
+	if (!a->cmd) {
+		if (p.npos)
+			fprintf(err, "scsikit cam: unknown cam command '%s'\n",
+				c->pos[0]);
+		else
+			fprintf(err, "scsikit cam: a command is needed "
+				     "(scsikit cam --help lists them)\n");
+		return CLI_EXIT_USAGE;
+	}
+	/* Second pass: the global options and the command's own. */
+	cli_init(&p, "scsikit cam", argc, argv, 0, c->pos, 8);
+	cli_add_table(&p, cam_global_opts);
+	cli_add_table(&p, a->cmd->opts);
+	while ((id = cli_next(&p, &v)) != CLI_END) {
+		if (id == CLI_ERROR) {
+			fprintf(err, "scsikit cam %s: %s\n", a->cmd->name,
+				p.err);
+			return CLI_EXIT_USAGE;
+		}
+		if (id == CO_SIM)
+			a->sim = v.str;
+		else if (id == CO_SOCKET)
+			a->sock = v.str;
+		else
+			cam_req_add(a, &v);
+		cam_store(c, &v);
+	}
+	c->npos = p.npos;
+	if (a->req)
+		for (int i = 0; i < p.npos && a->nreq < 62; i++)
+			a->req[a->nreq++] = c->pos[i];
+	/* The commands see the words after the command's name. */
+	memmove(c->pos, c->pos + 1, sizeof(c->pos[0]) * (size_t)(c->npos - 1));
+	c->npos--;
 	return 0;
+}
+
+static void cli_defaults(struct cli *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->retries = CLI_DEFAULT_RETRIES;
+	c->timeout_ms = CLI_TIMEOUT_MS;
+	c->opt_lba = c->opt_count = c->opt_i = c->opt_o = c->opt_N =
+		c->opt_W = c->opt_O = c->opt_R = -1;
+	c->opt_pattern = 0;
 }
 
 int cam_cli_exec(struct ev_loop *loop, struct cam_loop *const *sims,
 		 unsigned nsims, int argc, char **argv, FILE *out, FILE *err)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct cli *c);
-	} cmds[] = {
-		{"devlist", cmd_devlist}, {"inquiry", cmd_inquiry},
-		{"readcap", cmd_readcap}, {"tur", cmd_tur},
-		{"reset", cmd_reset},	  {"rescan", cmd_rescan},
-		{"cmd", cmd_cmd},	  {"tags", cmd_tags},
-		{"negotiate", cmd_negotiate}, {"pathinq", cmd_pathinq},
-		{"fault", cmd_fault},
-	};
+	struct cam_args a;
 	struct cli c;
+	int rc;
 
 	if (argc < 1)
-		return 2;
-	memset(&c, 0, sizeof(c));
+		return CLI_EXIT_USAGE;
+	cli_defaults(&c);
+	memset(&a, 0, sizeof(a));
+	rc = cam_parse(&c, &a, argc, argv, err);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage(out);
+		return 0;
+	}
 	c.loop = loop;
 	c.sims = sims;
 	c.nsims = nsims;
 	c.out = out;
 	c.err = err;
-	c.retries = CLI_DEFAULT_RETRIES;
-	c.timeout_ms = CLI_TIMEOUT_MS;
-	c.opt_lba = c.opt_count = c.opt_i = c.opt_o = c.opt_N = c.opt_W =
-		c.opt_O = c.opt_R = -1;
-	c.opt_pattern = 0;
-	if (cli_parse(&c, argc, argv) < 0)
-		return 2;
-	if (!strcmp(argv[0], "read"))
-		return cmd_rw(&c, true);
-	if (!strcmp(argv[0], "write"))
-		return cmd_rw(&c, false);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[0], cmds[i].name))
-			return cmds[i].fn(&c);
-	fprintf(err, "unknown cam command '%s'\n", argv[0]);
-	return 2;
+	return a.cmd->fn(&c);
 }
 
 /* ---- the in-process stack ---- */
@@ -1348,7 +1490,7 @@ static int run_local(const char *url, int argc, char **argv)
 	cam_sync_call(s.loop, local_create, &s);
 	if (s.rc < 0) {
 		fprintf(stderr, "scsikit cam: %s: %s\n", url, s.err);
-		rc = 2;
+		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
 	/* A session must have logged in before its bus can be scanned. */
@@ -1356,7 +1498,7 @@ static int run_local(const char *url, int argc, char **argv)
 					    sizeof(s.err)) < 0) {
 		fprintf(stderr, "scsikit cam: %s: %s\n", url, s.err);
 		cam_sync_call(s.loop, local_destroy, &s);
-		rc = 2;
+		rc = CLI_EXIT_UNREACHABLE;
 		goto out;
 	}
 	cam_sync_rescan(s.loop, (uint32_t)s.rc);
@@ -1370,57 +1512,35 @@ out:
 
 int cmd_cam_main(int argc, char **argv)
 {
-	const char *sim = NULL, *sock = NULL;
-	char *args[64];
-	int n = 0;
+	char *req[64];
+	struct cam_args a;
+	struct cli c;
+	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--sim") || !strcmp(argv[i], "--socket")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "scsikit cam: %s needs a value\n",
-					argv[i]);
-				return 2;
-			}
-			if (argv[i][2] == 's' && argv[i][3] == 'i')
-				sim = argv[++i];
-			else
-				sock = argv[++i];
-			continue;
-		}
-		if (n == (int)(sizeof(args) / sizeof(args[0])) - 1) {
-			fprintf(stderr, "scsikit cam: too many arguments\n");
-			return 2;
-		}
-		args[n++] = argv[i];
-	}
-	if (n == 0) {
-		usage(stderr);
-		return 2;
-	}
-	if (sim && sock) {
-		fprintf(stderr, "scsikit cam: --sim and --socket exclude each "
-				"other\n");
-		return 2;
-	}
-	if (sim)
-		return run_local(sim, n, args);
-	/* Through the daemon: "cam COMMAND ARGS...". */
-	char *req[65];
-
+	/* Check the whole command line here, so that a usage error is one
+	 * line and exit 2 whichever stack runs the command. */
+	cli_defaults(&c);
+	memset(&a, 0, sizeof(a));
 	req[0] = "cam";
-	for (int i = 0; i < n; i++)
-		req[i + 1] = args[i];
-	switch (ctl_call(sock ? sock : ctl_default_socket(), n + 1, req,
-			 stdout)) {
-	case 0:
-		return 0;
-	case 1:
-		return 1;
-	default:
-		return 2;
+	a.req = req;
+	a.nreq = 1;
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
 	}
+	rc = cam_parse(&c, &a, argc - 1, argv + 1, stderr);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (a.sim && a.sock)
+		return cli_usage_error("scsikit cam", "--sim and --socket "
+						      "exclude each other");
+	if (a.sim)
+		return run_local(a.sim, a.nreq - 1, req + 1);
+	/* Through the daemon: "cam COMMAND ARGS...". */
+	return ctl_call_exit(a.sock ? a.sock : ctl_default_socket(), a.nreq,
+			     req);
 }

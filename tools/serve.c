@@ -21,7 +21,9 @@
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
+#include "cli_opt.h"
 #include "commands.h"
+#include "util/hostport.h"
 #include "ctl_client.h"
 #include "serve_internal.h"
 
@@ -35,6 +37,7 @@ struct serve_opts {
 	unsigned reactors;
 	int log_level;
 	bool use_syslog;
+	bool no_default_disk;
 };
 
 struct ev_loop *serve_pick_loop(struct serve_ctx *ctx)
@@ -46,6 +49,71 @@ struct ev_loop *serve_pick_loop(struct serve_ctx *ctx)
 	return ctx->loops[i % ctx->nloops];
 }
 
+enum {
+	SO_DISK, SO_NO_DEFAULT_DISK, SO_SOCKET, SO_CONFIG, SO_REACTORS,
+	SO_LOG_LEVEL, SO_TRACE, SO_SYSLOG, SO_HELP, SO_FRONTEND,
+};
+
+#define SO_FE(name) \
+	{ name, 0, CLI_STR, SO_FRONTEND, "VALUE", 0, 0, NULL, \
+	  CLI_PREFIX | CLI_HIDDEN }
+
+/*
+ * The daemon's options, on the command line ("--disk X") and in a config
+ * file ("disk X").  The front ends' options are routed by name: every
+ * option that begins with a front end's name goes to its configure() (see
+ * serve.h); their help is the front end's usage text.
+ */
+const struct cli_opt serve_opts[] = {
+	{ "disk", 0, CLI_STR, SO_DISK, "NAME=SPEC", 0, 0,
+	  "add a disk (repeatable); SPEC below" },
+	{ "no-default-disk", 0, CLI_FLAG, SO_NO_DEFAULT_DISK, NULL, 0, 0,
+	  "start with no disk unless --disk is given" },
+	{ "socket", 0, CLI_STR, SO_SOCKET, "PATH", 0, 0,
+	  "control socket (default: see below)" },
+	{ "ctl", 0, CLI_STR, SO_SOCKET, "PATH", 0, 0, "old name of --socket",
+	  CLI_HIDDEN },
+	{ "config", 0, CLI_STR, SO_CONFIG, "FILE", 0, 0,
+	  "read options from FILE: 'key value' per line" },
+	{ "reactors", 0, CLI_NUM, SO_REACTORS, "N", 1, SERVE_MAX_REACTORS,
+	  "event-loop threads (default: 2)" },
+	{ "log-level", 0, CLI_STR, SO_LOG_LEVEL, "LEVEL", 0, 0,
+	  "error, warning, info (default) or debug" },
+	{ "trace", 0, CLI_STR, SO_TRACE, "CATS", 0, 0,
+	  "trace categories: pdu,cdb,xpt,probe,dmsg,nbd,bdev,..." },
+	{ "syslog", 0, CLI_FLAG, SO_SYSLOG, NULL, 0, 0,
+	  "log to syslog instead of stderr" },
+	{ "help", 'h', CLI_FLAG, SO_HELP, NULL, 0, 0, "this text" },
+	SO_FE("iscsi"), SO_FE("nbd"), SO_FE("xdisk"), SO_FE("cam"),
+	SO_FE("vscsi"), SO_FE("import"),
+	{ NULL },
+};
+
+int serve_check_hostport(const char *addr, bool bare_port, char *err,
+			 size_t errlen)
+{
+	char host[256];
+	uint16_t port;
+
+	return sk_parse_hostport(addr, bare_port ? SK_HP_BARE_PORT : 0, host, sizeof(host), &port,
+				 1, err, errlen);
+}
+
+bool serve_ctl_take_flag(int *argc, char **argv, const char *flag)
+{
+	bool found = false;
+	int n = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], flag) == 0)
+			found = true;
+		else
+			argv[n++] = argv[i];
+	}
+	*argc = n;
+	return found;
+}
+
 static void serve_usage(FILE *out)
 {
 	fprintf(out,
@@ -55,22 +123,14 @@ static void serve_usage(FILE *out)
 		"in-memory disk (disk0) on every front end, listening on\n"
 		"loopback only, and takes requests on its control socket.\n"
 		"\n"
-		"options:\n"
-		"  --disk NAME=SPEC     add a disk (repeatable); SPEC is\n"
-		"                       mem:SIZE[,bs=N] or\n"
-		"                       file:PATH[,direct][,size=SIZE][,bs=N],\n"
-		"                       either with ,ro for read-only\n"
-		"                       (default: %s)\n"
-		"  --no-default-disk    start with no disk unless --disk is given\n"
-		"  --ctl PATH           control socket (default: %s)\n"
-		"  --config FILE        read options from FILE: one 'key value'\n"
-		"                       per line, keys as the options without --\n"
-		"  --reactors N         event-loop threads (default: 2)\n"
-		"  --log-level LEVEL    error, warning, info (default) or debug\n"
-		"  --trace CATS         trace categories: pdu,cdb,xpt,probe,dmsg,\n"
-		"                       nbd,bdev,vscsi,ctl, all or none\n"
-		"  --syslog             log to syslog instead of stderr\n"
-		"  --help               this text\n",
+		"options:\n");
+	cli_print_options(out, serve_opts);
+	fprintf(out,
+		"\n  --disk SPEC: mem:SIZE[,bs=N] or "
+		"file:PATH[,direct][,size=SIZE][,bs=N],\n"
+		"  either with ,ro for read-only (default: %s)\n"
+		"  --socket default: %s (--ctl is an old name for it)\n"
+		"  In a --config file, flags take 'yes' or 'no'.\n",
 		SERVE_DEFAULT_DISK, ctl_default_socket());
 	for (unsigned i = 0; i < serve_nfrontends; i++) {
 		const struct serve_frontend *fe = serve_frontends[i];
@@ -116,78 +176,88 @@ static const struct serve_frontend *frontend_for(const char *key,
 static int config_file(struct serve_daemon *d, struct serve_opts *o,
 		       const char *path, int depth);
 
-/* Apply one key/value; 0, or -1 after printing one error line. */
+/*
+ * Apply one option found by the parser (command line) or looked up in the
+ * same table (config file).  0, or -1 after printing one error line that
+ * begins with where ("" or "FILE:LINE: ").
+ */
 static int apply_option(struct serve_daemon *d, struct serve_opts *o,
-			const char *key, const char *value, int depth)
+			const struct cli_val *v, const char *where, int depth)
 {
 	const struct serve_frontend *fe;
+	const char *key = v->key, *value = v->str;
 	unsigned idx;
 	char err[256];
 
-	if (strcmp(key, "disk") == 0) {
+	switch (v->id) {
+	case SO_DISK:
 		if (o->ndisks == SERVE_MAX_DISK_ARGS) {
-			fprintf(stderr, "scsikit serve: too many --disk\n");
+			fprintf(stderr, "scsikit serve: %stoo many --disk\n",
+				where);
 			return -1;
 		}
 		o->disks[o->ndisks++] = value;
-	} else if (strcmp(key, "ctl") == 0) {
+		return 0;
+	case SO_NO_DEFAULT_DISK:
+		o->no_default_disk = true;
+		return 0;
+	case SO_SYSLOG:
+		o->use_syslog = true;
+		return 0;
+	case SO_SOCKET:
 		o->ctl_path = value;
-	} else if (strcmp(key, "config") == 0) {
+		return 0;
+	case SO_CONFIG:
 		if (depth > 4) {
-			fprintf(stderr, "scsikit serve: config files nest "
-					"too deep\n");
+			fprintf(stderr, "scsikit serve: %sconfig files nest "
+					"too deep\n", where);
 			return -1;
 		}
 		return config_file(d, o, value, depth + 1);
-	} else if (strcmp(key, "reactors") == 0) {
-		char *end;
-		long n = strtol(value, &end, 10);
-
-		if (*end || n < 1 || n > SERVE_MAX_REACTORS) {
-			fprintf(stderr,
-				"scsikit serve: --reactors takes 1 to %d\n",
-				SERVE_MAX_REACTORS);
-			return -1;
-		}
-		o->reactors = (unsigned)n;
-	} else if (strcmp(key, "log-level") == 0) {
+	case SO_REACTORS:
+		o->reactors = (unsigned)v->num;
+		return 0;
+	case SO_LOG_LEVEL:
 		o->log_level = parse_level(value);
 		if (o->log_level < 0) {
-			fprintf(stderr, "scsikit serve: unknown log level "
-					"'%s'\n", value);
+			fprintf(stderr, "scsikit serve: %sunknown log level "
+					"'%s'\n", where, value);
 			return -1;
 		}
-	} else if (strcmp(key, "trace") == 0) {
+		return 0;
+	case SO_TRACE: {
 		uint32_t m;
 
 		if (log_trace_parse(value, &m) < 0) {
-			fprintf(stderr, "scsikit serve: unknown trace "
-					"category in '%s'\n", value);
+			fprintf(stderr, "scsikit serve: %sunknown trace "
+					"category in '%s'\n", where, value);
 			return -1;
 		}
 		sk_trace_mask = m;
-	} else if ((fe = frontend_for(key, &idx)) != NULL) {
-		if (!d->fe_state[idx]) {
-			fprintf(stderr, "scsikit serve: %s: not available\n",
-				fe->name);
-			return -1;
-		}
-		if (fe->configure(d->fe_state[idx], key, value, err,
-				  sizeof(err)) < 0) {
-			fprintf(stderr, "scsikit serve: --%s %s: %s\n", key,
-				value, err);
-			return -1;
-		}
-	} else {
-		for (unsigned i = 0; i < serve_nfrontends; i++) {
-			/* "--nbd none" works in a build without NBD too. */
+		return 0;
+	}
+	}
+	/* A front end's option. */
+	fe = frontend_for(key, &idx);
+	if (!fe) {
+		/* "--nbd none" works in a build without NBD too. */
+		for (unsigned i = 0; i < serve_nfrontends; i++)
 			if (strcmp(key, serve_frontend_names[i]) == 0 &&
 			    strcmp(value, "none") == 0)
 				return 0;
-		}
-		fprintf(stderr,
-			"scsikit serve: unknown option '--%s' (see --help)\n",
-			key);
+		fprintf(stderr, "scsikit serve: %s'--%s': this build has no "
+				"such front end\n", where, key);
+		return -1;
+	}
+	if (!d->fe_state[idx]) {
+		fprintf(stderr, "scsikit serve: %s%s: not available\n", where,
+			fe->name);
+		return -1;
+	}
+	if (fe->configure(d->fe_state[idx], key, value, err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "scsikit serve: %s--%s %s: %s\n", where, key,
+			value, err);
 		return -1;
 	}
 	return 0;
@@ -201,7 +271,9 @@ static int config_file(struct serve_daemon *d, struct serve_opts *o,
 		       const char *path, int depth)
 {
 	FILE *f = fopen(path, "r");
-	char line[4096];
+	const struct cli_opt *opt;
+	char line[4096], where[300], err[256];
+	struct cli_val v;
 	int lineno = 0;
 
 	if (!f) {
@@ -233,19 +305,34 @@ static int config_file(struct serve_daemon *d, struct serve_opts *o,
 		end = val + strlen(val);
 		while (end > val && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
-		if (!*val) {
-			fprintf(stderr, "scsikit serve: %s:%d: '%s' needs a "
-					"value\n", path, lineno, key);
+		snprintf(where, sizeof(where), "%s:%d: ", path, lineno);
+		opt = cli_opt_find(serve_opts, key);
+		if (!opt || opt->id == SO_HELP) {
+			fprintf(stderr, "scsikit serve: %sunknown option "
+					"'%s'\n", where, key);
+			goto out_fail;
+		}
+		if (opt->type == CLI_FLAG) {
+			/* A flag in a file says yes or no. */
+			if (strcmp(val, "yes") && strcmp(val, "no")) {
+				fprintf(stderr, "scsikit serve: %s'%s' takes "
+						"yes or no\n", where, key);
+				goto out_fail;
+			}
+			if (!strcmp(val, "no"))
+				continue;
+			val = NULL;
+		}
+		if (cli_opt_check(opt, val, &v, err, sizeof(err)) < 0) {
+			fprintf(stderr, "scsikit serve: %s%s\n", where, err);
 			goto out_fail;
 		}
 		/* Options keep pointers: give each line its own copy. */
-		key = strdup(key);
-		val = strdup(val);
-		if (!key || !val || apply_option(d, o, key, val, depth) < 0) {
-			fprintf(stderr, "scsikit serve: in %s:%d\n", path,
-				lineno);
+		v.key = strdup(key);
+		v.str = val ? strdup(val) : NULL;
+		if (!v.key || (val && !v.str) ||
+		    apply_option(d, o, &v, where, depth) < 0)
 			goto out_fail;
-		}
 	}
 	fclose(f);
 	return 0;
@@ -370,8 +457,10 @@ int cmd_serve_main(int argc, char **argv)
 	struct serve_daemon d;
 	struct serve_opts o;
 	char err[256], host[64];
-	bool default_disk = true;
+	struct cli_parser p;
+	struct cli_val v;
 	struct ev_io *sigio = NULL;
+	int id;
 	sigset_t mask;
 	int sfd = -1, rc = 1;
 
@@ -390,47 +479,21 @@ int cmd_serve_main(int argc, char **argv)
 			d.fe_state[i] = serve_frontends[i]->create(&d.ctx);
 	}
 
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val;
-		char key[128];
-		const char *eq;
-
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+	cli_init(&p, "scsikit serve", argc, argv, 1, NULL, 0);
+	cli_add_table(&p, serve_opts);
+	while ((id = cli_next(&p, &v)) != CLI_END) {
+		if (id == CLI_ERROR) {
+			rc = cli_usage_error("scsikit serve", "%s (see --help)",
+					     p.err);
+			goto out_free_fe;
+		}
+		if (id == SO_HELP) {
 			serve_usage(stdout);
-			rc = 0;
+			rc = CLI_EXIT_OK;
 			goto out_free_fe;
 		}
-		if (strcmp(arg, "--syslog") == 0) {
-			o.use_syslog = true;
-			continue;
-		}
-		if (strcmp(arg, "--no-default-disk") == 0) {
-			default_disk = false;
-			continue;
-		}
-		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
-			fprintf(stderr, "scsikit serve: unexpected argument "
-					"'%s' (see --help)\n", arg);
-			rc = 2;
-			goto out_free_fe;
-		}
-		eq = strchr(arg, '=');
-		if (eq) {
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - arg - 2),
-				 arg + 2);
-			val = eq + 1;
-		} else {
-			snprintf(key, sizeof(key), "%s", arg + 2);
-			if (i + 1 >= argc) {
-				fprintf(stderr, "scsikit serve: --%s needs a "
-						"value\n", key);
-				rc = 2;
-				goto out_free_fe;
-			}
-			val = argv[++i];
-		}
-		if (apply_option(&d, &o, key, val, 0) < 0) {
-			rc = 2;
+		if (apply_option(&d, &o, &v, "", 0) < 0) {
+			rc = CLI_EXIT_USAGE;
 			goto out_free_fe;
 		}
 	}
@@ -438,7 +501,7 @@ int cmd_serve_main(int argc, char **argv)
 	log_init("scsikit", o.log_level, o.use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.ndisks == 0 && default_disk)
+	if (o.ndisks == 0 && !o.no_default_disk)
 		o.disks[o.ndisks++] = SERVE_DEFAULT_DISK;
 	for (unsigned i = 0; i < o.ndisks; i++) {
 		if (serve_disk_add(o.disks[i], err, sizeof(err)) < 0) {

@@ -8,6 +8,7 @@
 #ifndef SCSIKIT_TOOLS_SERVE_H
 #define SCSIKIT_TOOLS_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -23,6 +24,16 @@ struct serve_ctx {
 
 /* Round-robin choice of a reactor for a new connection. */
 struct ev_loop *serve_pick_loop(struct serve_ctx *ctx);
+
+/* Check a listener address "HOST:PORT" (port 1-65535; bare_port: digits
+ * alone are a port) with the library's parser (util/hostport.h), so a bad
+ * address is refused while options are read.  0, or -1 with err set. */
+int serve_check_hostport(const char *addr, bool bare_port, char *err,
+			 size_t errlen);
+
+/* Remove every word equal to flag from argv (a control request); true if
+ * there was one.  Front ends use it for "--json". */
+bool serve_ctl_take_flag(int *argc, char **argv, const char *flag);
 
 /*
  * A front end.  Options: every command-line option "--NAME" or "--NAME-x"

@@ -96,6 +96,9 @@ static int serve_nbd_configure(void *arg, const char *key, const char *value,
 			snprintf(err, errlen, "--nbd needs an address");
 			return -1;
 		}
+		if (strncmp(value, "unix:", 5) && value[0] != '/' &&
+		    serve_check_hostport(value, true, err, errlen) < 0)
+			return -1;
 		return serve_nbd_add_addr(st, value, err, errlen);
 	}
 	if (!strcmp(key, "nbd-unix")) {

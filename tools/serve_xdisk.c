@@ -81,6 +81,8 @@ static int serve_xdisk_configure(void *arg, const char *key,
 		}
 		if (!*value || st->nlisten >= SERVE_XDISK_MAX)
 			goto bad;
+		if (serve_check_hostport(value, false, err, errlen) < 0)
+			return -1;
 		st->listen[st->nlisten++] = value;
 		return 0;
 	}

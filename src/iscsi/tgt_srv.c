@@ -22,6 +22,7 @@
 #include <scsikit/log.h>
 
 #include "iscsi/tgt_int.h"
+#include "util/hostport.h"
 
 /* ---- settings ---------------------------------------------------------- */
 
@@ -205,6 +206,12 @@ static int add_portal(struct iscsi_srv *s, const char *v, char *err,
 		s->portals_none = true;
 		return 0;
 	}
+	char host[96];
+	uint16_t port;
+
+	if (sk_parse_hostport(v, SK_HP_PORT_ZERO, host, sizeof(host), &port, 3260, err,
+			      errlen) < 0)
+		return -1;
 	struct iscsi_portal *p = calloc(1, sizeof(*p));
 	if (p == NULL || strlen(v) >= sizeof(p->spec)) {
 		free(p);
@@ -763,37 +770,16 @@ static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
 	}
 }
 
-/* "HOST:PORT", "[V6]:PORT", "HOST", "[V6]", ":PORT". */
+/* "HOST:PORT", "[V6]:PORT", "HOST", "[V6]", ":PORT" (util/hostport.h);
+ * no host means every address. */
 static int portal_split(const char *spec, char *host, size_t hlen,
 			char *port, size_t plen)
 {
-	const char *p;
+	uint16_t pn;
 
-	snprintf(port, plen, "3260");
-	if (spec[0] == '[') {
-		const char *e = strchr(spec, ']');
-		if (e == NULL || (size_t)(e - spec - 1) >= hlen)
-			return -1;
-		memcpy(host, spec + 1, (size_t)(e - spec - 1));
-		host[e - spec - 1] = '\0';
-		p = e + 1;
-		if (*p == ':')
-			snprintf(port, plen, "%s", p + 1);
-		else if (*p != '\0')
-			return -1;
-		return 0;
-	}
-	p = strrchr(spec, ':');
-	if (p != NULL && strchr(spec, ':') == p) {
-		if ((size_t)(p - spec) >= hlen)
-			return -1;
-		memcpy(host, spec, (size_t)(p - spec));
-		host[p - spec] = '\0';
-		snprintf(port, plen, "%s", p + 1);
-	} else {
-		/* A bare IPv6 address without brackets has no port. */
-		snprintf(host, hlen, "%s", spec);
-	}
+	if (sk_parse_hostport(spec, SK_HP_PORT_ZERO, host, hlen, &pn, 3260, NULL, 0) < 0)
+		return -1;
+	snprintf(port, plen, "%u", pn);
 	if (host[0] == '\0')
 		snprintf(host, hlen, "0.0.0.0");
 	return 0;
@@ -811,7 +797,7 @@ static int portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
 	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	int r = getaddrinfo(host, port, &hints, &ai);
 	if (r != 0 || ai == NULL) {
 		snprintf(err, errlen, "iSCSI portal '%s': %s", p->spec,

@@ -27,6 +27,7 @@
 #include <scsikit/log.h>
 
 #include "nbd/nbd_int.h"
+#include "util/hostport.h"
 
 /* ---- exports: the bdev registry ---- */
 
@@ -322,8 +323,9 @@ static int listen_parse(const char *addr, struct sockaddr_storage *ss,
 			size_t errlen)
 {
 	char host[256], port[16];
-	const char *colon, *path = NULL;
+	const char *path = NULL;
 	struct addrinfo hints, *res = NULL;
+	uint16_t pn;
 	int rc;
 
 	memset(ss, 0, sizeof(*ss));
@@ -346,37 +348,12 @@ static int listen_parse(const char *addr, struct sockaddr_storage *ss,
 		return 0;
 	}
 	*is_unix = false;
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (!end || end[1] != ':' ||
-		    (size_t)(end - addr - 1) >= sizeof(host)) {
-			snprintf(err, errlen, "bad address '%s'", addr);
-			return -1;
-		}
-		memcpy(host, addr + 1, (size_t)(end - addr - 1));
-		host[end - addr - 1] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon) {
-			snprintf(host, sizeof(host), "127.0.0.1");
-			colon = addr - 1; /* the whole thing is the port */
-		} else if (colon == addr) {
-			snprintf(host, sizeof(host), "127.0.0.1");
-		} else {
-			if ((size_t)(colon - addr) >= sizeof(host)) {
-				snprintf(err, errlen, "bad address '%s'",
-					 addr);
-				return -1;
-			}
-			memcpy(host, addr, (size_t)(colon - addr));
-			host[colon - addr] = '\0';
-		}
-	}
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	if (!port[0])
-		snprintf(port, sizeof(port), "%d", NBD_DEFAULT_PORT);
+	if (sk_parse_hostport(addr, SK_HP_BARE_PORT | SK_HP_PORT_ZERO, host, sizeof(host), &pn,
+			      NBD_DEFAULT_PORT, err, errlen) < 0)
+		return -1;
+	if (!host[0])
+		snprintf(host, sizeof(host), "127.0.0.1");
+	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
