@@ -190,6 +190,7 @@ static void serve_nbd_stop(void *arg)
 static int serve_nbd_ctl(void *arg, int argc, char **argv, FILE *out)
 {
 	struct serve_nbd *st = arg;
+	bool json = serve_ctl_take_flag(&argc, argv, "--json");
 	const char *cmd;
 
 	if (argc > 0 && !strcmp(argv[0], "nbd")) {
@@ -201,12 +202,10 @@ static int serve_nbd_ctl(void *arg, int argc, char **argv, FILE *out)
 		fprintf(out, "nbd: disabled\n");
 		return -1;
 	}
-	if (!strcmp(cmd, "list") || !strcmp(cmd, "stats")) {
-		nbd_server_dump(st->srv, out, false);
-		return 0;
-	}
-	if (!strcmp(cmd, "conns")) {
-		nbd_server_dump(st->srv, out, true);
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "stats") ||
+	    !strcmp(cmd, "conns")) {
+		(json ? nbd_server_dump_json : nbd_server_dump)(
+			st->srv, out, !strcmp(cmd, "conns"));
 		return 0;
 	}
 	fprintf(out, "nbd: unknown command '%s' (list, conns)\n", cmd);

@@ -28,6 +28,7 @@
 
 #include "nbd/nbd_int.h"
 #include "util/hostport.h"
+#include "util/json.h"
 
 /* ---- exports: the bdev registry ---- */
 
@@ -578,4 +579,50 @@ void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns)
 			conn_state_names[c->state], c->export_name,
 			c->inflight, (unsigned long long)c->st.requests);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void nbd_server_dump_json(struct nbd_server *s, FILE *out, bool conns)
+{
+	struct nbd_server_stats st;
+	struct nbd_conn *c;
+	unsigned i;
+
+	fputs("{\"listen\": [", out);
+	for (i = 0; i < s->nlis; i++) {
+		if (i)
+			fputs(", ", out);
+		sk_json_str(out, s->lis[i].addr);
+	}
+	nbd_server_get_stats(s, &st);
+	fprintf(out,
+		"], \"connections_open\": %llu, \"accepted\": %llu, "
+		"\"refused\": %llu, \"requests\": %llu, \"read_bytes\": %llu, "
+		"\"written_bytes\": %llu, \"errors\": %llu, "
+		"\"protocol_closes\": %llu",
+		(unsigned long long)st.conns_open,
+		(unsigned long long)st.conns_accepted,
+		(unsigned long long)st.conns_refused,
+		(unsigned long long)st.requests,
+		(unsigned long long)st.bytes_read,
+		(unsigned long long)st.bytes_written,
+		(unsigned long long)st.errors,
+		(unsigned long long)st.protocol_closes);
+	if (conns) {
+		fputs(", \"conns\": [", out);
+		pthread_mutex_lock(&s->lock);
+		for (c = s->conns; c; c = c->next) {
+			fprintf(out, "%s{\"id\": %llu, \"peer\": ",
+				c == s->conns ? "" : ", ",
+				(unsigned long long)c->id);
+			sk_json_str(out, c->peer);
+			fprintf(out, ", \"state\": \"%s\", \"export\": ",
+				conn_state_names[c->state]);
+			sk_json_str(out, c->export_name);
+			fprintf(out, ", \"in_flight\": %u, \"requests\": %llu}",
+				c->inflight, (unsigned long long)c->st.requests);
+		}
+		pthread_mutex_unlock(&s->lock);
+		fputc(']', out);
+	}
+	fputs("}\n", out);
 }
