@@ -1,7 +1,7 @@
 # Shared helpers for integration tests (sourced, not run).
 #
 #   sk_init               make $T (a temp dir removed at exit) and the trap
-#   sk_serve ARGS...      start `scsikit serve --ctl $T/ctl.sock ARGS...` in
+#   sk_serve ARGS...      start `scsikit serve --socket $T/ctl.sock ARGS...` in
 #                         the background; waits until its control socket
 #                         answers; sets SK_PID
 #   sk_ctl ARGS...        `scsikit ctl --socket $T/ctl.sock ARGS...`
@@ -76,7 +76,7 @@ sk_ctl() {
 }
 
 sk_serve() {
-	"$SCSIKIT" serve --ctl "$T/ctl.sock" "$@" >"$T/serve.log" 2>&1 &
+	"$SCSIKIT" serve --socket "$T/ctl.sock" "$@" >"$T/serve.log" 2>&1 &
 	SK_PID=$!
 	SK_PIDS+=("$SK_PID")
 	local i
