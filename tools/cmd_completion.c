@@ -23,7 +23,8 @@ static const struct cli_opt completion_opts[] = {
 static void put_opts(FILE *out, const struct cli_opt *t, bool values)
 {
 	for (const struct cli_opt *o = t; o && o->name; o++) {
-		if ((o->flags & CLI_PREFIX) || values != (o->type != CLI_FLAG))
+		if ((o->flags & (CLI_PREFIX | CLI_HIDDEN)) ||
+		    values != (o->type != CLI_FLAG))
 			continue;
 		if (o->name[1] || !o->short_name)
 			fprintf(out, " --%s", o->name);
@@ -36,6 +37,9 @@ static void put_opts(FILE *out, const struct cli_opt *t, bool values)
  * options take a value. */
 static void put_frontend_opts(FILE *out)
 {
+	char seen[4096] = " ";
+	size_t n = 1;
+
 	for (unsigned i = 0; i < serve_nfrontends; i++) {
 		const struct serve_frontend *fe = serve_frontends[i];
 		const char *p;
@@ -47,8 +51,15 @@ static void put_frontend_opts(FILE *out)
 
 			while (*e && (isalnum((unsigned char)*e) || *e == '-'))
 				e++;
-			if (e > s && strncmp(s, fe->name, strlen(fe->name)) == 0)
-				fprintf(out, " --%.*s", (int)(e - s), s);
+			char w[80];
+
+			snprintf(w, sizeof(w), " --%.*s ", (int)(e - s), s);
+			if (e > s && strncmp(s, fe->name, strlen(fe->name)) == 0 &&
+			    !strstr(seen, w + 1) && n + strlen(w) < sizeof(seen)) {
+				fprintf(out, "%.*s", (int)strlen(w) - 1, w);
+				n += (size_t)snprintf(seen + n, sizeof(seen) - n,
+						      "%s", w + 1);
+			}
 			p = e;
 		}
 	}
@@ -89,8 +100,6 @@ static void put_bash(FILE *out)
 			put_opts(out, cli_client_opts, false);
 		if (c->fn == cmd_completion_main)
 			put_opts(out, completion_opts, false);
-		if (c->opts || client)
-			fprintf(out, " --help");
 		fprintf(out, "\"\n\t\tvals=\"");
 		put_opts(out, c->opts, true);
 		if (client)

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <scsikit/api.h>
@@ -112,6 +115,39 @@ bool serve_ctl_take_flag(int *argc, char **argv, const char *flag)
 	}
 	*argc = n;
 	return found;
+}
+
+/*
+ * systemd's readiness protocol (sd_notify(3)) without libsystemd: one
+ * datagram to $NOTIFY_SOCKET ("@name" is in the abstract namespace).  Not
+ * being run by systemd, or a failure to send, changes nothing.
+ */
+static void serve_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+		   (struct sockaddr *)&sun, len) < 0)
+		log_debug("sd_notify %s: %s", msg, strerror(errno));
+	close(fd);
 }
 
 static void serve_usage(FILE *out)
@@ -555,7 +591,9 @@ int cmd_serve_main(int argc, char **argv)
 	log_info("ready: %u disk%s, control socket %s",
 		 bdev_registry_count(), bdev_registry_count() == 1 ? "" : "s",
 		 d.ctl_path);
+	serve_notify("READY=1");
 	rc = ev_loop_run(d.loops[0]) < 0 ? 1 : 0;
+	serve_notify("STOPPING=1");
 	log_info("stopping");
 
 out_ctl:
