@@ -5,7 +5,6 @@
  * completion cannot offer an option the command refuses or miss one it
  * takes.  The build writes it to share/bash-completion/completions/scsikit.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,34 +32,31 @@ static void put_opts(FILE *out, const struct cli_opt *t, bool values)
 	}
 }
 
-/* The "--name" words of the front ends' usage text.  All front-end
- * options take a value. */
+/* The front ends' options (serve.h); all of them take a value. */
 static void put_frontend_opts(FILE *out)
 {
-	char seen[4096] = " ";
+	char seen[4096] = " ", w[84];
 	size_t n = 1;
 
 	for (unsigned i = 0; i < serve_nfrontends; i++) {
 		const struct serve_frontend *fe = serve_frontends[i];
-		const char *p;
 
-		if (!fe || !fe->usage)
+		if (!fe)
 			continue;
-		for (p = fe->usage; (p = strstr(p, "--")) != NULL;) {
-			const char *s = p + 2, *e = s;
+		for (const char *p = NULL;
+		     (p = serve_frontend_next_option(fe, p, w + 2,
+						      sizeof(w) - 4));) {
+			size_t l;
 
-			while (*e && (isalnum((unsigned char)*e) || *e == '-'))
-				e++;
-			char w[80];
-
-			snprintf(w, sizeof(w), " --%.*s ", (int)(e - s), s);
-			if (e > s && strncmp(s, fe->name, strlen(fe->name)) == 0 &&
-			    !strstr(seen, w + 1) && n + strlen(w) < sizeof(seen)) {
-				fprintf(out, "%.*s", (int)strlen(w) - 1, w);
-				n += (size_t)snprintf(seen + n, sizeof(seen) - n,
-						      "%s", w + 1);
-			}
-			p = e;
+			w[0] = '-';
+			w[1] = '-';
+			l = strlen(w);
+			w[l] = ' ';
+			w[l + 1] = '\0';
+			if (strstr(seen, w) || n + l + 1 >= sizeof(seen))
+				continue;
+			fprintf(out, " %.*s", (int)l, w);
+			n += (size_t)snprintf(seen + n, sizeof(seen) - n, "%s", w);
 		}
 	}
 }

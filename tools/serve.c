@@ -285,6 +285,11 @@ static int apply_option(struct serve_daemon *d, struct serve_opts *o,
 				"such front end\n", where, key);
 		return -1;
 	}
+	if (!serve_frontend_has_option(fe, key)) {
+		fprintf(stderr, "scsikit serve: %sunknown option '--%s'\n",
+			where, key);
+		return -1;
+	}
 	if (!d->fe_state[idx]) {
 		fprintf(stderr, "scsikit serve: %s%s: not available\n", where,
 			fe->name);

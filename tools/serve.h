@@ -66,4 +66,15 @@ extern const struct serve_frontend *const serve_frontends[];
 extern const unsigned serve_nfrontends;
 extern const char *const serve_frontend_names[];
 
+/*
+ * A front end's options are the "--NAME..." words of its usage text (what
+ * `scsikit serve --help` shows), so the help, the check below and the bash
+ * completion cannot disagree.  Iterate with p = NULL first, then the value
+ * returned, until NULL; buf gets the option's name without the dashes.
+ */
+const char *serve_frontend_next_option(const struct serve_frontend *fe,
+				       const char *p, char *buf, size_t len);
+bool serve_frontend_has_option(const struct serve_frontend *fe,
+			       const char *key);
+
 #endif

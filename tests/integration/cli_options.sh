@@ -44,6 +44,10 @@ for cmd in "disk list" "stats" "trace" "status" "shutdown" "cam devlist" "attach
 		fail "$cmd --bogus: $(cat "$T/err")"
 done
 expect 2 serve --bogus x
+# A front end's options: unknown ones read the same as the core's.
+expect 2 serve --nbd-bogus 1
+grep -q "unknown option '--nbd-bogus'" "$T/err" || fail "$(cat "$T/err")"
+expect 2 serve --nbd-max-conns lots
 # (after its first word, a raw request's words go to the daemon as they are)
 expect 2 ctl --bogus version
 expect 2 nosuchcommand
