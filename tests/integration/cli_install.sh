@@ -10,7 +10,7 @@
 # completes subcommands and options in bash.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-sk_need cmake man groff pkg-config gcc systemd-analyze bash python3
+sk_need cmake man groff pkg-config gcc nm ldd systemd-analyze bash python3
 sk_init
 : "${SK_BUILD:?}"
 
@@ -100,7 +100,9 @@ int main(void)
 }
 C
 SAN=()
-if nm "$LIB/libscsikit.a" 2>/dev/null | grep -q __asan_; then
+# (A sanitizer build's library needs its runtime in the program too.)
+nm "$LIB/libscsikit.a" >"$T/nm.out" 2>/dev/null || true
+if grep -q __asan_ "$T/nm.out"; then
 	SAN=(-fsanitize=address,undefined)
 fi
 # shellcheck disable=SC2046
