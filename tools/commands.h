@@ -1,6 +1,6 @@
 /*
  * The subcommands of `scsikit`.  Each lives in its own tools/cmd_<name>.c
- * and has one entry point and one option table (tools/cli_opt.h); the
+ * and has one entry point and one option table (src/daemon/cli_opt.h); the
  * table in tools/scsikit.c lists them.  Entry points of parts still being
  * built are weak, so the command exists exactly when its file is linked in.
  */

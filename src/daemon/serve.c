@@ -25,9 +25,9 @@
 #include <scsikit/log.h>
 
 #include "cli_opt.h"
-#include "commands.h"
 #include "util/hostport.h"
 #include "ctl_client.h"
+#include "serve.h"
 #include "serve_internal.h"
 
 #define SERVE_DEFAULT_DISK "disk0=mem:1G"
@@ -51,11 +51,6 @@ struct ev_loop *serve_pick_loop(struct serve_ctx *ctx)
 
 	return ctx->loops[i % ctx->nloops];
 }
-
-enum {
-	SO_DISK, SO_NO_DEFAULT_DISK, SO_SOCKET, SO_CONFIG, SO_REACTORS,
-	SO_LOG_LEVEL, SO_TRACE, SO_SYSLOG, SO_HELP, SO_FRONTEND,
-};
 
 #define SO_FE(name) \
 	{ name, 0, CLI_STR, SO_FRONTEND, "VALUE", 0, 0, NULL, \
@@ -150,7 +145,7 @@ static void serve_notify(const char *msg)
 	close(fd);
 }
 
-static void serve_usage(FILE *out)
+void serve_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: scsikit serve [options]\n"
@@ -493,61 +488,62 @@ static void stop_frontends(struct serve_daemon *d)
 	}
 }
 
-int cmd_serve_main(int argc, char **argv)
-{
+/* The daemon being set up and run (serve.h). */
+struct serve {
 	struct serve_daemon d;
 	struct serve_opts o;
-	char err[256], host[64];
-	struct cli_parser p;
-	struct cli_val v;
-	struct ev_io *sigio = NULL;
-	int id;
-	sigset_t mask;
-	int sfd = -1, rc = 1;
+	char host[64];
+};
 
-	memset(&d, 0, sizeof(d));
-	memset(&o, 0, sizeof(o));
-	o.reactors = 2;
-	o.log_level = SK_LOG_INFO;
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	d.ctx.instance = host;
+struct serve *serve_new(void)
+{
+	struct serve *s = calloc(1, sizeof(*s));
 
+	if (!s)
+		return NULL;
+	s->o.reactors = 2;
+	s->o.log_level = SK_LOG_INFO;
+	if (gethostname(s->host, sizeof(s->host)) < 0)
+		snprintf(s->host, sizeof(s->host), "localhost");
+	s->host[sizeof(s->host) - 1] = '\0';
+	s->d.ctx.instance = s->host;
 	for (unsigned i = 0; i < serve_nfrontends && i < SERVE_MAX_FRONTENDS;
 	     i++) {
 		if (serve_frontends[i])
-			d.fe_state[i] = serve_frontends[i]->create(&d.ctx);
+			s->d.fe_state[i] = serve_frontends[i]->create(&s->d.ctx);
 	}
+	return s;
+}
 
-	cli_init(&p, "scsikit serve", argc, argv, 1, NULL, 0);
-	cli_add_table(&p, serve_opts);
-	while ((id = cli_next(&p, &v)) != CLI_END) {
-		if (id == CLI_ERROR) {
-			rc = cli_usage_error("scsikit serve", "%s (see --help)",
-					     p.err);
-			goto out_free_fe;
-		}
-		if (id == SO_HELP) {
-			serve_usage(stdout);
-			rc = CLI_EXIT_OK;
-			goto out_free_fe;
-		}
-		if (apply_option(&d, &o, &v, "", 0) < 0) {
-			rc = CLI_EXIT_USAGE;
-			goto out_free_fe;
-		}
-	}
+int serve_option(struct serve *s, const struct cli_val *v)
+{
+	return apply_option(&s->d, &s->o, v, "", 0);
+}
 
-	log_init("scsikit", o.log_level, o.use_syslog);
+void serve_free(struct serve *s)
+{
+	stop_frontends(&s->d);
+	free(s);
+}
+
+int serve_run(struct serve *s)
+{
+	struct serve_daemon *dp = &s->d;
+	struct serve_opts *op = &s->o;
+	char err[256];
+	struct ev_io *sigio = NULL;
+	sigset_t mask;
+	int sfd = -1, rc = 1;
+
+	log_init("scsikit", op->log_level, op->use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.ndisks == 0 && !o.no_default_disk)
-		o.disks[o.ndisks++] = SERVE_DEFAULT_DISK;
-	for (unsigned i = 0; i < o.ndisks; i++) {
-		if (serve_disk_add(o.disks[i], err, sizeof(err)) < 0) {
+	if (op->ndisks == 0 && !op->no_default_disk)
+		op->disks[op->ndisks++] = SERVE_DEFAULT_DISK;
+	for (unsigned i = 0; i < op->ndisks; i++) {
+		if (serve_disk_add(op->disks[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "scsikit serve: --disk %s: %s\n",
-				o.disks[i], err);
+				op->disks[i], err);
 			goto out_disks;
 		}
 	}
@@ -559,68 +555,65 @@ int cmd_serve_main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	if (start_reactors(&d, o.reactors) < 0)
+	if (start_reactors(dp, op->reactors) < 0)
 		goto out_reactors;
 
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0 ||
-	    !(sigio = ev_io_add(d.loops[0], sfd, EV_READ, on_signal, &d))) {
+	    !(sigio = ev_io_add(dp->loops[0], sfd, EV_READ, on_signal, dp))) {
 		fprintf(stderr, "scsikit serve: signalfd: %s\n",
 			strerror(errno));
 		goto out_reactors;
 	}
 
-	snprintf(d.ctl_path, sizeof(d.ctl_path), "%s",
-		 o.ctl_path ? o.ctl_path : ctl_default_socket());
-	d.ctl = serve_ctl_start(&d, d.ctl_path, err, sizeof(err));
-	if (!d.ctl) {
+	snprintf(dp->ctl_path, sizeof(dp->ctl_path), "%s",
+		 op->ctl_path ? op->ctl_path : ctl_default_socket());
+	dp->ctl = serve_ctl_start(dp, dp->ctl_path, err, sizeof(err));
+	if (!dp->ctl) {
 		fprintf(stderr, "scsikit serve: control socket %s: %s\n",
-			d.ctl_path, err);
+			dp->ctl_path, err);
 		goto out_sig;
 	}
 
 	for (unsigned i = 0; i < serve_nfrontends; i++) {
 		const struct serve_frontend *fe = serve_frontends[i];
 
-		if (!fe || !d.fe_state[i])
+		if (!fe || !dp->fe_state[i])
 			continue;
-		if (fe->start(d.fe_state[i], err, sizeof(err)) < 0) {
+		if (fe->start(dp->fe_state[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "scsikit serve: %s: %s\n", fe->name,
 				err);
 			goto out_ctl;
 		}
-		d.fe_started[i] = true;
+		dp->fe_started[i] = true;
 	}
 
-	d.started_ms = ev_now_ms();
+	dp->started_ms = ev_now_ms();
 	log_info("ready: %u disk%s, control socket %s",
 		 bdev_registry_count(), bdev_registry_count() == 1 ? "" : "s",
-		 d.ctl_path);
+		 dp->ctl_path);
 	serve_notify("READY=1");
-	rc = ev_loop_run(d.loops[0]) < 0 ? 1 : 0;
+	rc = ev_loop_run(dp->loops[0]) < 0 ? 1 : 0;
 	serve_notify("STOPPING=1");
 	log_info("stopping");
 
 out_ctl:
-	stop_frontends(&d);
-	serve_ctl_stop(d.ctl);
+	stop_frontends(dp);
+	serve_ctl_stop(dp->ctl);
 out_sig:
 	ev_io_del(sigio);
 	if (sfd >= 0)
 		close(sfd);
 out_reactors:
-	stop_frontends(&d);
+	stop_frontends(dp);
 	/* Blocking I/O still on the worker pool completes by posting to its
 	 * reactor: drain the pool while every loop still exists, then let
 	 * each loop run what was posted to it as it is destroyed. */
 	bdev_pool_shutdown();
-	stop_reactors(&d);
+	stop_reactors(dp);
 out_disks:
 	bdev_registry_clear();
 	bdev_pool_shutdown();
-	return rc;
-
-out_free_fe:
-	stop_frontends(&d);
+	free(s);
 	return rc;
 }

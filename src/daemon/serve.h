@@ -1,9 +1,10 @@
 /*
- * `scsikit serve`: the daemon.  This header is the contract between the
- * daemon's core (tools/serve.c: reactors, disks, control socket) and its
+ * `scsikit serve`: the daemon (src/daemon).  This header is the contract
+ * between the daemon's core (serve.c: reactors, disks, control socket), its
  * front ends (iSCSI, NBD, xdisk, vscsi, imports), each of which fills one
- * const struct serve_frontend in its own tools/serve_<name>.c and is listed
- * in the table in tools/serve_frontends.c.
+ * const struct serve_frontend in its own serve_<name>.c and is listed in
+ * the table in serve_frontends.c, and the command that runs it
+ * (tools/cmd_serve.c).
  */
 #ifndef SCSIKIT_TOOLS_SERVE_H
 #define SCSIKIT_TOOLS_SERVE_H
@@ -12,7 +13,34 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli_opt.h"
+
 struct ev_loop;
+
+/*
+ * Running the daemon, for tools/cmd_serve.c: serve_new(), then
+ * serve_option() for each option found in argv with the serve_opts table
+ * (0, or -1 after one error line), then serve_run(), which starts
+ * everything, runs until SIGINT/SIGTERM or a "shutdown" request, stops and
+ * frees; it returns the exit status.  serve_free() drops a daemon that is
+ * not run.
+ */
+struct serve;
+
+enum {
+	SO_DISK, SO_NO_DEFAULT_DISK, SO_SOCKET, SO_CONFIG, SO_REACTORS,
+	SO_LOG_LEVEL, SO_TRACE, SO_SYSLOG, SO_HELP, SO_FRONTEND,
+};
+
+/* The daemon's options, on the command line and in config files. */
+extern const struct cli_opt serve_opts[];
+
+struct serve *serve_new(void);
+int serve_option(struct serve *s, const struct cli_val *v);
+int serve_run(struct serve *s);
+void serve_free(struct serve *s);
+/* `scsikit serve --help`: the options, then each front end's. */
+void serve_usage(FILE *out);
 
 /* What the daemon gives its front ends. */
 struct serve_ctx {
@@ -60,7 +88,7 @@ struct serve_frontend {
 	int (*ctl)(void *st, int argc, char **argv, FILE *out);
 };
 
-/* The table of front ends (tools/serve_frontends.c).  An entry is NULL when
+/* The table of front ends (serve_frontends.c).  An entry is NULL when
  * that front end is not linked into this build. */
 extern const struct serve_frontend *const serve_frontends[];
 extern const unsigned serve_nfrontends;

@@ -1,5 +1,5 @@
 /*
- * The daemon's front ends.  Each is defined in its own tools/serve_<name>.c;
+ * The daemon's front ends.  Each is defined in its own serve_<name>.c;
  * the references are weak so that a build without one of them still links
  * (its entry is then NULL and the daemon skips it).  Order matters only for
  * --help and start-up: exporters before importers would race nothing, since
