@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "serve.h"
+#include "serve_main.h"
 
 int cmd_serve_main(int argc, char **argv)
 {

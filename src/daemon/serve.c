@@ -28,6 +28,7 @@
 #include "util/hostport.h"
 #include "ctl_client.h"
 #include "serve.h"
+#include "serve_main.h"
 #include "serve_internal.h"
 
 #define SERVE_DEFAULT_DISK "disk0=mem:1G"
