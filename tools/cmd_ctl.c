@@ -1,7 +1,9 @@
 /*
  * Subcommands that only relay to a running daemon: disk, stats, trace,
- * shutdown and the raw "ctl".  Each takes --socket PATH (default: the
- * daemon's default control socket) and --json where the daemon offers it.
+ * status, shutdown and the raw "ctl".  Each takes --socket PATH (default:
+ * the daemon's default control socket) and --json where the daemon offers
+ * it; options may come anywhere.  What each accepts is checked here, so a
+ * malformed command is a usage error (exit 2) before the daemon is asked.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,75 +11,128 @@
 #include "commands.h"
 #include "ctl_client.h"
 
-static void ctl_usage(const char *cmd, FILE *out)
+enum { OPT_SOCKET, OPT_JSON, OPT_HELP };
+
+const struct cli_opt cli_client_opts[] = {
+	{ "socket", 0, CLI_STR, OPT_SOCKET, "PATH", 0, 0,
+	  "the daemon's control socket" },
+	{ "json", 0, CLI_FLAG, OPT_JSON, NULL, 0, 0,
+	  "machine-readable output" },
+	{ "help", 'h', CLI_FLAG, OPT_HELP, NULL, 0, 0, "this text" },
+	{ NULL },
+};
+
+/* The relaying commands take no options of their own. */
+const struct cli_opt ctl_opts[] = { { NULL } };
+
+/* What each relaying command accepts: a verb (or none) and how many
+ * words may follow the command's name. */
+struct relay {
+	const char *cmd;
+	const char *usage;
+	int min_words, max_words;	/* positional words */
+	bool json;			/* --json is meaningful */
+};
+
+static const struct relay relays[] = {
+	{ "disk",
+	  "usage: scsikit disk [--socket PATH] list [--json]\n"
+	  "       scsikit disk [--socket PATH] add NAME SPEC\n"
+	  "       scsikit disk [--socket PATH] remove NAME\n"
+	  "       scsikit disk [--socket PATH] fault NAME RULE\n"
+	  "SPEC as for 'scsikit serve --disk': mem:SIZE or "
+	  "file:PATH[,direct][,size=SIZE], ,ro for read-only.\n"
+	  "Every front end of the daemon exports a disk as soon as it is "
+	  "added.\n",
+	  1, 3, true },
+	{ "stats", "usage: scsikit stats [--socket PATH] [DISK] [--json]\n",
+	  0, 1, true },
+	{ "trace",
+	  "usage: scsikit trace [--socket PATH] [CATEGORIES] [--json]\n"
+	  "CATEGORIES: comma list of pdu,cdb,xpt,probe,dmsg,nbd,bdev,vscsi,"
+	  "ctl, or all, or none\n",
+	  0, 1, true },
+	{ "status", "usage: scsikit status [--socket PATH] [--json]\n", 0, 0,
+	  true },
+	{ "shutdown", "usage: scsikit shutdown [--socket PATH]\n", 0, 0,
+	  false },
+	{ "ctl",
+	  "usage: scsikit ctl [--socket PATH] [--json] REQUEST...\n"
+	  "Sends REQUEST to the daemon's control socket as is (see "
+	  "docs/control-socket.md);\nwords of REQUEST that begin with '-' are "
+	  "sent as they are.\n",
+	  1, 62, true },
+};
+
+/* The verbs of "disk" and the words each takes after the verb. */
+static const struct {
+	const char *verb;
+	int words;
+} disk_verbs[] = {
+	{ "list", 0 }, { "add", 2 }, { "remove", 1 }, { "fault", 2 },
+};
+
+static int check_disk(const char *prog, char **pos, int npos)
 {
-	if (strcmp(cmd, "disk") == 0)
-		fprintf(out,
-			"usage: scsikit disk [--socket PATH] list [--json]\n"
-			"       scsikit disk [--socket PATH] add NAME SPEC\n"
-			"       scsikit disk [--socket PATH] remove NAME\n"
-			"SPEC as for 'scsikit serve --disk': mem:SIZE or "
-			"file:PATH[,direct][,size=SIZE], ,ro for read-only.\n"
-			"Every front end of the daemon exports a disk as soon "
-			"as it is added.\n");
-	else if (strcmp(cmd, "stats") == 0)
-		fprintf(out, "usage: scsikit stats [--socket PATH] [DISK] "
-			     "[--json]\n");
-	else if (strcmp(cmd, "trace") == 0)
-		fprintf(out,
-			"usage: scsikit trace [--socket PATH] [CATEGORIES]\n"
-			"CATEGORIES: comma list of pdu,cdb,xpt,probe,dmsg,nbd,"
-			"bdev,vscsi,ctl, or all, or none\n");
-	else if (strcmp(cmd, "shutdown") == 0)
-		fprintf(out, "usage: scsikit shutdown [--socket PATH]\n");
-	else
-		fprintf(out,
-			"usage: scsikit ctl [--socket PATH] REQUEST...\n"
-			"Sends REQUEST to the daemon's control socket as is "
-			"(see docs/control-socket.md).\n");
+	for (size_t i = 0; i < sizeof(disk_verbs) / sizeof(disk_verbs[0]); i++)
+		if (strcmp(pos[0], disk_verbs[i].verb) == 0) {
+			if (npos - 1 != disk_verbs[i].words)
+				return cli_usage_error(
+					prog, "'disk %s' takes %d argument%s",
+					pos[0], disk_verbs[i].words,
+					disk_verbs[i].words == 1 ? "" : "s");
+			return 0;
+		}
+	return cli_usage_error(prog, "unknown disk command '%s' (list, add, "
+				     "remove, fault)", pos[0]);
 }
 
 int cmd_ctl_main(int argc, char **argv)
 {
-	const char *cmd = argv[0];
+	const struct relay *r = &relays[sizeof(relays) / sizeof(relays[0]) - 1];
 	const char *sock = ctl_default_socket();
-	char *args[64];
-	int n = 0;
+	char prog[64], *pos[64], *req[66];
+	struct cli_parser p;
+	struct cli_val v;
+	bool json = false;
+	int id, n = 0;
 
-	if (strcmp(cmd, "ctl") != 0)
-		args[n++] = argv[0];
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
-			ctl_usage(cmd, stdout);
-			return 0;
+	for (size_t i = 0; i < sizeof(relays) / sizeof(relays[0]); i++)
+		if (strcmp(argv[0], relays[i].cmd) == 0)
+			r = &relays[i];
+	snprintf(prog, sizeof(prog), "scsikit %s", r->cmd);
+	cli_init(&p, prog, argc, argv, 1, pos, 63);
+	cli_add_table(&p, cli_client_opts);
+	p.raw_after_pos = strcmp(r->cmd, "ctl") == 0;
+	while ((id = cli_next(&p, &v)) != CLI_END) {
+		switch (id) {
+		case CLI_ERROR:
+			return cli_usage_error(prog, "%s", p.err);
+		case OPT_SOCKET:
+			sock = v.str;
+			break;
+		case OPT_JSON:
+			if (!r->json)
+				return cli_usage_error(prog, "--json: there is "
+							     "nothing to list");
+			json = true;
+			break;
+		case OPT_HELP:
+			fputs(r->usage, stdout);
+			return CLI_EXIT_OK;
 		}
-		if (strcmp(argv[i], "--socket") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "scsikit %s: --socket needs a "
-						"path\n", cmd);
-				return 2;
-			}
-			sock = argv[++i];
-			continue;
-		}
-		if (n == (int)(sizeof(args) / sizeof(args[0]))) {
-			fprintf(stderr, "scsikit %s: too many arguments\n",
-				cmd);
-			return 2;
-		}
-		args[n++] = argv[i];
 	}
-	if (n == 0 || (strcmp(cmd, "disk") == 0 && n == 1)) {
-		ctl_usage(cmd, stderr);
-		return 2;
+	if (p.npos < r->min_words || p.npos > r->max_words) {
+		fputs(r->usage, stderr);
+		return CLI_EXIT_USAGE;
 	}
-	switch (ctl_call(sock, n, args, stdout)) {
-	case 0:
-		return 0;
-	case 1:
-		return 1;
-	default:
-		return 3;
-	}
+	if (strcmp(r->cmd, "disk") == 0 && check_disk(prog, pos, p.npos))
+		return CLI_EXIT_USAGE;
+	if (strcmp(r->cmd, "ctl") != 0)
+		req[n++] = (char *)r->cmd;
+	for (int i = 0; i < p.npos; i++)
+		req[n++] = pos[i];
+	if (json)
+		req[n++] = "--json";
+	return ctl_call_exit(sock, n, req);
 }

@@ -11,10 +11,10 @@
  * serves; the SIM's bus scan then finds the LUNs.  A SIM that is busy (its
  * previous userland end is still being torn down) is retried for --wait
  * seconds (default 10).  Exit status: 0 after SIGINT/SIGTERM, 1 on a
- * start-up error, 3 when the SIM closed the connection.
+ * start-up error, 2 on a usage error, 3 when the SIM could not be reached
+ * or closed the connection.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +57,21 @@ static void vt_on_gone(void *arg)
 	vt_lost = true;
 	ev_loop_stop(vt_loop);
 }
+
+enum { VT_CONNECT, VT_LUN, VT_WAIT, VT_NO_PROBE, VT_HELP };
+
+const struct cli_opt vscsi_target_opts[] = {
+	{ "connect", 'c', CLI_STR, VT_CONNECT, "PATH", 0, 0,
+	  "the vscsi SIM's socket (scsikit serve --vscsi PATH)" },
+	{ "lun", 'l', CLI_STR, VT_LUN, "T:L=SPEC", 0, 0,
+	  "serve SPEC as LUN L of target T (repeatable)" },
+	{ "wait", 'w', CLI_NUM, VT_WAIT, "SECONDS", 0, 3600,
+	  "retry a busy or absent SIM this long (10)" },
+	{ "no-probe", 'n', CLI_FLAG, VT_NO_PROBE, NULL, 0, 0,
+	  "do not ask the SIM to scan the targets at start" },
+	{ "help", 'h', CLI_FLAG, VT_HELP, NULL, 0, 0, "this text" },
+	{ NULL },
+};
 
 static void vt_usage(FILE *f)
 {
@@ -109,14 +124,6 @@ static int vt_connect(const char *path, unsigned wait_s,
 
 int cmd_vscsi_target_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"connect", required_argument, NULL, 'c'},
-		{"lun", required_argument, NULL, 'l'},
-		{"wait", required_argument, NULL, 'w'},
-		{"no-probe", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct vt_lun luns[VT_MAX_LUNS];
 	struct tgt_target *targets[VSCSI_TARGETS];
 	struct vscsi_client *c = NULL;
@@ -124,47 +131,46 @@ int cmd_vscsi_target_main(int argc, char **argv)
 	const char *path = NULL;
 	unsigned nluns = 0, wait_s = 10;
 	bool probe = true;
+	static const char prog[] = "scsikit vscsi-target";
+	struct cli_parser p;
+	struct cli_val v;
 	struct sigaction sa;
 	int opt, rc = 1;
 
 	memset(targets, 0, sizeof(targets));
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:w:nh", opts, NULL)) != -1) {
+	cli_init(&p, prog, argc, argv, 1, NULL, 0);
+	cli_add_table(&p, vscsi_target_opts);
+	while ((opt = cli_next(&p, &v)) != CLI_END) {
 		switch (opt) {
-		case 'c':
-			path = optarg;
+		case CLI_ERROR:
+			return cli_usage_error(prog, "%s", p.err);
+		case VT_CONNECT:
+			path = v.str;
 			break;
-		case 'l':
-			if (nluns == VT_MAX_LUNS) {
-				fprintf(stderr, "vscsi-target: too many LUNs\n");
-				return 1;
-			}
+		case VT_LUN:
+			if (nluns == VT_MAX_LUNS)
+				return cli_usage_error(prog, "too many LUNs");
 			memset(&luns[nluns], 0, sizeof(luns[nluns]));
-			if (vt_parse_lun(optarg, &luns[nluns]) < 0) {
-				fprintf(stderr, "vscsi-target: bad --lun '%s' "
-					"(T:L=SPEC, T < 256, L < 256)\n",
-					optarg);
-				return 1;
-			}
+			if (vt_parse_lun(v.str, &luns[nluns]) < 0)
+				return cli_usage_error(
+					prog, "bad --lun '%s' (T:L=SPEC, "
+					      "T < 256, L < 256)", v.str);
 			nluns++;
 			break;
-		case 'w':
-			wait_s = (unsigned)strtoul(optarg, NULL, 10);
+		case VT_WAIT:
+			wait_s = (unsigned)v.num;
 			break;
-		case 'n':
+		case VT_NO_PROBE:
 			probe = false;
 			break;
-		case 'h':
+		case VT_HELP:
 			vt_usage(stdout);
-			return 0;
-		default:
-			vt_usage(stderr);
-			return 1;
+			return CLI_EXIT_OK;
 		}
 	}
-	if (!path || nluns == 0 || optind != argc) {
+	if (!path || nluns == 0) {
 		vt_usage(stderr);
-		return 1;
+		return CLI_EXIT_USAGE;
 	}
 
 	/* The LUNs and their targets. */
@@ -208,7 +214,7 @@ int cmd_vscsi_target_main(int argc, char **argv)
 	rc = vt_connect(path, wait_s, &c);
 	if (rc < 0) {
 		fprintf(stderr, "vscsi-target: %s: %s\n", path, strerror(-rc));
-		rc = 1;
+		rc = CLI_EXIT_UNREACHABLE;
 		goto out;
 	}
 	vt_loop = ev_loop_create();
@@ -236,7 +242,7 @@ int cmd_vscsi_target_main(int argc, char **argv)
 		 nluns == 1 ? "" : "s", vscsi_client_info(c)->name, path);
 	if (!vt_signalled)
 		ev_loop_run(vt_loop);
-	rc = vt_lost && !vt_signalled ? 3 : 0;
+	rc = vt_lost && !vt_signalled ? CLI_EXIT_UNREACHABLE : 0;
 
 out_srv:
 	/* Tasks still in the engine finish first (bounded). */

@@ -1,7 +1,9 @@
 /*
  * scsikit: the one command.  Dispatches to a subcommand from a table; each
- * subcommand parses its own options.  Commands whose module is not linked
- * in (weak entry points, see commands.h) are simply absent.
+ * subcommand parses its options with the shared parser (cli_opt.h) and its
+ * own option table, which the table below also names for the bash
+ * completion.  Commands whose module is not linked in (weak entry points,
+ * see commands.h) are simply absent.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,32 +13,40 @@
 
 #include "commands.h"
 
-struct command {
-	const char *name;
-	cmd_main_fn fn;
-	const char *summary;
-};
-
-static const struct command commands[] = {
+const struct command scsikit_commands[] = {
 	{ "serve", cmd_serve_main,
-	  "run the daemon: disks, exports, CAM buses, control socket" },
+	  "run the daemon: disks, exports, CAM buses, control socket",
+	  serve_opts, NULL },
 	{ "disk", cmd_ctl_main,
-	  "list, add or remove a running daemon's disks" },
-	{ "stats", cmd_ctl_main, "show a running daemon's I/O statistics" },
+	  "list, add or remove a running daemon's disks", ctl_opts,
+	  "list add remove fault" },
+	{ "stats", cmd_ctl_main, "show a running daemon's I/O statistics",
+	  ctl_opts, NULL },
 	{ "trace", cmd_ctl_main,
-	  "show or set a running daemon's trace categories" },
-	{ "shutdown", cmd_ctl_main, "stop a running daemon" },
+	  "show or set a running daemon's trace categories", ctl_opts,
+	  "pdu cdb xpt probe dmsg nbd bdev vscsi ctl all none" },
+	{ "status", cmd_ctl_main, "show a running daemon's state", ctl_opts,
+	  NULL },
+	{ "shutdown", cmd_ctl_main, "stop a running daemon", ctl_opts, NULL },
 	{ "ctl", cmd_ctl_main,
-	  "send a raw control-socket request to a running daemon" },
-	{ "cam", cmd_cam_main, "CAM devices: devlist, inquiry, readcap, ..." },
+	  "send a raw control-socket request to a running daemon", ctl_opts,
+	  "version status disk stats trace log-level shutdown iscsi nbd "
+	  "xdisk cam vscsi import" },
+	{ "cam", cmd_cam_main, "CAM devices: devlist, inquiry, readcap, ...",
+	  cam_opts,
+	  "devlist inquiry readcap tur reset rescan read write cmd tags "
+	  "negotiate pathinq fault" },
 	{ "attach", cmd_attach_main,
-	  "attach a network disk (xdisk://...) to a running daemon" },
+	  "attach a network disk (xdisk://...) to a running daemon",
+	  attach_opts, NULL },
 	{ "vscsi-target", cmd_vscsi_target_main,
-	  "serve LUNs to a vscsi host adapter as a userland target" },
-	{ "bench", cmd_bench_main, "built-in benchmarks" },
+	  "serve LUNs to a vscsi host adapter as a userland target",
+	  vscsi_target_opts, NULL },
+	{ "bench", cmd_bench_main, "built-in benchmarks", NULL, NULL },
+	{ "completion", cmd_completion_main,
+	  "print the bash completion script", NULL, "bash" },
+	{ NULL },
 };
-
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out)
 {
@@ -48,38 +58,47 @@ static void usage(FILE *out)
 		"devices and network disks through a CAM transport layer.\n"
 		"\n"
 		"commands:\n");
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (!commands[i].fn)
+	for (const struct command *c = scsikit_commands; c->name; c++) {
+		if (!c->fn)
 			continue;
-		fprintf(out, "  %-13s %s\n", commands[i].name,
-			commands[i].summary);
+		fprintf(out, "  %-13s %s\n", c->name, c->summary);
 	}
-	fprintf(out, "\n'scsikit <command> --help' describes a command.\n");
+	fprintf(out,
+		"\n'scsikit <command> --help' describes a command; options may "
+		"come in any\norder, as --name VALUE or --name=VALUE.\n"
+		"\n"
+		"exit status:\n"
+		"  0  success\n"
+		"  1  the operation failed (the daemon or device answered an "
+		"error)\n"
+		"  2  usage: unknown command or option, bad or missing value\n"
+		"  3  the daemon (or the peer the command needs) could not be "
+		"reached\n");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return CLI_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
-		return 0;
+		return CLI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("scsikit %s\n", SCSIKIT_VERSION_STRING);
-		return 0;
+		return CLI_EXIT_OK;
 	}
 	log_init("scsikit", SK_LOG_WARN, 0);
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (commands[i].fn && strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+	for (const struct command *c = scsikit_commands; c->name; c++) {
+		if (c->fn && strcmp(argv[1], c->name) == 0)
+			return c->fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr,
-		"scsikit: '%s' is not a command; 'scsikit --help' lists them\n",
-		argv[1]);
-	return 2;
+	return cli_usage_error("scsikit",
+			       "'%s' is not a command; 'scsikit --help' lists "
+			       "them",
+			       argv[1]);
 }

@@ -71,5 +71,8 @@ SK_API void nbd_server_get_stats(struct nbd_server *s,
 /* Human-readable state: listeners, then one line per connection when
  * conns is true. */
 SK_API void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns);
+/* The same as one JSON object (listeners, counters, "conns" array). */
+SK_API void nbd_server_dump_json(struct nbd_server *s, FILE *out,
+				 bool conns);
 
 #endif

@@ -57,6 +57,8 @@ SK_API int xdisk_server_set_serial(struct xdisk_server *srv,
 SK_API int xdisk_server_add_conn(struct xdisk_server *srv, int fd);
 /* One line per link and per exported span. */
 SK_API void xdisk_server_list(struct xdisk_server *srv, FILE *out);
+/* The same as one JSON object: port, links and their spans. */
+SK_API void xdisk_server_list_json(struct xdisk_server *srv, FILE *out);
 /* Close everything.  Links end at once; I/O still running on a bdev
  * finishes in the background and its reply is dropped. */
 SK_API void xdisk_server_destroy(struct xdisk_server *srv);
@@ -94,6 +96,9 @@ SK_API unsigned xdisk_client_ndisks(const struct xdisk_client *cl);
 SK_API bool xdisk_client_disk_ready(struct xdisk_client *cl,
 				    const char *name);
 SK_API void xdisk_client_list(struct xdisk_client *cl, FILE *out);
+/* The same as one JSON object: attaches (with links) and disks (with
+ * paths). */
+SK_API void xdisk_client_list_json(struct xdisk_client *cl, FILE *out);
 SK_API void xdisk_client_stats(struct xdisk_client *cl, FILE *out);
 SK_API void xdisk_client_destroy(struct xdisk_client *cl);
 

@@ -22,6 +22,8 @@
 #include <scsikit/log.h>
 
 #include "iscsi/tgt_int.h"
+#include "util/hostport.h"
+#include "util/json.h"
 
 /* ---- settings ---------------------------------------------------------- */
 
@@ -205,6 +207,12 @@ static int add_portal(struct iscsi_srv *s, const char *v, char *err,
 		s->portals_none = true;
 		return 0;
 	}
+	char host[96];
+	uint16_t port;
+
+	if (sk_parse_hostport(v, SK_HP_PORT_ZERO, host, sizeof(host), &port, 3260, err,
+			      errlen) < 0)
+		return -1;
 	struct iscsi_portal *p = calloc(1, sizeof(*p));
 	if (p == NULL || strlen(v) >= sizeof(p->spec)) {
 		free(p);
@@ -763,37 +771,16 @@ static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
 	}
 }
 
-/* "HOST:PORT", "[V6]:PORT", "HOST", "[V6]", ":PORT". */
+/* "HOST:PORT", "[V6]:PORT", "HOST", "[V6]", ":PORT" (util/hostport.h);
+ * no host means every address. */
 static int portal_split(const char *spec, char *host, size_t hlen,
 			char *port, size_t plen)
 {
-	const char *p;
+	uint16_t pn;
 
-	snprintf(port, plen, "3260");
-	if (spec[0] == '[') {
-		const char *e = strchr(spec, ']');
-		if (e == NULL || (size_t)(e - spec - 1) >= hlen)
-			return -1;
-		memcpy(host, spec + 1, (size_t)(e - spec - 1));
-		host[e - spec - 1] = '\0';
-		p = e + 1;
-		if (*p == ':')
-			snprintf(port, plen, "%s", p + 1);
-		else if (*p != '\0')
-			return -1;
-		return 0;
-	}
-	p = strrchr(spec, ':');
-	if (p != NULL && strchr(spec, ':') == p) {
-		if ((size_t)(p - spec) >= hlen)
-			return -1;
-		memcpy(host, spec, (size_t)(p - spec));
-		host[p - spec] = '\0';
-		snprintf(port, plen, "%s", p + 1);
-	} else {
-		/* A bare IPv6 address without brackets has no port. */
-		snprintf(host, hlen, "%s", spec);
-	}
+	if (sk_parse_hostport(spec, SK_HP_PORT_ZERO, host, hlen, &pn, 3260, NULL, 0) < 0)
+		return -1;
+	snprintf(port, plen, "%u", pn);
 	if (host[0] == '\0')
 		snprintf(host, hlen, "0.0.0.0");
 	return 0;
@@ -811,7 +798,7 @@ static int portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
 	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	int r = getaddrinfo(host, port, &hints, &ai);
 	if (r != 0 || ai == NULL) {
 		snprintf(err, errlen, "iSCSI portal '%s': %s", p->spec,
@@ -906,44 +893,102 @@ void iscsi_srv_stop(struct iscsi_srv *s)
 
 /* ---- control ------------------------------------------------------------ */
 
+/* One session as a line or, with json, an object. */
+static void ctl_session(FILE *out, const struct iscsi_conn *c, bool json)
+{
+	char isid[13];
+
+	snprintf(isid, sizeof(isid), "%02x%02x%02x%02x%02x%02x", c->isid[0],
+		 c->isid[1], c->isid[2], c->isid[3], c->isid[4], c->isid[5]);
+	if (!json) {
+		fprintf(out,
+			"tsih=%u %s isid=%s target=%s peer=%s hdigest=%s "
+			"ddigest=%s cmds=%llu\n",
+			c->tsih, c->initiator, isid,
+			c->discovery ? "(discovery)" : c->target_name, c->peer,
+			c->hdig ? "CRC32C" : "None", c->ddig ? "CRC32C" : "None",
+			(unsigned long long)c->n_cmds);
+		return;
+	}
+	fprintf(out, "{\"tsih\": %u, \"initiator\": ", c->tsih);
+	sk_json_str(out, c->initiator);
+	fprintf(out, ", \"isid\": \"%s\", \"discovery\": %s, \"target\": ",
+		isid, c->discovery ? "true" : "false");
+	sk_json_str(out, c->discovery ? "" : c->target_name);
+	fputs(", \"peer\": ", out);
+	sk_json_str(out, c->peer);
+	fprintf(out, ", \"header_digest\": \"%s\", \"data_digest\": \"%s\", "
+		     "\"cmds\": %llu}",
+		c->hdig ? "CRC32C" : "None", c->ddig ? "CRC32C" : "None",
+		(unsigned long long)c->n_cmds);
+}
+
+/* "iscsi sessions|targets|portals [--json]"; --json may come anywhere. */
 int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv, FILE *out)
 {
-	const char *what = argc > 1 ? argv[1] : "sessions";
+	const char *what = "sessions";
+	bool json = false;
+	int n = 0;
 
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (n++ == 0)
+			what = argv[i];
+	}
+	if (n > 1) {
+		fprintf(out, "usage: iscsi sessions|targets|portals [--json]\n");
+		return -1;
+	}
+	if (json)
+		fputc('[', out);
 	if (strcmp(what, "targets") == 0) {
 		pthread_mutex_lock(&s->lock);
-		for (struct iscsi_export *e = s->exports; e != NULL; e = e->next)
-			fprintf(out, "%s disk=%s\n", e->iqn, e->disk);
+		for (struct iscsi_export *e = s->exports; e != NULL; e = e->next) {
+			if (!json) {
+				fprintf(out, "%s disk=%s\n", e->iqn, e->disk);
+				continue;
+			}
+			fputs(e == s->exports ? "{\"iqn\": " : ", {\"iqn\": ", out);
+			sk_json_str(out, e->iqn);
+			fputs(", \"disk\": ", out);
+			sk_json_str(out, e->disk);
+			fputc('}', out);
+		}
 		pthread_mutex_unlock(&s->lock);
-		return 0;
-	}
-	if (strcmp(what, "portals") == 0) {
-		for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next)
-			fprintf(out, "%s%s\n", p->spec,
-				p->fd >= 0 ? "" : " (closed)");
-		return 0;
-	}
-	if (strcmp(what, "sessions") == 0) {
+	} else if (strcmp(what, "portals") == 0) {
+		for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next) {
+			if (!json) {
+				fprintf(out, "%s%s\n", p->spec,
+					p->fd >= 0 ? "" : " (closed)");
+				continue;
+			}
+			fputs(p == s->portals ? "{\"portal\": " : ", {\"portal\": ",
+			      out);
+			sk_json_str(out, p->spec);
+			fprintf(out, ", \"open\": %s}",
+				p->fd >= 0 ? "true" : "false");
+		}
+	} else if (strcmp(what, "sessions") == 0) {
+		bool first = true;
+
 		pthread_mutex_lock(&s->lock);
 		for (struct iscsi_conn *c = s->conns; c != NULL; c = c->next) {
 			if (!c->in_session)
 				continue;
-			fprintf(out,
-				"tsih=%u %s isid=%02x%02x%02x%02x%02x%02x "
-				"target=%s peer=%s hdigest=%s ddigest=%s "
-				"cmds=%llu\n",
-				c->tsih, c->initiator, c->isid[0], c->isid[1],
-				c->isid[2], c->isid[3], c->isid[4], c->isid[5],
-				c->discovery ? "(discovery)" : c->target_name,
-				c->peer, c->hdig ? "CRC32C" : "None",
-				c->ddig ? "CRC32C" : "None",
-				(unsigned long long)c->n_cmds);
+			if (json && !first)
+				fputs(", ", out);
+			first = false;
+			ctl_session(out, c, json);
 		}
 		pthread_mutex_unlock(&s->lock);
-		return 0;
+	} else {
+		fprintf(out, "usage: iscsi sessions|targets|portals [--json]\n");
+		return -1;
 	}
-	fprintf(out, "usage: iscsi sessions|targets|portals\n");
-	return -1;
+	if (json)
+		fputs("]\n", out);
+	return 0;
 }
 
 void iscsi_sockaddr_format(const struct sockaddr_storage *ss, char *buf,

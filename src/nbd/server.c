@@ -27,6 +27,8 @@
 #include <scsikit/log.h>
 
 #include "nbd/nbd_int.h"
+#include "util/hostport.h"
+#include "util/json.h"
 
 /* ---- exports: the bdev registry ---- */
 
@@ -322,8 +324,9 @@ static int listen_parse(const char *addr, struct sockaddr_storage *ss,
 			size_t errlen)
 {
 	char host[256], port[16];
-	const char *colon, *path = NULL;
+	const char *path = NULL;
 	struct addrinfo hints, *res = NULL;
+	uint16_t pn;
 	int rc;
 
 	memset(ss, 0, sizeof(*ss));
@@ -346,37 +349,12 @@ static int listen_parse(const char *addr, struct sockaddr_storage *ss,
 		return 0;
 	}
 	*is_unix = false;
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (!end || end[1] != ':' ||
-		    (size_t)(end - addr - 1) >= sizeof(host)) {
-			snprintf(err, errlen, "bad address '%s'", addr);
-			return -1;
-		}
-		memcpy(host, addr + 1, (size_t)(end - addr - 1));
-		host[end - addr - 1] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon) {
-			snprintf(host, sizeof(host), "127.0.0.1");
-			colon = addr - 1; /* the whole thing is the port */
-		} else if (colon == addr) {
-			snprintf(host, sizeof(host), "127.0.0.1");
-		} else {
-			if ((size_t)(colon - addr) >= sizeof(host)) {
-				snprintf(err, errlen, "bad address '%s'",
-					 addr);
-				return -1;
-			}
-			memcpy(host, addr, (size_t)(colon - addr));
-			host[colon - addr] = '\0';
-		}
-	}
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	if (!port[0])
-		snprintf(port, sizeof(port), "%d", NBD_DEFAULT_PORT);
+	if (sk_parse_hostport(addr, SK_HP_BARE_PORT | SK_HP_PORT_ZERO, host, sizeof(host), &pn,
+			      NBD_DEFAULT_PORT, err, errlen) < 0)
+		return -1;
+	if (!host[0])
+		snprintf(host, sizeof(host), "127.0.0.1");
+	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -601,4 +579,50 @@ void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns)
 			conn_state_names[c->state], c->export_name,
 			c->inflight, (unsigned long long)c->st.requests);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void nbd_server_dump_json(struct nbd_server *s, FILE *out, bool conns)
+{
+	struct nbd_server_stats st;
+	struct nbd_conn *c;
+	unsigned i;
+
+	fputs("{\"listen\": [", out);
+	for (i = 0; i < s->nlis; i++) {
+		if (i)
+			fputs(", ", out);
+		sk_json_str(out, s->lis[i].addr);
+	}
+	nbd_server_get_stats(s, &st);
+	fprintf(out,
+		"], \"connections_open\": %llu, \"accepted\": %llu, "
+		"\"refused\": %llu, \"requests\": %llu, \"read_bytes\": %llu, "
+		"\"written_bytes\": %llu, \"errors\": %llu, "
+		"\"protocol_closes\": %llu",
+		(unsigned long long)st.conns_open,
+		(unsigned long long)st.conns_accepted,
+		(unsigned long long)st.conns_refused,
+		(unsigned long long)st.requests,
+		(unsigned long long)st.bytes_read,
+		(unsigned long long)st.bytes_written,
+		(unsigned long long)st.errors,
+		(unsigned long long)st.protocol_closes);
+	if (conns) {
+		fputs(", \"conns\": [", out);
+		pthread_mutex_lock(&s->lock);
+		for (c = s->conns; c; c = c->next) {
+			fprintf(out, "%s{\"id\": %llu, \"peer\": ",
+				c == s->conns ? "" : ", ",
+				(unsigned long long)c->id);
+			sk_json_str(out, c->peer);
+			fprintf(out, ", \"state\": \"%s\", \"export\": ",
+				conn_state_names[c->state]);
+			sk_json_str(out, c->export_name);
+			fprintf(out, ", \"in_flight\": %u, \"requests\": %llu}",
+				c->inflight, (unsigned long long)c->st.requests);
+		}
+		pthread_mutex_unlock(&s->lock);
+		fputc(']', out);
+	}
+	fputs("}\n", out);
 }

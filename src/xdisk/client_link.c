@@ -16,6 +16,7 @@
 #include <scsikit/log.h>
 #include <scsikit/xdisk.h>
 
+#include "util/json.h"
 #include "xdisk/client_int.h"
 #include "xdisk/xdisk_int.h"
 
@@ -396,6 +397,53 @@ void xdisk_client_list(struct xdisk_client *cl, FILE *out)
 				p->link->addr, p == d->open_path ? " active" : "",
 				p->broken ? " broken" : "");
 	}
+}
+
+void xdisk_client_list_json(struct xdisk_client *cl, FILE *out)
+{
+	fputs("{\"attaches\": [", out);
+	for (struct xa_attach *at = cl->attaches; at; at = at->next) {
+		fprintf(out, "%s{\"id\": %d, \"url\": ",
+			at == cl->attaches ? "" : ", ", at->id);
+		sk_json_str(out, at->url);
+		fprintf(out, ", \"failfast\": %s, \"links\": [",
+			at->failfast ? "true" : "false");
+		for (struct xa_link *l = at->links; l; l = l->next) {
+			fputs(l == at->links ? "{\"addr\": " : ", {\"addr\": ",
+			      out);
+			sk_json_str(out, l->addr);
+			fprintf(out, ", \"state\": \"%s\", \"connects\": %llu, "
+				     "\"losses\": %llu}",
+				xl_state_name(l->state),
+				(unsigned long long)l->connects,
+				(unsigned long long)l->losses);
+		}
+		fputs("]}", out);
+	}
+	fputs("], \"disks\": [", out);
+	for (struct xa_disk *d = cl->disks; d; d = d->next) {
+		fputs(d == cl->disks ? "{\"name\": " : ", {\"name\": ", out);
+		sk_json_str(out, d->name);
+		fputs(", \"label\": ", out);
+		sk_json_str(out, d->label);
+		fprintf(out, ", \"size\": %llu, \"block_size\": %u, "
+			     "\"state\": \"%s\", \"failfast\": %s, \"paths\": [",
+			(unsigned long long)d->bytes, d->blksize,
+			xa_ostate_name(d->ostate),
+			d->failfast ? "true" : "false");
+		for (struct xa_path *p = d->paths; p; p = p->next) {
+			fputs(p == d->paths ? "{\"label\": " : ", {\"label\": ",
+			      out);
+			sk_json_str(out, p->cl_label);
+			fputs(", \"via\": ", out);
+			sk_json_str(out, p->link->addr);
+			fprintf(out, ", \"active\": %s, \"broken\": %s}",
+				p == d->open_path ? "true" : "false",
+				p->broken ? "true" : "false");
+		}
+		fputs("]}", out);
+	}
+	fputs("]}", out);
 }
 
 void xdisk_client_stats(struct xdisk_client *cl, FILE *out)

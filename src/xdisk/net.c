@@ -12,41 +12,21 @@
 
 #include <scsikit/xdisk.h>
 
+#include "util/hostport.h"
 #include "xdisk/xdisk_int.h"
 
 int xd_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 		  char *err, size_t errlen)
 {
 	char host[256], port[16];
-	const char *colon;
 	struct addrinfo hints, *res = NULL;
+	uint16_t pn;
 	int rc;
 
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || (size_t)(end - s - 1) >= sizeof(host)) {
-			snprintf(err, errlen, "bad address '%s'", s);
-			return -1;
-		}
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = 0;
-		colon = end[1] == ':' ? end + 1 : NULL;
-	} else {
-		colon = strrchr(s, ':');
-		size_t hl = colon ? (size_t)(colon - s) : strlen(s);
-
-		if (hl >= sizeof(host)) {
-			snprintf(err, errlen, "bad address '%s'", s);
-			return -1;
-		}
-		memcpy(host, s, hl);
-		host[hl] = 0;
-	}
-	if (colon && colon[1])
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	else
-		snprintf(port, sizeof(port), "%d", XDISK_DEFAULT_PORT);
+	if (sk_parse_hostport(s, SK_HP_PORT_ZERO, host, sizeof(host), &pn,
+			      XDISK_DEFAULT_PORT, err, errlen) < 0)
+		return -1;
+	snprintf(port, sizeof(port), "%u", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;

@@ -27,6 +27,7 @@
 #include <scsikit/log.h>
 #include <scsikit/xdisk.h>
 
+#include "util/json.h"
 #include "xdisk/xdisk_int.h"
 
 #define XS_MAX_STATES 512 /* open transactions a client may hold */
@@ -871,6 +872,36 @@ void xdisk_server_list(struct xdisk_server *srv, FILE *out)
 				sp->inflight,
 				sp->withdrawing ? " withdrawing" : "");
 	}
+}
+
+void xdisk_server_list_json(struct xdisk_server *srv, FILE *out)
+{
+	fprintf(out, "{\"port\": %d, \"links\": [", srv->port);
+	for (struct xs_conn *c = srv->conns; c; c = c->next) {
+		struct dmsg_iocom_stats st;
+
+		dmsg_iocom_get_stats(c->io, &st);
+		fputs(c == srv->conns ? "{\"peer\": " : ", {\"peer\": ", out);
+		sk_json_str(out, c->peer);
+		fprintf(out, ", \"state\": \"%s\", \"msgs_in\": %llu, "
+			     "\"msgs_out\": %llu, \"proto_errors\": %llu, "
+			     "\"spans\": [",
+			c->state == XS_READY ? "ready" : "handshake",
+			(unsigned long long)st.msgs_in,
+			(unsigned long long)st.msgs_out,
+			(unsigned long long)st.proto_errors);
+		for (struct xs_span *sp = c->spans; sp; sp = sp->next) {
+			fputs(sp == c->spans ? "{\"disk\": " : ", {\"disk\": ",
+			      out);
+			sk_json_str(out, bdev_name(sp->bd));
+			fputs(", \"label\": ", out);
+			sk_json_str(out, xs_serial_of(srv, bdev_name(sp->bd)));
+			fprintf(out, ", \"inflight\": %u, \"withdrawing\": %s}",
+				sp->inflight, sp->withdrawing ? "true" : "false");
+		}
+		fputs("]}", out);
+	}
+	fputs("]}", out);
 }
 
 void xdisk_server_destroy(struct xdisk_server *srv)

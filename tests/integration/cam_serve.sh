@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
 
-PORT=$((20000 + 4631))
+PORT=$(sk_port 24631 10)
 nbd=(--nbd none)
 if command -v nbdcopy >/dev/null && command -v nbdinfo >/dev/null; then
 	nbd=(--nbd "127.0.0.1:$PORT")

@@ -10,18 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
-# A port of this test's own range, starting at a point that differs per
-# run and skipping ports already taken (other copies of the suite may run
-# at the same time).
-PORT=
-for i in $(seq 0 49); do
-	p=$((24500 + ($$ + i) % 50))
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		PORT=$p
-		break
-	fi
-done
-[ -n "$PORT" ] || sk_skip "no free port in 24500-24549"
+PORT=$(sk_port 24500 50)
 IQN=iqn.2026-11.org.scsikit
 
 sk_need python3

@@ -14,15 +14,7 @@ set -euo pipefail
 sk_init
 
 sk_need python3
-PORT=
-for i in $(seq 0 9); do
-	p=$((25150 + ($$ + i) % 10))
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		PORT=$p
-		break
-	fi
-done
-[ -n "$PORT" ] || sk_skip "no free port in 25150-25159"
+PORT=$(sk_port 25150 10)
 
 cat >"$T/fake.py" <<'EOF'
 import socket, struct, sys, time

@@ -10,21 +10,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
 
-free_port() {
-	local base=$1 i p
-	for i in $(seq 0 9); do
-		p=$((base + ($$ + i) % 10))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 sk_need tgtd tgtadm iscsi-test-cu qemu-img
 [ "$(id -u)" = 0 ] || sk_skip "tgtd needs root"
-TPORT=$(free_port 25100) || sk_skip "no free port in 25100-25109"
-SPORT=$(free_port 25110) || sk_skip "no free port in 25110-25119"
+TPORT=$(sk_port 25100 10)
+SPORT=$(sk_port 25110 10)
 TCTL=$((TPORT + 30))
 IQN=iqn.2026-11.org.scsikit
 FAMILY=${SK_INI_CHAIN_FAMILY:-iSCSI}

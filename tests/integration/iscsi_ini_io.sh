@@ -11,18 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
 
-free_port() {
-	local base=$1 i p
-	for i in $(seq 0 19); do
-		p=$((base + ($$ + i) % 20))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-PORT=$(free_port 25000) || sk_skip "no free port in 25000-25019"
+PORT=$(sk_port 25000 20)
 IQN=iqn.2026-11.org.scsikit
 
 cam() {
@@ -105,7 +94,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "not root: tgt half skipped" >&2
 	exit 0
 fi
-TPORT=$(free_port 25020) || fail "no free port in 25020-25039"
+TPORT=$(sk_port 25020 20)
 TCTL=$((TPORT + 20))
 TIQN=$IQN.ini-io:tgt
 : >"$T/tgt.img"

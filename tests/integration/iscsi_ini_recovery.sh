@@ -20,20 +20,9 @@ fail() {
 	exit 1
 }
 
-free_port() {
-	local base=$1 i p
-	for i in $(seq 0 9); do
-		p=$((base + ($$ + i) % 10))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 sk_need nbdcopy
-APORT=$(free_port 25050) || sk_skip "no free port in 25050-25059"
-NPORT=$(free_port 25060) || sk_skip "no free port in 25060-25069"
+APORT=$(sk_port 25050 10)
+NPORT=$(sk_port 25060 10)
 IQN=iqn.2026-11.org.scsikit
 for i in 1 2 3 4; do
 	head -c $((64 << 20)) /dev/urandom >"$T/p$i"

@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
-PORT=22102
+PORT=$(sk_port 22120 10)
 
 sk_need nbdcopy qemu-img
 head -c $((256 << 20)) /dev/urandom >"$T/img"

@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
-PORT=22103
+PORT=$(sk_port 22130 10)
 
 [ "$(id -u)" -eq 0 ] || sk_skip "needs root (losetup, mount)"
 [ -c /dev/fuse ] || sk_skip "no /dev/fuse"

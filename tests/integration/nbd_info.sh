@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
-PORT=22101
+PORT=$(sk_port 22110 10)
 
 truncate -s 48M "$T/f.img"
 sk_serve --iscsi none --xdisk none --vscsi none \

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
 export SK_LIB="$(cd "$(dirname "$0")/lib" && pwd)"
-PORT=22109
+PORT=$(sk_port 22190 10)
 
 
 sk_serve --iscsi none --xdisk none --vscsi none --nbd "127.0.0.1:$PORT" \

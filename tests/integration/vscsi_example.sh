@@ -9,7 +9,7 @@ EX="${SK_BUILD:-}/vscsi-ramdisk"
 [ -x "$EX" ] || sk_skip "examples not built ($EX)"
 sk_need nbdcopy
 sk_init
-PORT=$((27400 + ($$ % 400) * 4 + 3))
+PORT=$(sk_port 27600 100)
 
 sk_serve --iscsi none --xdisk none --nbd "127.0.0.1:$PORT" --vscsi "$T/v.sock"
 sk_wait_tcp $PORT

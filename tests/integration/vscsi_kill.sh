@@ -13,7 +13,7 @@ sk_need fio
 fio --enghelp 2>/dev/null | grep -qw nbd || fail "fio without the nbd engine"
 sk_init
 cd "$T"	# fio leaves its verify state in the working directory
-PORT=$((27400 + ($$ % 400) * 4 + 2))
+PORT=$(sk_port 27500 100)
 
 sk_serve --iscsi none --xdisk none --nbd "127.0.0.1:$PORT" \
 	--vscsi "$T/v.sock" --vscsi-openings 32 --vscsi-export auto

@@ -13,7 +13,7 @@ sk_init
 cd "$T"	# fio leaves its verify state in the working directory
 # Derived from the test, spread by PID so that two builds running the
 # same test at once do not collide.
-PORT=$((27400 + ($$ % 400) * 4 + 1))
+PORT=$(sk_port 27400 100)
 
 sk_serve --iscsi none --xdisk none --nbd "127.0.0.1:$PORT" \
 	--vscsi "$T/v.sock" --vscsi-openings 32

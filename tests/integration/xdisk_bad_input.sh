@@ -10,6 +10,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+# This test's ports, from its own range (sk_port skips taken ones).
+P0=$(sk_port 23160 10)
+P1=$(sk_port 23160 10)
+P5=$(sk_port 23160 10)
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
@@ -18,7 +22,7 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 truncate -s 64M "$T/back.img"
 sk_need python3
 
-xd_server 1 23161
+xd_server 1 $P1
 cat >"$T/peer.py" <<'PY'
 import socket, struct, sys, time
 
@@ -193,22 +197,22 @@ else:
     fake_server(int(sys.argv[2]))
 PY
 
-python3 "$T/peer.py" server 23161 || fail "server daemon mishandled bad input"
+python3 "$T/peer.py" server $P1 || fail "server daemon mishandled bad input"
 xd_ctl 1 version >/dev/null || fail "server daemon died"
 
 # The server still serves a real client.
-xd_start 0 --nbd 127.0.0.1:23160 --xdisk none --no-default-disk \
-	--xdisk-attach xdisk://127.0.0.1:23161
+xd_start 0 --nbd 127.0.0.1:$P0 --xdisk none --no-default-disk \
+	--xdisk-attach xdisk://127.0.0.1:$P1
 xd_wait_paths 1
-"$BENCH" workload --nbd 127.0.0.1:23160 --export xa0 --ops 2000 \
+"$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --ops 2000 \
 	--blocks 128 >/dev/null || fail "workload after bad input"
 
 # A fake server with lying spans; the client daemon refuses them.
-python3 "$T/peer.py" fake 23165 >"$T/fake.out" 2>&1 &
+python3 "$T/peer.py" fake $P5 >"$T/fake.out" 2>&1 &
 F=$!
 SK_PIDS+=("$F")
 for i in $(seq 1 50); do grep -q listening "$T/fake.out" && break; sleep 0.1; done
-xd_ctl 0 xdisk attach xdisk://127.0.0.1:23165 >/dev/null
+xd_ctl 0 xdisk attach xdisk://127.0.0.1:$P5 >/dev/null
 rc=0
 wait "$F" || rc=$?
 cat "$T/fake.out"

@@ -7,6 +7,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+# This test's ports, from its own range (sk_port skips taken ones).
+P0=$(sk_port 23180 10)
+P1=$(sk_port 23180 10)
+P2=$(sk_port 23180 10)
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
@@ -16,20 +20,21 @@ truncate -s 64M "$T/back.img"
 
 # The servers' keep-alive must beat the client's silence limit.
 for n in 1 2; do
-	xd_start $n --nbd none --xdisk 127.0.0.1:2318$n --xdisk-ping 200 \
+	pn=P$n
+	xd_start $n --nbd none --xdisk "127.0.0.1:${!pn}" --xdisk-ping 200 \
 		--disk "vol=file:$T/back.img"
 done
-xd_start 0 --nbd 127.0.0.1:23180 --xdisk none --no-default-disk \
+xd_start 0 --nbd 127.0.0.1:$P0 --xdisk none --no-default-disk \
 	--xdisk-ping 200 --xdisk-timeout 1000 --xdisk-backoff 50:200 \
-	--xdisk-attach xdisk://127.0.0.1:23181,127.0.0.1:23182
+	--xdisk-attach xdisk://127.0.0.1:$P1,127.0.0.1:$P2
 xd_wait_paths 2
 active=$(xd_active_port)
 case "$active" in
-23181) victim=$PID1 ;;
-23182) victim=$PID2 ;;
+"$P1") victim=$PID1 ;;
+"$P2") victim=$PID2 ;;
 *) xd_show; fail "no active path" ;;
 esac
-out=$("$BENCH" workload --nbd 127.0.0.1:23180 --export xa0 --qd 32 \
+out=$("$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --qd 32 \
 	--ops 20000 --kill "$victim" --kill-sig 19 --kill-after 5000 \
 	--timeout 60) || {
 	kill -CONT "$victim" 2>/dev/null
@@ -42,7 +47,7 @@ stall=$(echo "$out" | sed -n 's/.*stall_ms \([0-9]*\).*/\1/p')
 }
 # The healthy link never flapped; the hung one was lost (and lost again
 # after each reconnect, which the stopped process's kernel still accepts).
-hport=$((23181 + 23182 - active))
+hport=$(($P1 + $P2 - active))
 xd_ctl 0 xdisk list | grep -q "link 127.0.0.1:$hport up connects 1 losses 0" &&
 	xd_ctl 0 xdisk list | grep -Eq "link 127.0.0.1:$active .* losses [1-9]" ||
 	{ xd_ctl 0 xdisk list >&2; fail "wrong links lost"; }

@@ -9,6 +9,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+# This test's ports, from its own range (sk_port skips taken ones).
+P0=$(sk_port 23110 10)
+P1=$(sk_port 23110 10)
+P2=$(sk_port 23110 10)
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
@@ -16,20 +20,20 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 
 truncate -s 64M "$T/back.img"
 
-xd_server 1 23111
-xd_server 2 23112
-xd_start 0 --nbd 127.0.0.1:23110 --xdisk none --no-default-disk \
-	--xdisk-attach xdisk://127.0.0.1:23111,127.0.0.1:23112
+xd_server 1 $P1
+xd_server 2 $P2
+xd_start 0 --nbd 127.0.0.1:$P0 --xdisk none --no-default-disk \
+	--xdisk-attach xdisk://127.0.0.1:$P1,127.0.0.1:$P2
 xd_wait_paths 2
 xd_ctl 0 disk list | grep -q '^xa0 ' || fail "xa0 not in the disk registry"
 
 active=$(xd_active_port)
 case "$active" in
-23111) victim=$PID1 ;;
-23112) victim=$PID2 ;;
+"$P1") victim=$PID1 ;;
+"$P2") victim=$PID2 ;;
 *) xd_show; fail "no active path" ;;
 esac
-out=$("$BENCH" workload --nbd 127.0.0.1:23110 --export xa0 --qd 32 \
+out=$("$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --qd 32 \
 	--ops 30000 --kill "$victim" --kill-after 8000 --timeout 120) || {
 	echo "$out" >&2
 	xd_show

@@ -9,6 +9,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+# This test's ports, from its own range (sk_port skips taken ones).
+P0=$(sk_port 23120 10)
+P1=$(sk_port 23120 10)
+P2=$(sk_port 23120 10)
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
@@ -16,31 +20,31 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 
 truncate -s 64M "$T/back.img"
 
-xd_server 1 23121
-xd_start 2 --nbd none --xdisk 127.0.0.1:23122 --disk "other=file:$T/back.img" \
+xd_server 1 $P1
+xd_start 2 --nbd none --xdisk 127.0.0.1:$P2 --disk "other=file:$T/back.img" \
 	--xdisk-serial other=vol
-xd_start 0 --nbd 127.0.0.1:23120 --xdisk none --no-default-disk \
+xd_start 0 --nbd 127.0.0.1:$P0 --xdisk none --no-default-disk \
 	--xdisk-backoff 50:200 \
-	--xdisk-attach xdisk://127.0.0.1:23121,127.0.0.1:23122
+	--xdisk-attach xdisk://127.0.0.1:$P1,127.0.0.1:$P2
 xd_wait_paths 2
 
 active=$(xd_active_port)
 case "$active" in
-23121) standby=2 sport=23122 ;;
-23122) standby=1 sport=23121 ;;
+"$P1") standby=2 sport=$P2 ;;
+"$P2") standby=1 sport=$P1 ;;
 *) xd_show; fail "no active path" ;;
 esac
 spid=$(eval echo \$PID$standby)
-out=$("$BENCH" workload --nbd 127.0.0.1:23120 --export xa0 --qd 32 \
+out=$("$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --qd 32 \
 	--ops 20000 --kill "$spid" --kill-after 5000 --seed 7) || {
 	echo "$out" >&2; xd_show; fail "workload failed across the standby kill"
 }
 echo "standby killed: $out"
 xd_wait_paths 1
 if [ "$standby" = 1 ]; then
-	xd_server 1 23121
+	xd_server 1 $P1
 else
-	xd_start 2 --nbd none --xdisk 127.0.0.1:23122 \
+	xd_start 2 --nbd none --xdisk 127.0.0.1:$P2 \
 		--disk "other=file:$T/back.img" --xdisk-serial other=vol
 fi
 xd_wait_paths 2
@@ -48,11 +52,11 @@ xd_wait_paths 2
 
 active=$(xd_active_port)
 case "$active" in
-23121) victim=$PID1 ;;
-23122) victim=$PID2 ;;
+"$P1") victim=$PID1 ;;
+"$P2") victim=$PID2 ;;
 *) xd_show; fail "no active path" ;;
 esac
-out=$("$BENCH" workload --nbd 127.0.0.1:23120 --export xa0 --qd 32 \
+out=$("$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --qd 32 \
 	--ops 20000 --kill "$victim" --kill-after 5000 --seed 8 --first 8192) || {
 	echo "$out" >&2; xd_show; fail "workload failed across the second kill"
 }

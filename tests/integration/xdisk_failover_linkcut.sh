@@ -7,6 +7,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+# This test's ports, from its own range (sk_port skips taken ones).
+P0=$(sk_port 23130 10)
+P1=$(sk_port 23130 10)
+P2=$(sk_port 23130 10)
+P3=$(sk_port 23130 10)
+P4=$(sk_port 23130 10)
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
@@ -14,28 +20,28 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 
 truncate -s 64M "$T/back.img"
 
-xd_server 1 23131
-xd_server 2 23132
-"$BENCH" proxy 23133 23131 2>"$T/proxy1.log" &
+xd_server 1 $P1
+xd_server 2 $P2
+"$BENCH" proxy $P3 $P1 2>"$T/proxy1.log" &
 PROXY1=$!
 SK_PIDS+=("$PROXY1")
-"$BENCH" proxy 23134 23132 2>"$T/proxy2.log" &
+"$BENCH" proxy $P4 $P2 2>"$T/proxy2.log" &
 PROXY2=$!
 SK_PIDS+=("$PROXY2")
-sk_wait_tcp 23133
-sk_wait_tcp 23134
-xd_start 0 --nbd 127.0.0.1:23130 --xdisk none --no-default-disk \
+sk_wait_tcp $P3
+sk_wait_tcp $P4
+xd_start 0 --nbd 127.0.0.1:$P0 --xdisk none --no-default-disk \
 	--xdisk-backoff 50:200 \
-	--xdisk-attach xdisk://127.0.0.1:23133,127.0.0.1:23134
+	--xdisk-attach xdisk://127.0.0.1:$P3,127.0.0.1:$P4
 xd_wait_paths 2
 
 active=$(xd_active_port)
 case "$active" in
-23133) cut=$PROXY1 ;;
-23134) cut=$PROXY2 ;;
+"$P3") cut=$PROXY1 ;;
+"$P4") cut=$PROXY2 ;;
 *) xd_show; fail "no active path" ;;
 esac
-out=$("$BENCH" workload --nbd 127.0.0.1:23130 --export xa0 --qd 32 \
+out=$("$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --qd 32 \
 	--ops 30000 --kill "$cut" --kill-sig 10 --kill-after 8000) || {
 	echo "$out" >&2; xd_show; fail "workload failed across the link cut"
 }

@@ -6,6 +6,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+# This test's ports, from its own range (sk_port skips taken ones).
+P0=$(sk_port 23140 10)
+P1=$(sk_port 23140 10)
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
@@ -13,17 +16,17 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 
 truncate -s 64M "$T/back.img"
 
-xd_server 1 23141
-xd_start 0 --nbd 127.0.0.1:23140 --xdisk none --no-default-disk \
+xd_server 1 $P1
+xd_start 0 --nbd 127.0.0.1:$P0 --xdisk none --no-default-disk \
 	--xdisk-backoff 50:300 \
-	--xdisk-attach xdisk://127.0.0.1:23141
+	--xdisk-attach xdisk://127.0.0.1:$P1
 xd_wait_paths 1
-"$BENCH" workload --nbd 127.0.0.1:23140 --export xa0 --ops 2000 \
+"$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --ops 2000 \
 	--blocks 256 >/dev/null || fail "workload before the kill"
 
 kill -9 "$PID1"
 sleep 0.3
-"$BENCH" workload --nbd 127.0.0.1:23140 --export xa0 --ops 300 \
+"$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --ops 300 \
 	--blocks 256 --first 1000 --timeout 60 >"$T/w.out" 2>&1 &
 W=$!
 SK_PIDS+=("$W")
@@ -35,7 +38,7 @@ kill -0 "$W" 2>/dev/null || {
 xd_ctl 0 xdisk stats | grep -Eq 'queued [1-9]|tags-busy [1-9]' || {
 	xd_show; fail "no I/O waiting"
 }
-xd_server 1 23141
+xd_server 1 $P1
 rc=0
 wait "$W" || rc=$?
 cat "$T/w.out"
@@ -44,13 +47,13 @@ grep -q 'errors 0 mismatches 0' "$T/w.out" || fail "errors after resume"
 
 # failfast: a second attach of the same server, I/O fails when it is gone.
 xd_ctl 0 xdisk detach
-xd_ctl 0 xdisk attach xdisk://127.0.0.1:23141,failfast >/dev/null
+xd_ctl 0 xdisk attach xdisk://127.0.0.1:$P1,failfast >/dev/null
 xd_wait_paths 1
 kill -9 "$PID1"
 sleep 0.3
 start=$(date +%s)
 rc=0
-"$BENCH" workload --nbd 127.0.0.1:23140 --export xa0 --ops 50 \
+"$BENCH" workload --nbd 127.0.0.1:$P0 --export xa0 --ops 50 \
 	--blocks 64 --first 2000 --timeout 30 >"$T/f.out" 2>&1 || rc=$?
 cat "$T/f.out"
 [ "$rc" -ne 0 ] || fail "failfast I/O did not fail"

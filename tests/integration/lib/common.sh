@@ -1,7 +1,7 @@
 # Shared helpers for integration tests (sourced, not run).
 #
 #   sk_init               make $T (a temp dir removed at exit) and the trap
-#   sk_serve ARGS...      start `scsikit serve --ctl $T/ctl.sock ARGS...` in
+#   sk_serve ARGS...      start `scsikit serve --socket $T/ctl.sock ARGS...` in
 #                         the background; waits until its control socket
 #                         answers; sets SK_PID
 #   sk_ctl ARGS...        `scsikit ctl --socket $T/ctl.sock ARGS...`
@@ -13,7 +13,9 @@
 #                         test command installs it and checks it up front
 #   sk_port BASE [N]      a free TCP port in BASE..BASE+N-1 (N: 50), starting
 #                         at a point that differs per run, so copies of the
-#                         suite can run side by side
+#                         suite can run side by side; after sk_init, never
+#                         one this test was given before (call it once per
+#                         port the test needs)
 #   sk_skip REASON        skip the test (exit 77): only for the reasons the
 #                         README names (not root, no /dev/fuse, no loop device)
 #   fail MESSAGE          fail the test
@@ -44,10 +46,14 @@ sk_need() {
 }
 
 sk_port() {
-	local base=$1 n=${2:-50} i p
+	local base=$1 n=${2:-50} i p taken=${T:+$T/.sk_ports}
 	for i in $(seq 0 $((n - 1))); do
 		p=$((base + ($$ + i) % n))
+		# A port this test took already is not free, even before
+		# anything listens on it.
+		[ -n "$taken" ] && grep -qx "$p" "$taken" 2>/dev/null && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			[ -n "$taken" ] && echo "$p" >>"$taken"
 			echo "$p"
 			return 0
 		fi
@@ -76,7 +82,7 @@ sk_ctl() {
 }
 
 sk_serve() {
-	"$SCSIKIT" serve --ctl "$T/ctl.sock" "$@" >"$T/serve.log" 2>&1 &
+	"$SCSIKIT" serve --socket "$T/ctl.sock" "$@" >"$T/serve.log" 2>&1 &
 	SK_PID=$!
 	SK_PIDS+=("$SK_PID")
 	local i

@@ -13,7 +13,7 @@ xd_ctl() {
 xd_start() {
 	local n=$1 i
 	shift
-	"$SCSIKIT" serve --iscsi none --ctl "$T/ctl$n.sock" "$@" \
+	"$SCSIKIT" serve --iscsi none --socket "$T/ctl$n.sock" "$@" \
 		>>"$T/d$n.log" 2>&1 &
 	eval "PID$n=$!"
 	SK_PIDS+=("$!")

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <scsikit/api.h>
@@ -21,8 +24,11 @@
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
-#include "commands.h"
+#include "cli_opt.h"
+#include "util/hostport.h"
 #include "ctl_client.h"
+#include "serve.h"
+#include "serve_main.h"
 #include "serve_internal.h"
 
 #define SERVE_DEFAULT_DISK "disk0=mem:1G"
@@ -35,6 +41,7 @@ struct serve_opts {
 	unsigned reactors;
 	int log_level;
 	bool use_syslog;
+	bool no_default_disk;
 };
 
 struct ev_loop *serve_pick_loop(struct serve_ctx *ctx)
@@ -46,7 +53,100 @@ struct ev_loop *serve_pick_loop(struct serve_ctx *ctx)
 	return ctx->loops[i % ctx->nloops];
 }
 
-static void serve_usage(FILE *out)
+#define SO_FE(name) \
+	{ name, 0, CLI_STR, SO_FRONTEND, "VALUE", 0, 0, NULL, \
+	  CLI_PREFIX | CLI_HIDDEN }
+
+/*
+ * The daemon's options, on the command line ("--disk X") and in a config
+ * file ("disk X").  The front ends' options are routed by name: every
+ * option that begins with a front end's name goes to its configure() (see
+ * serve.h); their help is the front end's usage text.
+ */
+const struct cli_opt serve_opts[] = {
+	{ "disk", 0, CLI_STR, SO_DISK, "NAME=SPEC", 0, 0,
+	  "add a disk (repeatable); SPEC below" },
+	{ "no-default-disk", 0, CLI_FLAG, SO_NO_DEFAULT_DISK, NULL, 0, 0,
+	  "start with no disk unless --disk is given" },
+	{ "socket", 0, CLI_STR, SO_SOCKET, "PATH", 0, 0,
+	  "control socket (default: see below)" },
+	{ "ctl", 0, CLI_STR, SO_SOCKET, "PATH", 0, 0, "old name of --socket",
+	  CLI_HIDDEN },
+	{ "config", 0, CLI_STR, SO_CONFIG, "FILE", 0, 0,
+	  "read options from FILE: 'key value' per line" },
+	{ "reactors", 0, CLI_NUM, SO_REACTORS, "N", 1, SERVE_MAX_REACTORS,
+	  "event-loop threads (default: 2)" },
+	{ "log-level", 0, CLI_STR, SO_LOG_LEVEL, "LEVEL", 0, 0,
+	  "error, warning, info (default) or debug" },
+	{ "trace", 0, CLI_STR, SO_TRACE, "CATS", 0, 0,
+	  "trace categories: pdu,cdb,xpt,probe,dmsg,nbd,bdev,..." },
+	{ "syslog", 0, CLI_FLAG, SO_SYSLOG, NULL, 0, 0,
+	  "log to syslog instead of stderr" },
+	{ "help", 'h', CLI_FLAG, SO_HELP, NULL, 0, 0, "this text" },
+	SO_FE("iscsi"), SO_FE("nbd"), SO_FE("xdisk"), SO_FE("cam"),
+	SO_FE("vscsi"), SO_FE("import"),
+	{ NULL },
+};
+
+int serve_check_hostport(const char *addr, bool bare_port, char *err,
+			 size_t errlen)
+{
+	char host[256];
+	uint16_t port;
+
+	return sk_parse_hostport(addr, bare_port ? SK_HP_BARE_PORT : 0, host, sizeof(host), &port,
+				 1, err, errlen);
+}
+
+bool serve_ctl_take_flag(int *argc, char **argv, const char *flag)
+{
+	bool found = false;
+	int n = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], flag) == 0)
+			found = true;
+		else
+			argv[n++] = argv[i];
+	}
+	*argc = n;
+	return found;
+}
+
+/*
+ * systemd's readiness protocol (sd_notify(3)) without libsystemd: one
+ * datagram to $NOTIFY_SOCKET ("@name" is in the abstract namespace).  Not
+ * being run by systemd, or a failure to send, changes nothing.
+ */
+static void serve_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+		   (struct sockaddr *)&sun, len) < 0)
+		log_debug("sd_notify %s: %s", msg, strerror(errno));
+	close(fd);
+}
+
+void serve_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: scsikit serve [options]\n"
@@ -55,22 +155,14 @@ static void serve_usage(FILE *out)
 		"in-memory disk (disk0) on every front end, listening on\n"
 		"loopback only, and takes requests on its control socket.\n"
 		"\n"
-		"options:\n"
-		"  --disk NAME=SPEC     add a disk (repeatable); SPEC is\n"
-		"                       mem:SIZE[,bs=N] or\n"
-		"                       file:PATH[,direct][,size=SIZE][,bs=N],\n"
-		"                       either with ,ro for read-only\n"
-		"                       (default: %s)\n"
-		"  --no-default-disk    start with no disk unless --disk is given\n"
-		"  --ctl PATH           control socket (default: %s)\n"
-		"  --config FILE        read options from FILE: one 'key value'\n"
-		"                       per line, keys as the options without --\n"
-		"  --reactors N         event-loop threads (default: 2)\n"
-		"  --log-level LEVEL    error, warning, info (default) or debug\n"
-		"  --trace CATS         trace categories: pdu,cdb,xpt,probe,dmsg,\n"
-		"                       nbd,bdev,vscsi,ctl, all or none\n"
-		"  --syslog             log to syslog instead of stderr\n"
-		"  --help               this text\n",
+		"options:\n");
+	cli_print_options(out, serve_opts);
+	fprintf(out,
+		"\n  --disk SPEC: mem:SIZE[,bs=N] or "
+		"file:PATH[,direct][,size=SIZE][,bs=N],\n"
+		"  either with ,ro for read-only (default: %s)\n"
+		"  --socket default: %s (--ctl is an old name for it)\n"
+		"  In a --config file, flags take 'yes' or 'no'.\n",
 		SERVE_DEFAULT_DISK, ctl_default_socket());
 	for (unsigned i = 0; i < serve_nfrontends; i++) {
 		const struct serve_frontend *fe = serve_frontends[i];
@@ -116,78 +208,93 @@ static const struct serve_frontend *frontend_for(const char *key,
 static int config_file(struct serve_daemon *d, struct serve_opts *o,
 		       const char *path, int depth);
 
-/* Apply one key/value; 0, or -1 after printing one error line. */
+/*
+ * Apply one option found by the parser (command line) or looked up in the
+ * same table (config file).  0, or -1 after printing one error line that
+ * begins with where ("" or "FILE:LINE: ").
+ */
 static int apply_option(struct serve_daemon *d, struct serve_opts *o,
-			const char *key, const char *value, int depth)
+			const struct cli_val *v, const char *where, int depth)
 {
 	const struct serve_frontend *fe;
+	const char *key = v->key, *value = v->str;
 	unsigned idx;
 	char err[256];
 
-	if (strcmp(key, "disk") == 0) {
+	switch (v->id) {
+	case SO_DISK:
 		if (o->ndisks == SERVE_MAX_DISK_ARGS) {
-			fprintf(stderr, "scsikit serve: too many --disk\n");
+			fprintf(stderr, "scsikit serve: %stoo many --disk\n",
+				where);
 			return -1;
 		}
 		o->disks[o->ndisks++] = value;
-	} else if (strcmp(key, "ctl") == 0) {
+		return 0;
+	case SO_NO_DEFAULT_DISK:
+		o->no_default_disk = true;
+		return 0;
+	case SO_SYSLOG:
+		o->use_syslog = true;
+		return 0;
+	case SO_SOCKET:
 		o->ctl_path = value;
-	} else if (strcmp(key, "config") == 0) {
+		return 0;
+	case SO_CONFIG:
 		if (depth > 4) {
-			fprintf(stderr, "scsikit serve: config files nest "
-					"too deep\n");
+			fprintf(stderr, "scsikit serve: %sconfig files nest "
+					"too deep\n", where);
 			return -1;
 		}
 		return config_file(d, o, value, depth + 1);
-	} else if (strcmp(key, "reactors") == 0) {
-		char *end;
-		long n = strtol(value, &end, 10);
-
-		if (*end || n < 1 || n > SERVE_MAX_REACTORS) {
-			fprintf(stderr,
-				"scsikit serve: --reactors takes 1 to %d\n",
-				SERVE_MAX_REACTORS);
-			return -1;
-		}
-		o->reactors = (unsigned)n;
-	} else if (strcmp(key, "log-level") == 0) {
+	case SO_REACTORS:
+		o->reactors = (unsigned)v->num;
+		return 0;
+	case SO_LOG_LEVEL:
 		o->log_level = parse_level(value);
 		if (o->log_level < 0) {
-			fprintf(stderr, "scsikit serve: unknown log level "
-					"'%s'\n", value);
+			fprintf(stderr, "scsikit serve: %sunknown log level "
+					"'%s'\n", where, value);
 			return -1;
 		}
-	} else if (strcmp(key, "trace") == 0) {
+		return 0;
+	case SO_TRACE: {
 		uint32_t m;
 
 		if (log_trace_parse(value, &m) < 0) {
-			fprintf(stderr, "scsikit serve: unknown trace "
-					"category in '%s'\n", value);
+			fprintf(stderr, "scsikit serve: %sunknown trace "
+					"category in '%s'\n", where, value);
 			return -1;
 		}
 		sk_trace_mask = m;
-	} else if ((fe = frontend_for(key, &idx)) != NULL) {
-		if (!d->fe_state[idx]) {
-			fprintf(stderr, "scsikit serve: %s: not available\n",
-				fe->name);
-			return -1;
-		}
-		if (fe->configure(d->fe_state[idx], key, value, err,
-				  sizeof(err)) < 0) {
-			fprintf(stderr, "scsikit serve: --%s %s: %s\n", key,
-				value, err);
-			return -1;
-		}
-	} else {
-		for (unsigned i = 0; i < serve_nfrontends; i++) {
-			/* "--nbd none" works in a build without NBD too. */
+		return 0;
+	}
+	}
+	/* A front end's option. */
+	fe = frontend_for(key, &idx);
+	if (!fe) {
+		/* "--nbd none" works in a build without NBD too. */
+		for (unsigned i = 0; i < serve_nfrontends; i++)
 			if (strcmp(key, serve_frontend_names[i]) == 0 &&
 			    strcmp(value, "none") == 0)
 				return 0;
-		}
-		fprintf(stderr,
-			"scsikit serve: unknown option '--%s' (see --help)\n",
-			key);
+		fprintf(stderr, "scsikit serve: %s'--%s': this build has no "
+				"such front end\n", where, key);
+		return -1;
+	}
+	if (!serve_frontend_has_option(fe, key)) {
+		fprintf(stderr, "scsikit serve: %sunknown option '--%s'\n",
+			where, key);
+		return -1;
+	}
+	if (!d->fe_state[idx]) {
+		fprintf(stderr, "scsikit serve: %s%s: not available\n", where,
+			fe->name);
+		return -1;
+	}
+	if (fe->configure(d->fe_state[idx], key, value, err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "scsikit serve: %s--%s %s: %s\n", where, key,
+			value, err);
 		return -1;
 	}
 	return 0;
@@ -201,7 +308,9 @@ static int config_file(struct serve_daemon *d, struct serve_opts *o,
 		       const char *path, int depth)
 {
 	FILE *f = fopen(path, "r");
-	char line[4096];
+	const struct cli_opt *opt;
+	char line[4096], where[300], err[256];
+	struct cli_val v;
 	int lineno = 0;
 
 	if (!f) {
@@ -233,19 +342,34 @@ static int config_file(struct serve_daemon *d, struct serve_opts *o,
 		end = val + strlen(val);
 		while (end > val && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
-		if (!*val) {
-			fprintf(stderr, "scsikit serve: %s:%d: '%s' needs a "
-					"value\n", path, lineno, key);
+		snprintf(where, sizeof(where), "%s:%d: ", path, lineno);
+		opt = cli_opt_find(serve_opts, key);
+		if (!opt || opt->id == SO_HELP) {
+			fprintf(stderr, "scsikit serve: %sunknown option "
+					"'%s'\n", where, key);
+			goto out_fail;
+		}
+		if (opt->type == CLI_FLAG) {
+			/* A flag in a file says yes or no. */
+			if (strcmp(val, "yes") && strcmp(val, "no")) {
+				fprintf(stderr, "scsikit serve: %s'%s' takes "
+						"yes or no\n", where, key);
+				goto out_fail;
+			}
+			if (!strcmp(val, "no"))
+				continue;
+			val = NULL;
+		}
+		if (cli_opt_check(opt, val, &v, err, sizeof(err)) < 0) {
+			fprintf(stderr, "scsikit serve: %s%s\n", where, err);
 			goto out_fail;
 		}
 		/* Options keep pointers: give each line its own copy. */
-		key = strdup(key);
-		val = strdup(val);
-		if (!key || !val || apply_option(d, o, key, val, depth) < 0) {
-			fprintf(stderr, "scsikit serve: in %s:%d\n", path,
-				lineno);
+		v.key = strdup(key);
+		v.str = val ? strdup(val) : NULL;
+		if (!v.key || (val && !v.str) ||
+		    apply_option(d, o, &v, where, depth) < 0)
 			goto out_fail;
-		}
 	}
 	fclose(f);
 	return 0;
@@ -365,85 +489,62 @@ static void stop_frontends(struct serve_daemon *d)
 	}
 }
 
-int cmd_serve_main(int argc, char **argv)
-{
+/* The daemon being set up and run (serve.h). */
+struct serve {
 	struct serve_daemon d;
 	struct serve_opts o;
-	char err[256], host[64];
-	bool default_disk = true;
+	char host[64];
+};
+
+struct serve *serve_new(void)
+{
+	struct serve *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->o.reactors = 2;
+	s->o.log_level = SK_LOG_INFO;
+	if (gethostname(s->host, sizeof(s->host)) < 0)
+		snprintf(s->host, sizeof(s->host), "localhost");
+	s->host[sizeof(s->host) - 1] = '\0';
+	s->d.ctx.instance = s->host;
+	for (unsigned i = 0; i < serve_nfrontends && i < SERVE_MAX_FRONTENDS;
+	     i++) {
+		if (serve_frontends[i])
+			s->d.fe_state[i] = serve_frontends[i]->create(&s->d.ctx);
+	}
+	return s;
+}
+
+int serve_option(struct serve *s, const struct cli_val *v)
+{
+	return apply_option(&s->d, &s->o, v, "", 0);
+}
+
+void serve_free(struct serve *s)
+{
+	stop_frontends(&s->d);
+	free(s);
+}
+
+int serve_run(struct serve *s)
+{
+	struct serve_daemon *dp = &s->d;
+	struct serve_opts *op = &s->o;
+	char err[256];
 	struct ev_io *sigio = NULL;
 	sigset_t mask;
 	int sfd = -1, rc = 1;
 
-	memset(&d, 0, sizeof(d));
-	memset(&o, 0, sizeof(o));
-	o.reactors = 2;
-	o.log_level = SK_LOG_INFO;
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	d.ctx.instance = host;
-
-	for (unsigned i = 0; i < serve_nfrontends && i < SERVE_MAX_FRONTENDS;
-	     i++) {
-		if (serve_frontends[i])
-			d.fe_state[i] = serve_frontends[i]->create(&d.ctx);
-	}
-
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val;
-		char key[128];
-		const char *eq;
-
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			serve_usage(stdout);
-			rc = 0;
-			goto out_free_fe;
-		}
-		if (strcmp(arg, "--syslog") == 0) {
-			o.use_syslog = true;
-			continue;
-		}
-		if (strcmp(arg, "--no-default-disk") == 0) {
-			default_disk = false;
-			continue;
-		}
-		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
-			fprintf(stderr, "scsikit serve: unexpected argument "
-					"'%s' (see --help)\n", arg);
-			rc = 2;
-			goto out_free_fe;
-		}
-		eq = strchr(arg, '=');
-		if (eq) {
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - arg - 2),
-				 arg + 2);
-			val = eq + 1;
-		} else {
-			snprintf(key, sizeof(key), "%s", arg + 2);
-			if (i + 1 >= argc) {
-				fprintf(stderr, "scsikit serve: --%s needs a "
-						"value\n", key);
-				rc = 2;
-				goto out_free_fe;
-			}
-			val = argv[++i];
-		}
-		if (apply_option(&d, &o, key, val, 0) < 0) {
-			rc = 2;
-			goto out_free_fe;
-		}
-	}
-
-	log_init("scsikit", o.log_level, o.use_syslog);
+	log_init("scsikit", op->log_level, op->use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.ndisks == 0 && default_disk)
-		o.disks[o.ndisks++] = SERVE_DEFAULT_DISK;
-	for (unsigned i = 0; i < o.ndisks; i++) {
-		if (serve_disk_add(o.disks[i], err, sizeof(err)) < 0) {
+	if (op->ndisks == 0 && !op->no_default_disk)
+		op->disks[op->ndisks++] = SERVE_DEFAULT_DISK;
+	for (unsigned i = 0; i < op->ndisks; i++) {
+		if (serve_disk_add(op->disks[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "scsikit serve: --disk %s: %s\n",
-				o.disks[i], err);
+				op->disks[i], err);
 			goto out_disks;
 		}
 	}
@@ -455,66 +556,65 @@ int cmd_serve_main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	if (start_reactors(&d, o.reactors) < 0)
+	if (start_reactors(dp, op->reactors) < 0)
 		goto out_reactors;
 
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0 ||
-	    !(sigio = ev_io_add(d.loops[0], sfd, EV_READ, on_signal, &d))) {
+	    !(sigio = ev_io_add(dp->loops[0], sfd, EV_READ, on_signal, dp))) {
 		fprintf(stderr, "scsikit serve: signalfd: %s\n",
 			strerror(errno));
 		goto out_reactors;
 	}
 
-	snprintf(d.ctl_path, sizeof(d.ctl_path), "%s",
-		 o.ctl_path ? o.ctl_path : ctl_default_socket());
-	d.ctl = serve_ctl_start(&d, d.ctl_path, err, sizeof(err));
-	if (!d.ctl) {
+	snprintf(dp->ctl_path, sizeof(dp->ctl_path), "%s",
+		 op->ctl_path ? op->ctl_path : ctl_default_socket());
+	dp->ctl = serve_ctl_start(dp, dp->ctl_path, err, sizeof(err));
+	if (!dp->ctl) {
 		fprintf(stderr, "scsikit serve: control socket %s: %s\n",
-			d.ctl_path, err);
+			dp->ctl_path, err);
 		goto out_sig;
 	}
 
 	for (unsigned i = 0; i < serve_nfrontends; i++) {
 		const struct serve_frontend *fe = serve_frontends[i];
 
-		if (!fe || !d.fe_state[i])
+		if (!fe || !dp->fe_state[i])
 			continue;
-		if (fe->start(d.fe_state[i], err, sizeof(err)) < 0) {
+		if (fe->start(dp->fe_state[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "scsikit serve: %s: %s\n", fe->name,
 				err);
 			goto out_ctl;
 		}
-		d.fe_started[i] = true;
+		dp->fe_started[i] = true;
 	}
 
-	d.started_ms = ev_now_ms();
+	dp->started_ms = ev_now_ms();
 	log_info("ready: %u disk%s, control socket %s",
 		 bdev_registry_count(), bdev_registry_count() == 1 ? "" : "s",
-		 d.ctl_path);
-	rc = ev_loop_run(d.loops[0]) < 0 ? 1 : 0;
+		 dp->ctl_path);
+	serve_notify("READY=1");
+	rc = ev_loop_run(dp->loops[0]) < 0 ? 1 : 0;
+	serve_notify("STOPPING=1");
 	log_info("stopping");
 
 out_ctl:
-	stop_frontends(&d);
-	serve_ctl_stop(d.ctl);
+	stop_frontends(dp);
+	serve_ctl_stop(dp->ctl);
 out_sig:
 	ev_io_del(sigio);
 	if (sfd >= 0)
 		close(sfd);
 out_reactors:
-	stop_frontends(&d);
+	stop_frontends(dp);
 	/* Blocking I/O still on the worker pool completes by posting to its
 	 * reactor: drain the pool while every loop still exists, then let
 	 * each loop run what was posted to it as it is destroyed. */
 	bdev_pool_shutdown();
-	stop_reactors(&d);
+	stop_reactors(dp);
 out_disks:
 	bdev_registry_clear();
 	bdev_pool_shutdown();
-	return rc;
-
-out_free_fe:
-	stop_frontends(&d);
+	free(s);
 	return rc;
 }

@@ -19,4 +19,8 @@ const char *ctl_default_socket(void);
  */
 int ctl_call(const char *sock_path, int argc, char **argv, FILE *out);
 
+/* ctl_call() to stdout, turned into the command's exit code: 0, 1 (the
+ * daemon answered an error), 3 (it could not be reached). */
+int ctl_call_exit(const char *sock_path, int argc, char **argv);
+
 #endif

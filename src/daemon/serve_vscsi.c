@@ -40,6 +40,7 @@
 #include <scsikit/log.h>
 #include <scsikit/vscsi.h>
 
+#include "json_out.h"
 #include "serve.h"
 
 #define SERVE_VSCSI_MAX 16
@@ -84,6 +85,7 @@ struct sv_call {
 	int rc;
 	char err[256];
 	FILE *out;
+	bool json;
 };
 
 static void *serve_vscsi_create(struct serve_ctx *ctx)
@@ -376,11 +378,60 @@ static void sv_remove_all_fn(void *arg)
 			sv_sim_free(st, &st->sims[i]);
 }
 
+static void sv_list_json(struct sv_call *c)
+{
+	struct serve_vscsi *st = c->st;
+	const char *sep = "";
+
+	fputs("{\"sims\": [", c->out);
+	for (unsigned i = 0; i < SERVE_VSCSI_MAX; i++) {
+		struct sv_sim *s = &st->sims[i];
+		struct vscsi_sim_stats ss;
+
+		if (!s->sim)
+			continue;
+		vscsi_sim_get_stats(s->sim, &ss);
+		fprintf(c->out, "%s{\"unit\": %u, \"path\": ", sep, s->unit);
+		json_put_string(c->out, s->path);
+		fprintf(c->out,
+			", \"bus\": %d, \"state\": \"%s\", \"held\": %u, "
+			"\"queued\": %u, \"scans\": %u, \"cmds\": %llu, "
+			"\"done\": %llu, \"resets\": %llu, \"errors\": %llu, "
+			"\"conns\": %llu, \"refused\": %llu}",
+			ss.path_id, vscsi_sim_state_name(ss.state), ss.held,
+			ss.queued, ss.scans, (unsigned long long)ss.cmds,
+			(unsigned long long)ss.done,
+			(unsigned long long)ss.resets,
+			(unsigned long long)ss.errors,
+			(unsigned long long)ss.conns,
+			(unsigned long long)ss.refused);
+		sep = ", ";
+	}
+	fputs("], \"exports\": [", c->out);
+	sep = "";
+	for (unsigned i = 0; i < SERVE_VSCSI_EXPORTS; i++) {
+		struct sv_export *x = &st->exports[i];
+
+		if (!x->used)
+			continue;
+		fprintf(c->out, "%s{\"name\": ", sep);
+		json_put_string(c->out, x->name);
+		fprintf(c->out, ", \"bus\": %d, \"target\": %u, \"lun\": %llu}",
+			x->path_id, x->target, (unsigned long long)x->lun);
+		sep = ", ";
+	}
+	fputs("]}\n", c->out);
+}
+
 static void sv_list_fn(void *arg)
 {
 	struct sv_call *c = arg;
 	struct serve_vscsi *st = c->st;
 
+	if (c->json) {
+		sv_list_json(c);
+		return;
+	}
 	for (unsigned i = 0; i < SERVE_VSCSI_MAX; i++) {
 		struct sv_sim *s = &st->sims[i];
 		struct vscsi_sim_stats ss;
@@ -411,11 +462,36 @@ static void sv_list_fn(void *arg)
 	}
 }
 
+/* One device of "vscsi devs --json". */
+static void sv_dev_json(FILE *out, const struct cam_dev_info *d,
+			unsigned unit, bool first)
+{
+	char v[9], p[17], r[5];
+
+	snprintf(v, sizeof(v), "%.8s", (const char *)d->inq + 8);
+	snprintf(p, sizeof(p), "%.16s", (const char *)d->inq + 16);
+	snprintf(r, sizeof(r), "%.4s", (const char *)d->inq + 32);
+	fprintf(out, "%s{\"bus\": %u, \"target\": %u, \"lun\": %llu, "
+		     "\"sim\": \"vscsi%u\", \"vendor\": ",
+		first ? "" : ", ", d->path_id, d->target,
+		(unsigned long long)d->lun, unit);
+	json_put_string(out, v);
+	fputs(", \"product\": ", out);
+	json_put_string(out, p);
+	fputs(", \"revision\": ", out);
+	json_put_string(out, r);
+	fprintf(out, ", \"openings\": %u, \"active\": %u}", d->openings,
+		d->active);
+}
+
 static void sv_devs_fn(void *arg)
 {
 	struct sv_call *c = arg;
 	struct serve_vscsi *st = c->st;
+	bool first = true;
 
+	if (c->json)
+		fputc('[', c->out);
 	for (unsigned i = 0; i < SERVE_VSCSI_MAX; i++) {
 		struct sv_sim *s = &st->sims[i];
 		struct cam_dev_info info[64];
@@ -425,7 +501,11 @@ static void sv_devs_fn(void *arg)
 			continue;
 		n = xpt_dev_list((uint32_t)vscsi_sim_path_id(s->sim), info,
 				 64);
-		for (unsigned j = 0; j < n && j < 64; j++)
+		for (unsigned j = 0; j < n && j < 64 && c->json; j++) {
+			sv_dev_json(c->out, &info[j], s->unit, first);
+			first = false;
+		}
+		for (unsigned j = 0; j < n && j < 64 && !c->json; j++)
 			fprintf(c->out,
 				"%u:%u:%llu vscsi%u <%.8s %.16s %.4s> "
 				"openings %u active %u\n",
@@ -436,6 +516,8 @@ static void sv_devs_fn(void *arg)
 				(const char *)info[j].inq + 32,
 				info[j].openings, info[j].active);
 	}
+	if (c->json)
+		fputs("]\n", c->out);
 }
 
 static void sv_lookup_fn(void *arg)
@@ -584,6 +666,7 @@ static int serve_vscsi_ctl(void *arg, int argc, char **argv, FILE *out)
 	struct sv_call c = {.st = st, .out = out};
 	const char *cmd;
 
+	c.json = serve_ctl_take_flag(&argc, argv, "--json");
 	if (argc > 0 && !strcmp(argv[0], "vscsi")) {
 		argc--;
 		argv++;

@@ -44,6 +44,10 @@ static int serve_iscsi_configure(void *arg, const char *key,
 {
 	struct serve_iscsi *st = arg;
 
+	/* People name real ports (the library also takes 0, any port). */
+	if (strcmp(key, "iscsi") == 0 && value && strcmp(value, "none") &&
+	    serve_check_hostport(value, false, err, errlen) < 0)
+		return -1;
 	return iscsi_srv_configure(st->srv, key, value, err, errlen);
 }
 

@@ -81,6 +81,8 @@ static int serve_xdisk_configure(void *arg, const char *key,
 		}
 		if (!*value || st->nlisten >= SERVE_XDISK_MAX)
 			goto bad;
+		if (serve_check_hostport(value, false, err, errlen) < 0)
+			return -1;
 		st->listen[st->nlisten++] = value;
 		return 0;
 	}
@@ -216,6 +218,7 @@ static void serve_xdisk_stop(void *arg)
 static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 {
 	struct serve_xdisk *st = arg;
+	bool json = serve_ctl_take_flag(&argc, argv, "--json");
 	const char *verb = argc > 1 ? argv[1] : "list";
 
 	if (!strcmp(verb, "attach")) {
@@ -255,6 +258,17 @@ static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 			fprintf(out, "no such attach");
 			return -1;
 		}
+		return 0;
+	}
+	if (!strcmp(verb, "list") && json) {
+		fputs("{\"server\": ", out);
+		if (st->srv)
+			xdisk_server_list_json(st->srv, out);
+		else
+			fputs("null", out);
+		fputs(", \"client\": ", out);
+		xdisk_client_list_json(st->cl, out);
+		fputs("}\n", out);
 		return 0;
 	}
 	if (!strcmp(verb, "list")) {

@@ -1,6 +1,6 @@
 /*
- * The daemon's own state, shared by tools/serve.c (start-up, reactors,
- * shutdown) and tools/serve_ctl.c (the control socket).  Front ends never
+ * The daemon's own state, shared by serve.c (start-up, reactors,
+ * shutdown) and serve_ctl.c (the control socket).  Front ends never
  * see this; they get struct serve_ctx.
  */
 #ifndef SCSIKIT_TOOLS_SERVE_INTERNAL_H

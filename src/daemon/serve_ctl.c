@@ -247,6 +247,35 @@ static int ctl_disk_fault(const char *name, const char *rule, FILE *out)
 	return rc;
 }
 
+/* "status [--json]": uptime, reactors, disks, running front ends. */
+static int ctl_status(struct serve_daemon *d, bool json, FILE *out)
+{
+	unsigned long long up = (ev_now_ms() - d->started_ms) / 1000;
+	const char *sep = "";
+
+	if (json)
+		fprintf(out, "{\"version\": \"%s\", \"uptime_s\": %llu, "
+			     "\"reactors\": %u, \"disks\": %u, "
+			     "\"frontends\": [",
+			SCSIKIT_VERSION_STRING, up, d->ctx.nloops,
+			bdev_registry_count());
+	else
+		fprintf(out, "uptime_s %llu\nreactors %u\ndisks %u\n", up,
+			d->ctx.nloops, bdev_registry_count());
+	for (unsigned i = 0; i < serve_nfrontends; i++) {
+		if (!serve_frontends[i] || !d->fe_started[i])
+			continue;
+		if (json)
+			fprintf(out, "%s\"%s\"", sep, serve_frontends[i]->name);
+		else
+			fprintf(out, "frontend %s\n", serve_frontends[i]->name);
+		sep = ", ";
+	}
+	if (json)
+		fputs("]}\n", out);
+	return 0;
+}
+
 /* Run one request; writes the body to out.  0 = OK, -1 = ERR (first line
  * of out is the message). */
 static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
@@ -267,16 +296,8 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 		fprintf(out, "scsikit %s\n", SCSIKIT_VERSION_STRING);
 		return 0;
 	}
-	if (strcmp(argv[0], "status") == 0) {
-		fprintf(out, "uptime_s %llu\nreactors %u\ndisks %u\n",
-			(unsigned long long)(ev_now_ms() - d->started_ms) / 1000,
-			d->ctx.nloops, bdev_registry_count());
-		for (unsigned i = 0; i < serve_nfrontends; i++)
-			if (serve_frontends[i] && d->fe_started[i])
-				fprintf(out, "frontend %s\n",
-					serve_frontends[i]->name);
-		return 0;
-	}
+	if (strcmp(argv[0], "status") == 0)
+		return ctl_status(d, lc.json, out);
 	if (strcmp(argv[0], "disk") == 0) {
 		if (argc >= 2 && strcmp(argv[1], "list") == 0) {
 			if (lc.json)
@@ -337,7 +358,7 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 	if (strcmp(argv[0], "trace") == 0) {
 		char buf[128];
 
-		if (argc >= 2) {
+		if (argc >= 2 && strcmp(argv[1], "--json") != 0) {
 			uint32_t m;
 
 			if (log_trace_parse(argv[1], &m) < 0) {
@@ -348,7 +369,13 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 			sk_trace_mask = m;
 		}
 		log_trace_format(sk_trace_mask, buf, sizeof(buf));
-		fprintf(out, "%s\n", buf);
+		if (lc.json) {
+			fputs("{\"trace\": ", out);
+			json_put_string(out, buf);
+			fputs("}\n", out);
+		} else {
+			fprintf(out, "%s\n", buf);
+		}
 		return 0;
 	}
 	if (strcmp(argv[0], "log-level") == 0) {

@@ -1,7 +1,7 @@
-/* JSON string output for the tools' --json modes. */
-#include "json_out.h"
+/* JSON string output (util/json.h). */
+#include "util/json.h"
 
-void json_put_string(FILE *out, const char *s)
+void sk_json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

@@ -1,13 +1,15 @@
 /*
- * `scsikit serve`: the daemon.  This header is the contract between the
- * daemon's core (tools/serve.c: reactors, disks, control socket) and its
+ * `scsikit serve`: the daemon (src/daemon).  This header is the contract
+ * between the daemon's core (serve.c: reactors, disks, control socket), its
  * front ends (iSCSI, NBD, xdisk, vscsi, imports), each of which fills one
- * const struct serve_frontend in its own tools/serve_<name>.c and is listed
- * in the table in tools/serve_frontends.c.
+ * const struct serve_frontend in its own serve_<name>.c and is listed in
+ * the table in serve_frontends.c, and the command that runs it
+ * (tools/cmd_serve.c).
  */
 #ifndef SCSIKIT_TOOLS_SERVE_H
 #define SCSIKIT_TOOLS_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -23,6 +25,16 @@ struct serve_ctx {
 
 /* Round-robin choice of a reactor for a new connection. */
 struct ev_loop *serve_pick_loop(struct serve_ctx *ctx);
+
+/* Check a listener address "HOST:PORT" (port 1-65535; bare_port: digits
+ * alone are a port) with the library's parser (util/hostport.h), so a bad
+ * address is refused while options are read.  0, or -1 with err set. */
+int serve_check_hostport(const char *addr, bool bare_port, char *err,
+			 size_t errlen);
+
+/* Remove every word equal to flag from argv (a control request); true if
+ * there was one.  Front ends use it for "--json". */
+bool serve_ctl_take_flag(int *argc, char **argv, const char *flag);
 
 /*
  * A front end.  Options: every command-line option "--NAME" or "--NAME-x"
@@ -49,10 +61,21 @@ struct serve_frontend {
 	int (*ctl)(void *st, int argc, char **argv, FILE *out);
 };
 
-/* The table of front ends (tools/serve_frontends.c).  An entry is NULL when
+/* The table of front ends (serve_frontends.c).  An entry is NULL when
  * that front end is not linked into this build. */
 extern const struct serve_frontend *const serve_frontends[];
 extern const unsigned serve_nfrontends;
 extern const char *const serve_frontend_names[];
+
+/*
+ * A front end's options are the "--NAME..." words of its usage text (what
+ * `scsikit serve --help` shows), so the help, the check below and the bash
+ * completion cannot disagree.  Iterate with p = NULL first, then the value
+ * returned, until NULL; buf gets the option's name without the dashes.
+ */
+const char *serve_frontend_next_option(const struct serve_frontend *fe,
+				       const char *p, char *buf, size_t len);
+bool serve_frontend_has_option(const struct serve_frontend *fe,
+			       const char *key);
 
 #endif

@@ -13,7 +13,7 @@
  * The buses run on a loop of their own (a thread started here), so the
  * control-socket requests, which arrive on reactor 0, can wait for CAM
  * work without blocking the buses: "cam COMMAND ..." runs the same code as
- * `scsikit cam --sim` (cam_cli_exec in cmd_cam.c) against these buses.
+ * `scsikit cam --sim` (cam_cli_exec in cam_cli.c) against these buses.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,11 +25,9 @@
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
+#include "cam_cli.h"
 #include "serve.h"
 
-/* Defined in cmd_cam.c. */
-int cam_cli_exec(struct ev_loop *loop, struct cam_loop *const *sims,
-		 unsigned nsims, int argc, char **argv, FILE *out, FILE *err);
 
 #define SERVE_CAM_MAX 16
 

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli_opt.h"
 #include "ctl_client.h"
 
 const char *ctl_default_socket(void)
@@ -142,4 +143,16 @@ out_close:
 out_free:
 	free(req);
 	return rc;
+}
+
+int ctl_call_exit(const char *sock_path, int argc, char **argv)
+{
+	switch (ctl_call(sock_path, argc, argv, stdout)) {
+	case 0:
+		return CLI_EXIT_OK;
+	case 1:
+		return CLI_EXIT_FAIL;
+	default:
+		return CLI_EXIT_UNREACHABLE;
+	}
 }

@@ -96,6 +96,9 @@ static int serve_nbd_configure(void *arg, const char *key, const char *value,
 			snprintf(err, errlen, "--nbd needs an address");
 			return -1;
 		}
+		if (strncmp(value, "unix:", 5) && value[0] != '/' &&
+		    serve_check_hostport(value, true, err, errlen) < 0)
+			return -1;
 		return serve_nbd_add_addr(st, value, err, errlen);
 	}
 	if (!strcmp(key, "nbd-unix")) {
@@ -187,6 +190,7 @@ static void serve_nbd_stop(void *arg)
 static int serve_nbd_ctl(void *arg, int argc, char **argv, FILE *out)
 {
 	struct serve_nbd *st = arg;
+	bool json = serve_ctl_take_flag(&argc, argv, "--json");
 	const char *cmd;
 
 	if (argc > 0 && !strcmp(argv[0], "nbd")) {
@@ -198,12 +202,10 @@ static int serve_nbd_ctl(void *arg, int argc, char **argv, FILE *out)
 		fprintf(out, "nbd: disabled\n");
 		return -1;
 	}
-	if (!strcmp(cmd, "list") || !strcmp(cmd, "stats")) {
-		nbd_server_dump(st->srv, out, false);
-		return 0;
-	}
-	if (!strcmp(cmd, "conns")) {
-		nbd_server_dump(st->srv, out, true);
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "stats") ||
+	    !strcmp(cmd, "conns")) {
+		(json ? nbd_server_dump_json : nbd_server_dump)(
+			st->srv, out, !strcmp(cmd, "conns"));
 		return 0;
 	}
 	fprintf(out, "nbd: unknown command '%s' (list, conns)\n", cmd);

@@ -32,6 +32,7 @@
 #include <scsikit/iscsi_ini.h>
 #include <scsikit/log.h>
 
+#include "json_out.h"
 #include "serve.h"
 
 #define IMPORT_MAX 32
@@ -328,12 +329,49 @@ static void serve_import_stop(void *arg)
 struct import_list_call {
 	struct serve_import *st;
 	FILE *out;
+	bool json;
 };
+
+static void import_list_json(struct import_list_call *c)
+{
+	const char *sep = "";
+
+	fputc('[', c->out);
+	for (unsigned i = 0; i < IMPORT_MAX; i++) {
+		struct import *im = c->st->imp[i];
+		struct iscsi_ini_stats s;
+
+		if (!im)
+			continue;
+		iscsi_ini_get_stats(im->sess, &s);
+		fprintf(c->out, "%s{\"id\": %u, \"target\": ", sep, im->id);
+		json_put_string(c->out, s.target);
+		fprintf(c->out,
+			", \"bus\": %u, \"state\": \"%s\", \"failed\": %s, "
+			"\"tsih\": %u, \"cmds\": %llu, \"reconnects\": %llu, "
+			"\"outstanding\": %u, \"disks\": [",
+			s.path_id, s.state, s.failed ? "true" : "false",
+			s.tsih, (unsigned long long)s.cmds,
+			(unsigned long long)s.reconnects, s.outstanding);
+		for (unsigned d = 0; d < im->ndisks; d++) {
+			if (d)
+				fputs(", ", c->out);
+			json_put_string(c->out, im->disks[d]);
+		}
+		fputs("]}", c->out);
+		sep = ", ";
+	}
+	fputs("]\n", c->out);
+}
 
 static void import_list_on_loop(void *arg)
 {
 	struct import_list_call *c = arg;
 
+	if (c->json) {
+		import_list_json(c);
+		return;
+	}
 	for (unsigned i = 0; i < IMPORT_MAX; i++) {
 		struct import *im = c->st->imp[i];
 		struct iscsi_ini_stats s;
@@ -357,6 +395,7 @@ static void import_list_on_loop(void *arg)
 static int serve_import_ctl(void *arg, int argc, char **argv, FILE *out)
 {
 	struct serve_import *st = arg;
+	bool json = serve_ctl_take_flag(&argc, argv, "--json");
 	char err[256];
 
 	if (argc >= 3 && !strcmp(argv[1], "add")) {
@@ -368,10 +407,12 @@ static int serve_import_ctl(void *arg, int argc, char **argv, FILE *out)
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "list")) {
-		struct import_list_call c = {st, out};
+		struct import_list_call c = {st, out, json};
 
 		if (st->running)
 			cam_sync_call(st->loop, import_list_on_loop, &c);
+		else if (json)
+			fputs("[]\n", out);
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "remove")) {
