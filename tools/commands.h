@@ -16,5 +16,7 @@ int cmd_cam_main(int argc, char **argv) __attribute__((weak));
 int cmd_attach_main(int argc, char **argv) __attribute__((weak));
 int cmd_vscsi_target_main(int argc, char **argv) __attribute__((weak));
 int cmd_bench_main(int argc, char **argv) __attribute__((weak));
+int cmd_config_main(int argc, char **argv) __attribute__((weak));
+int cmd_iscsi_main(int argc, char **argv) __attribute__((weak));
 
 #endif

@@ -34,6 +34,10 @@ static const struct command commands[] = {
 	{ "vscsi-target", cmd_vscsi_target_main,
 	  "serve LUNs to a vscsi host adapter as a userland target" },
 	{ "bench", cmd_bench_main, "built-in benchmarks" },
+	{ "config", cmd_config_main,
+	  "save a running daemon's configuration as a config file" },
+	{ "iscsi", cmd_iscsi_main,
+	  "change a running iSCSI target: ACLs, CHAP, LUN maps, portals" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

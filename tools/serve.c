@@ -35,6 +35,7 @@ struct serve_opts {
 	unsigned reactors;
 	int log_level;
 	bool use_syslog;
+	bool no_default_disk;
 };
 
 struct ev_loop *serve_pick_loop(struct serve_ctx *ctx)
@@ -124,6 +125,10 @@ static int apply_option(struct serve_daemon *d, struct serve_opts *o,
 	unsigned idx;
 	char err[256];
 
+	if (serve_save_note_option(key, value) < 0) {
+		fprintf(stderr, "scsikit serve: out of memory\n");
+		return -1;
+	}
 	if (strcmp(key, "disk") == 0) {
 		if (o->ndisks == SERVE_MAX_DISK_ARGS) {
 			fprintf(stderr, "scsikit serve: too many --disk\n");
@@ -132,6 +137,14 @@ static int apply_option(struct serve_daemon *d, struct serve_opts *o,
 		o->disks[o->ndisks++] = value;
 	} else if (strcmp(key, "ctl") == 0) {
 		o->ctl_path = value;
+	} else if (strcmp(key, "no-default-disk") == 0) {
+		/* A config file's form of the --no-default-disk flag. */
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+			fprintf(stderr, "scsikit serve: no-default-disk takes "
+					"yes or no\n");
+			return -1;
+		}
+		o->no_default_disk = value[0] == 'y';
 	} else if (strcmp(key, "config") == 0) {
 		if (depth > 4) {
 			fprintf(stderr, "scsikit serve: config files nest "
@@ -239,8 +252,8 @@ static int config_file(struct serve_daemon *d, struct serve_opts *o,
 			goto out_fail;
 		}
 		/* Options keep pointers: give each line its own copy. */
-		key = strdup(key);
-		val = strdup(val);
+		key = serve_save_keep(strdup(key));
+		val = serve_save_keep(strdup(val));
 		if (!key || !val || apply_option(d, o, key, val, depth) < 0) {
 			fprintf(stderr, "scsikit serve: in %s:%d\n", path,
 				lineno);
@@ -289,6 +302,9 @@ int serve_disk_add(const char *name_spec, char *err, size_t errlen)
 		snprintf(err, errlen, "disk '%s' exists already", name);
 		return -1;
 	}
+	if (serve_save_note_disk(name, eq + 1) < 0)
+		log_warn("disk %s: out of memory noting it for config save",
+			 name);
 	return 0;
 }
 
@@ -370,7 +386,6 @@ int cmd_serve_main(int argc, char **argv)
 	struct serve_daemon d;
 	struct serve_opts o;
 	char err[256], host[64];
-	bool default_disk = true;
 	struct ev_io *sigio = NULL;
 	sigset_t mask;
 	int sfd = -1, rc = 1;
@@ -405,7 +420,7 @@ int cmd_serve_main(int argc, char **argv)
 			continue;
 		}
 		if (strcmp(arg, "--no-default-disk") == 0) {
-			default_disk = false;
+			o.no_default_disk = true;
 			continue;
 		}
 		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
@@ -438,7 +453,7 @@ int cmd_serve_main(int argc, char **argv)
 	log_init("scsikit", o.log_level, o.use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.ndisks == 0 && default_disk)
+	if (o.ndisks == 0 && !o.no_default_disk)
 		o.disks[o.ndisks++] = SERVE_DEFAULT_DISK;
 	for (unsigned i = 0; i < o.ndisks; i++) {
 		if (serve_disk_add(o.disks[i], err, sizeof(err)) < 0) {
@@ -512,9 +527,11 @@ out_reactors:
 out_disks:
 	bdev_registry_clear();
 	bdev_pool_shutdown();
+	serve_save_free();
 	return rc;
 
 out_free_fe:
 	stop_frontends(&d);
+	serve_save_free();
 	return rc;
 }
