@@ -4,17 +4,23 @@
 # saved, stopped, and a new daemon started with `serve --config` on the
 # saved file; both `config save` outputs must be the same text, the file
 # must be mode 0600, and the restored daemon must behave alike (the ACL and
-# CHAP refuse and accept the same logins, the LUN map is the same).
-# Ports: 26550-26599.
+# CHAP refuse and accept the same logins, the LUN map is the same).  Other
+# front ends' options (here NBD with TLS) are saved as given.
+# Ports: 26550-26599, 26725-26749.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
 . "$(dirname "$0")/lib/iscsi_cfg.sh"
 PORT=$(sk_port 26550 25)
 PORT2=$(sk_port 26575 25)
+NPORT=$(sk_port 26725 25)
+. "$(dirname "$0")/lib/tls.sh"
+sk_need nbdinfo
+sk_tls_psk "$T/nbd.psk" alice
 
 truncate -s 8M "$T/f1.img"
-sk_serve --iscsi "127.0.0.1:$PORT" --nbd none --xdisk none \
+sk_serve --iscsi "127.0.0.1:$PORT" --nbd "127.0.0.1:$NPORT" --xdisk none \
+	--nbd-tls require --nbd-tls-psk-file "$T/nbd.psk" \
 	--disk d0=mem:16M --iscsi-target d0:$IQN:named --iscsi-queue-depth 64
 sk_wait_tcp "$PORT"
 sk_ctl disk add d1 "file:$T/f1.img" || fail "disk add d1"
@@ -55,6 +61,11 @@ check() {
 	grep -q "Target:$IQN:d1 " <<<"$out" || fail "$1: d1 not listed: $out"
 	grep -q "Target:$IQN:d2 \|Target:$IQN:gone " <<<"$out" &&
 		fail "$1: d2 or gone is a target: $out"
+	timeout 30 nbdinfo "nbds://alice@127.0.0.1:$NPORT/d1?tls-psk-file=$T/nbd.psk" |
+		grep -q "export-size: 8388608" || fail "$1: NBD over TLS"
+	if timeout 30 nbdinfo "nbd://127.0.0.1:$NPORT/d1" >/dev/null 2>&1; then
+		fail "$1: NBD served without TLS"
+	fi
 	return 0
 }
 check "configured at run time"
