@@ -128,7 +128,9 @@ static int cfg_acl(struct iscsi_srv *s, int argc, char **argv, FILE *out)
 					      argv[1][0] == 'a');
 	if (argv[1][0] == 'a') {
 		if (t == NULL) {
-			fprintf(out, "out of memory");
+			fprintf(out, "cannot add settings for %s (out of "
+				     "memory, or %d targets have some)",
+				argv[2], ISCSI_TCFG_MAX);
 			rc = -1;
 		} else if (iscsi_tcfg_acl_add(t, argv[3], err,
 					      sizeof(err)) < 0) {

@@ -35,6 +35,7 @@ struct bdev;
 
 #define ISCSI_ACL_MAX 32
 #define ISCSI_EXTRA_LUNS 16
+#define ISCSI_TCFG_MAX 4096	/* targets with settings of their own */
 
 /* Per-target settings, by disk name; "*" applies to every target and
  * "discovery" to discovery sessions. */
@@ -93,6 +94,7 @@ struct iscsi_srv {
 	bool portals_given;		/* a --iscsi ADDR was seen */
 	bool portals_none;		/* --iscsi none */
 	struct iscsi_tcfg *tcfgs;
+	unsigned ntcfgs;
 	char iqn_prefix[128];
 	unsigned queue_depth;		/* CmdSN window per session */
 	unsigned max_sessions;

@@ -117,7 +117,9 @@ struct iscsi_tcfg *iscsi_tcfg_get(struct iscsi_srv *s, const char *disk,
 	for (struct iscsi_tcfg *t = s->tcfgs; t != NULL; t = t->next)
 		if (strlen(t->disk) == len && strncmp(t->disk, disk, len) == 0)
 			return t;
-	if (!create || len == 0 || len >= sizeof(((struct iscsi_tcfg *)0)->disk))
+	if (!create || len == 0 ||
+	    len >= sizeof(((struct iscsi_tcfg *)0)->disk) ||
+	    s->ntcfgs >= ISCSI_TCFG_MAX)
 		return NULL;
 	struct iscsi_tcfg *t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -125,6 +127,7 @@ struct iscsi_tcfg *iscsi_tcfg_get(struct iscsi_srv *s, const char *disk,
 	memcpy(t->disk, disk, len);
 	t->next = s->tcfgs;
 	s->tcfgs = t;
+	s->ntcfgs++;
 	return t;
 }
 
