@@ -90,6 +90,10 @@ static bool target_word_ok(const char *w, unsigned allowed, FILE *out)
 	size_t n = strspn(w, "abcdefghijklmnopqrstuvwxyz"
 			     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
 
+	/* "discovery" names discovery sessions' settings, never a disk's
+	 * (discovery sessions have no ACL and no LUNs). */
+	if (strcmp(w, "discovery") == 0 && !(allowed & TW_DISCOVERY))
+		n = 0;
 	if ((n > 0 && n <= TCFG_NAME_MAX && w[n] == '\0') ||
 	    ((allowed & TW_ALL) && strcmp(w, "*") == 0) ||
 	    ((allowed & TW_DISCOVERY) && strcmp(w, "discovery") == 0))
