@@ -67,14 +67,16 @@ static void check_replies(const struct nbd_buf *out, size_t start)
 	while (off < out->len) {
 		uint32_t type, len;
 
-		if (out->len - off < NBD_OPT_REPLY_HDR_LEN)
-			abort();
-		if (nbd_get64(out->data + off) != NBD_MAGIC_OPT_REPLY) {
-			/* EXPORT_NAME's answer: 8 + 2 (+124) bytes, last. */
+		/* EXPORT_NAME's answer: 8 + 2 (+124) bytes, last; shorter
+		 * than a reply header when the zeroes are left out. */
+		if (out->len - off < 8 ||
+		    nbd_get64(out->data + off) != NBD_MAGIC_OPT_REPLY) {
 			if (out->len - off != 10 && out->len - off != 134)
 				abort();
 			return;
 		}
+		if (out->len - off < NBD_OPT_REPLY_HDR_LEN)
+			abort();
 		type = nbd_get32(out->data + off + 12);
 		len = nbd_get32(out->data + off + 16);
 		if (type > NBD_REP_META_CONTEXT &&
@@ -95,18 +97,28 @@ static void fuzz_handshake(const uint8_t *data, size_t size)
 	nbd_hs_init(&hs, &fz_ops, NULL);
 	if (size) {
 		step = 1 + data[0] % 64; /* feed in pieces of this size */
+		/* and the TLS policy: off, on, require */
+		hs.tls = (enum nbd_hs_tls)((data[0] >> 6) % 3);
 		off = 1;
 	}
 	while (off < size && hs.state != NBD_HS_DONE &&
 	       hs.state != NBD_HS_CLOSE) {
 		size_t n = size - off < step ? size - off : step;
 		size_t before = out.len;
-		long used = nbd_hs_input(&hs, data + off, n, &out);
+		long used;
 
+		if (hs.state == NBD_HS_STARTTLS) {
+			/* As if the TLS handshake succeeded: the rest of
+			 * the input is what came through TLS. */
+			if (hs.tls == NBD_HS_TLS_OFF || hs.tls_active)
+				abort();
+			nbd_hs_tls_done(&hs);
+		}
+		used = nbd_hs_input(&hs, data + off, n, &out);
 		if (used < 0 || (size_t)used > n)
 			abort();
 		if ((size_t)used < n && hs.state != NBD_HS_DONE &&
-		    hs.state != NBD_HS_CLOSE)
+		    hs.state != NBD_HS_CLOSE && hs.state != NBD_HS_STARTTLS)
 			abort();
 		(void)before;
 		off += (size_t)used;

@@ -40,5 +40,9 @@ extern const struct cli_opt attach_opts[] __attribute__((weak));
 int cmd_vscsi_target_main(int argc, char **argv) __attribute__((weak));
 extern const struct cli_opt vscsi_target_opts[] __attribute__((weak));
 int cmd_bench_main(int argc, char **argv) __attribute__((weak));
+int cmd_config_main(int argc, char **argv) __attribute__((weak));
+extern const struct cli_opt config_cmd_opts[] __attribute__((weak));
+int cmd_iscsi_main(int argc, char **argv) __attribute__((weak));
+extern const struct cli_opt iscsi_cmd_opts[] __attribute__((weak));
 
 #endif

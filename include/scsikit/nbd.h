@@ -75,4 +75,36 @@ SK_API void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns);
 SK_API void nbd_server_dump_json(struct nbd_server *s, FILE *out,
 				 bool conns);
 
+/*
+ * TLS (NBD_OPT_STARTTLS, docs/nbd.md).  OFF: STARTTLS is refused
+ * (NBD_REP_ERR_POLICY).  ON: clients may upgrade to TLS.  REQUIRE: every
+ * option but STARTTLS is answered NBD_REP_ERR_TLS_REQD until they do.
+ */
+enum nbd_tls_mode {
+	NBD_TLS_OFF = 0,
+	NBD_TLS_ON,
+	NBD_TLS_REQUIRE,
+};
+
+struct nbd_tls_opts {
+	enum nbd_tls_mode mode;
+	/* X.509: server-cert.pem, server-key.pem and (to verify clients)
+	 * ca-cert.pem in this directory; NULL: none. */
+	const char *certs_dir;
+	/* PSK: "identity:hex-key" lines as psktool writes them; NULL: none. */
+	const char *psk_file;
+	/* Require a client certificate signed by ca-cert.pem. */
+	bool verify_peer;
+};
+
+/* Whether this build has TLS (GnuTLS). */
+SK_API bool nbd_tls_supported(void);
+
+/* Set the TLS policy and load its credentials; call after create, before
+ * the first listen.  0, or -1 with a message in err (among others: a build
+ * without GnuTLS cannot turn TLS on). */
+SK_API int nbd_server_set_tls(struct nbd_server *s,
+			      const struct nbd_tls_opts *o, char *err,
+			      size_t errlen);
+
 #endif

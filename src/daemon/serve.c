@@ -221,6 +221,10 @@ static int apply_option(struct serve_daemon *d, struct serve_opts *o,
 	unsigned idx;
 	char err[256];
 
+	if (serve_save_note_option(key, value ? value : "yes") < 0) {
+		fprintf(stderr, "scsikit serve: out of memory\n");
+		return -1;
+	}
 	switch (v->id) {
 	case SO_DISK:
 		if (o->ndisks == SERVE_MAX_DISK_ARGS) {
@@ -365,8 +369,8 @@ static int config_file(struct serve_daemon *d, struct serve_opts *o,
 			goto out_fail;
 		}
 		/* Options keep pointers: give each line its own copy. */
-		v.key = strdup(key);
-		v.str = val ? strdup(val) : NULL;
+		v.key = serve_save_keep(strdup(key));
+		v.str = val ? serve_save_keep(strdup(val)) : NULL;
 		if (!v.key || (val && !v.str) ||
 		    apply_option(d, o, &v, where, depth) < 0)
 			goto out_fail;
@@ -413,6 +417,9 @@ int serve_disk_add(const char *name_spec, char *err, size_t errlen)
 		snprintf(err, errlen, "disk '%s' exists already", name);
 		return -1;
 	}
+	if (serve_save_note_disk(name, eq + 1) < 0)
+		log_warn("disk %s: out of memory noting it for config save",
+			 name);
 	return 0;
 }
 
@@ -524,6 +531,7 @@ int serve_option(struct serve *s, const struct cli_val *v)
 void serve_free(struct serve *s)
 {
 	stop_frontends(&s->d);
+	serve_save_free();
 	free(s);
 }
 
@@ -615,6 +623,7 @@ out_reactors:
 out_disks:
 	bdev_registry_clear();
 	bdev_pool_shutdown();
+	serve_save_free();
 	free(s);
 	return rc;
 }

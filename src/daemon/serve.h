@@ -59,6 +59,10 @@ struct serve_frontend {
 	 * ("nbd list", "iscsi sessions").  Write the answer to out; return 0
 	 * or -1 (with an error line in out). */
 	int (*ctl)(void *st, int argc, char **argv, FILE *out);
+	/* Optional: print the front end's settings as they are now, as
+	 * config-file lines ("iscsi-acl d0:iqn..."), for "config save"; 0 or
+	 * -1.  A front end without it has its options saved as given. */
+	int (*save)(void *st, FILE *out);
 };
 
 /* The table of front ends (serve_frontends.c).  An entry is NULL when

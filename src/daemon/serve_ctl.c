@@ -397,6 +397,13 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 		fprintf(out, "%s\n", names[log_get_level() & 3]);
 		return 0;
 	}
+	if (strcmp(argv[0], "config") == 0) {
+		if (argc != 2 || strcmp(argv[1], "save") != 0) {
+			fprintf(out, "usage: config save");
+			return -1;
+		}
+		return serve_save_write(d, out);
+	}
 	if (strcmp(argv[0], "shutdown") == 0) {
 		serve_request_stop(d);
 		return 0;

@@ -40,6 +40,18 @@ void serve_ctl_stop(struct serve_ctl *ctl);
  * message in err. */
 int serve_disk_add(const char *name_spec, char *err, size_t errlen);
 
+/* tools/serve_save.c: what "config save" prints.  The daemon notes each
+ * option it applies and each disk it makes from a SPEC; 0 or -1 (out of
+ * memory). */
+int serve_save_note_option(const char *key, const char *value);
+int serve_save_note_disk(const char *name, const char *spec);
+/* Keep s (malloc'ed) until serve_save_free(); returns s, or NULL (then s
+ * is freed). */
+char *serve_save_keep(char *s);
+/* Print the config file; 0 or -1. */
+int serve_save_write(struct serve_daemon *d, FILE *out);
+void serve_save_free(void);
+
 /* Ask the daemon to stop (from any thread). */
 void serve_request_stop(struct serve_daemon *d);
 

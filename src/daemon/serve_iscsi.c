@@ -4,7 +4,9 @@
  * which exports every disk of the daemon as a target
  * (iqn.2026-11.org.scsikit:<disk> unless named with --iscsi-target).
  *
- * Control socket: "iscsi sessions", "iscsi targets", "iscsi portals".
+ * Control socket: "iscsi sessions", "iscsi targets", "iscsi portals", and
+ * the run-time settings "iscsi acl|chap|mutual-chap|lun|portal ..." and
+ * "iscsi config" (src/iscsi/tgt_cfg.c), which "config save" uses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,15 @@ static int serve_iscsi_ctl(void *arg, int argc, char **argv, FILE *out)
 	return iscsi_srv_ctl(st->srv, argc, argv, out);
 }
 
+/* ACLs, CHAP and LUN maps change at run time: print them as they are. */
+static int serve_iscsi_save(void *arg, FILE *out)
+{
+	struct serve_iscsi *st = arg;
+	char *req[2] = {"iscsi", "config"};
+
+	return iscsi_srv_ctl(st->srv, 2, req, out);
+}
+
 const struct serve_frontend serve_frontend_iscsi = {
 	.name = "iscsi",
 	.usage = ISCSI_SRV_USAGE,
@@ -89,4 +100,5 @@ const struct serve_frontend serve_frontend_iscsi = {
 	.start = serve_iscsi_start,
 	.stop = serve_iscsi_stop,
 	.ctl = serve_iscsi_ctl,
+	.save = serve_iscsi_save,
 };

@@ -8,6 +8,8 @@
  *   --nbd-unix PATH       also listen on a Unix socket
  *   --nbd-max-conns N     --nbd-max-requests N   --nbd-max-buffer SIZE
  *   --nbd-stall-timeout MS   --nbd-handshake-timeout MS
+ *   --nbd-tls off|on|require  --nbd-tls-certificates DIR
+ *   --nbd-tls-psk-file FILE   --nbd-tls-verify-peer yes|no
  *
  * Control socket: "nbd list" (listeners and counters), "nbd conns" (also
  * one line per connection).
@@ -32,6 +34,8 @@ struct serve_nbd {
 	unsigned naddrs;
 	bool disabled;
 	struct nbd_server *srv;
+	struct nbd_tls_opts tls;
+	char *tls_dir, *tls_psk;	/* owned copies for tls */
 };
 
 static struct ev_loop *serve_nbd_pick(void *arg)
@@ -77,6 +81,50 @@ static int serve_nbd_add_addr(struct serve_nbd *st, const char *addr,
 	}
 	st->naddrs++;
 	return 0;
+}
+
+/* Keep a copy of value in *slot (replacing an earlier one). */
+static int keep_string(char **slot, const char *value, char *err,
+		       size_t errlen)
+{
+	char *c = strdup(value);
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(*slot);
+	*slot = c;
+	return 0;
+}
+
+/* --nbd-tls MODE, --nbd-tls-certificates DIR, --nbd-tls-psk-file FILE,
+ * --nbd-tls-verify-peer yes|no (key: what follows "nbd-tls"). */
+static int serve_nbd_tls_option(struct serve_nbd *st, const char *key,
+				const char *value, char *err, size_t errlen)
+{
+	static const char *const modes[] = { "off", "on", "require" };
+
+	if (!*key) {
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(value, modes[i])) {
+				st->tls.mode = (enum nbd_tls_mode)i;
+				return 0;
+			}
+		snprintf(err, errlen, "--nbd-tls takes off, on or require");
+		return -1;
+	}
+	if (!strcmp(key, "-certificates") && *value)
+		return keep_string(&st->tls_dir, value, err, errlen);
+	if (!strcmp(key, "-psk-file") && *value)
+		return keep_string(&st->tls_psk, value, err, errlen);
+	if (!strcmp(key, "-verify-peer") &&
+	    (!strcmp(value, "yes") || !strcmp(value, "no"))) {
+		st->tls.verify_peer = value[0] == 'y';
+		return 0;
+	}
+	snprintf(err, errlen, "bad value '%s' for --nbd-tls%s", value, key);
+	return -1;
 }
 
 static int serve_nbd_configure(void *arg, const char *key, const char *value,
@@ -140,6 +188,8 @@ static int serve_nbd_configure(void *arg, const char *key, const char *value,
 			goto bad;
 		return 0;
 	}
+	if (!strncmp(key, "nbd-tls", 7))
+		return serve_nbd_tls_option(st, key + 7, value, err, errlen);
 	snprintf(err, errlen, "unknown NBD option --%s", key);
 	return -1;
 bad:
@@ -160,6 +210,13 @@ static int serve_nbd_start(void *arg, char *err, size_t errlen)
 	st->srv = nbd_server_create(&st->opts);
 	if (!st->srv) {
 		snprintf(err, errlen, "nbd: out of memory");
+		return -1;
+	}
+	st->tls.certs_dir = st->tls_dir;
+	st->tls.psk_file = st->tls_psk;
+	if (nbd_server_set_tls(st->srv, &st->tls, err, errlen) < 0) {
+		nbd_server_destroy(st->srv);
+		st->srv = NULL;
 		return -1;
 	}
 	if (st->naddrs == 0 && serve_nbd_add_addr(st, "127.0.0.1:10809", err,
@@ -184,6 +241,8 @@ static void serve_nbd_stop(void *arg)
 		nbd_server_destroy(st->srv);
 	for (i = 0; i < st->naddrs; i++)
 		free(st->addrs[i]);
+	free(st->tls_dir);
+	free(st->tls_psk);
 	free(st);
 }
 
@@ -225,7 +284,14 @@ const struct serve_frontend serve_frontend_nbd = {
 		 "  --nbd-stall-timeout MS   close clients that do not read "
 		 "replies (30000)\n"
 		 "  --nbd-handshake-timeout MS  close clients stuck in "
-		 "negotiation (30000)\n",
+		 "negotiation (30000)\n"
+		 "  --nbd-tls off|on|require  TLS (NBD_OPT_STARTTLS); require:\n"
+		 "                           nothing is served without it (off)\n"
+		 "  --nbd-tls-certificates DIR  server-cert.pem, server-key.pem\n"
+		 "                           [, ca-cert.pem] for X.509\n"
+		 "  --nbd-tls-psk-file FILE  PSK identities and keys (psktool)\n"
+		 "  --nbd-tls-verify-peer yes|no  require a client certificate\n"
+		 "                           signed by DIR/ca-cert.pem (no)\n",
 	.create = serve_nbd_create,
 	.configure = serve_nbd_configure,
 	.start = serve_nbd_start,

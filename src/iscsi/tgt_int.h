@@ -35,6 +35,7 @@ struct bdev;
 
 #define ISCSI_ACL_MAX 32
 #define ISCSI_EXTRA_LUNS 16
+#define ISCSI_TCFG_MAX 4096	/* targets with settings of their own */
 
 /* Per-target settings, by disk name; "*" applies to every target and
  * "discovery" to discovery sessions. */
@@ -84,11 +85,16 @@ struct iscsi_srv {
 	iscsi_pick_loop_fn pick;
 	void *pick_arg;
 
-	/* Configuration (written before start, read-only after). */
+	/* Configuration (written before start, read-only after, except:
+	 * tcfgs change at run time (tgt_cfg.c) under cfg_lock, which is
+	 * taken before lock when both are; portals change at run time on
+	 * main_loop's thread, the only one that reads them). */
+	pthread_mutex_t cfg_lock;
 	struct iscsi_portal *portals;
 	bool portals_given;		/* a --iscsi ADDR was seen */
 	bool portals_none;		/* --iscsi none */
 	struct iscsi_tcfg *tcfgs;
+	unsigned ntcfgs;
 	char iqn_prefix[128];
 	unsigned queue_depth;		/* CmdSN window per session */
 	unsigned max_sessions;
@@ -277,6 +283,47 @@ uint16_t iscsi_srv_session_add(struct iscsi_srv *s, struct iscsi_conn *c);
 void iscsi_srv_broadcast_abort(struct iscsi_srv *s, struct iscsi_conn *from,
 			       struct tgt_target *t, uint32_t lun,
 			       bool close);
+
+/* Per-target settings of disk (len bytes of it), made when create is set;
+ * NULL if absent.  Callers after start hold cfg_lock. */
+struct iscsi_tcfg *iscsi_tcfg_get(struct iscsi_srv *s, const char *disk,
+				  size_t len, bool create);
+/* Set CHAP (or the mutual CHAP name and secret) of target tname; takes
+ * cfg_lock.  0, or -1 with a message in err. */
+int iscsi_tcfg_set_chap(struct iscsi_srv *s, const char *tname, size_t tlen,
+			bool mutual, const char *user, const char *secret,
+			char *err, size_t errlen);
+/* True when w is 1..max printable characters without blank or '#' (so it
+ * fits in a config-file line as one value). */
+bool iscsi_cfg_word_ok(const char *w, size_t max);
+/* Append a portal to the list (not opened); 0 or -1 with err. */
+int iscsi_srv_add_portal(struct iscsi_srv *s, const char *v, char *err,
+			 size_t errlen);
+/* Open p's listener on main_loop; 0 or -1 with err. */
+int iscsi_portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
+		      char *err, size_t errlen);
+/* The target disk and LUN number disk is mapped at, or NULL. */
+const char *iscsi_lun_parent(struct iscsi_srv *s, const char *disk,
+			     uint32_t *id);
+/* Map bd at LUN id of t; 0 or a negative errno. */
+int iscsi_lun_attach(struct tgt_target *t, uint32_t id, struct bdev *bd);
+/* The target of disk's export, held; NULL if none. */
+struct tgt_target *iscsi_export_target_of(struct iscsi_srv *s,
+					  const char *disk);
+/* Follow the disk registry: export bd (as a target, or as the LUN it is
+ * mapped at), or stop exporting disk.  Caller holds cfg_lock. */
+void iscsi_export_add_locked(struct iscsi_srv *s, struct bdev *bd);
+void iscsi_export_remove_locked(struct iscsi_srv *s, const char *disk);
+
+/* tgt_cfg.c: settings changed at run time and written back out. */
+int iscsi_tcfg_acl_add(struct iscsi_tcfg *t, const char *initiator,
+		       char *err, size_t errlen);
+int iscsi_tcfg_lun_add(struct iscsi_tcfg *t, uint32_t id, const char *disk,
+		       char *err, size_t errlen);
+/* Is what ("acl", "chap", ...) a request iscsi_cfg_ctl answers? */
+bool iscsi_cfg_is_request(const char *what);
+/* argv[0] is the request word; 0 or -1 with a message in out. */
+int iscsi_cfg_ctl(struct iscsi_srv *s, int argc, char **argv, FILE *out);
 
 /* "a.b.c.d:port" or "[v6]:port" (for SendTargets and logs). */
 struct sockaddr_storage;

@@ -34,6 +34,7 @@ struct iscsi_srv *iscsi_srv_create(iscsi_pick_loop_fn pick, void *pick_arg)
 	if (s == NULL)
 		return NULL;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->cfg_lock, NULL);
 	atomic_init(&s->refs, 1);
 	s->pick = pick;
 	s->pick_arg = pick_arg;
@@ -86,6 +87,7 @@ void iscsi_srv_release(struct iscsi_srv *s)
 		tgt_target_release(e->t);
 		free(e);
 	}
+	pthread_mutex_destroy(&s->cfg_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -111,13 +113,15 @@ static void key_canon(const char *key, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static struct iscsi_tcfg *tcfg_get(struct iscsi_srv *s, const char *disk,
-				   size_t len, bool create)
+struct iscsi_tcfg *iscsi_tcfg_get(struct iscsi_srv *s, const char *disk,
+				  size_t len, bool create)
 {
 	for (struct iscsi_tcfg *t = s->tcfgs; t != NULL; t = t->next)
 		if (strlen(t->disk) == len && strncmp(t->disk, disk, len) == 0)
 			return t;
-	if (!create || len == 0 || len >= sizeof(((struct iscsi_tcfg *)0)->disk))
+	if (!create || len == 0 ||
+	    len >= sizeof(((struct iscsi_tcfg *)0)->disk) ||
+	    s->ntcfgs >= ISCSI_TCFG_MAX)
 		return NULL;
 	struct iscsi_tcfg *t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -125,6 +129,7 @@ static struct iscsi_tcfg *tcfg_get(struct iscsi_srv *s, const char *disk,
 	memcpy(t->disk, disk, len);
 	t->next = s->tcfgs;
 	s->tcfgs = t;
+	s->ntcfgs++;
 	return t;
 }
 
@@ -176,32 +181,63 @@ static int parse_chap(struct iscsi_srv *s, const char *v, bool mutual,
 		snprintf(err, errlen, "expected TARGET:USER:SECRET");
 		return -1;
 	}
-	size_t ulen = (size_t)(c2 - c1 - 1), slen = strlen(c2 + 1);
-	if (ulen > ISCSI_CHAP_NAME_MAX || slen > ISCSI_CHAP_SECRET_MAX) {
-		snprintf(err, errlen, "CHAP user or secret too long");
+	char user[ISCSI_CHAP_NAME_MAX + 1];
+	size_t ulen = (size_t)(c2 - c1 - 1);
+	if (ulen > ISCSI_CHAP_NAME_MAX) {
+		snprintf(err, errlen, "CHAP user too long");
 		return -1;
 	}
-	struct iscsi_tcfg *t = tcfg_get(s, v, (size_t)(c1 - v), true);
+	memcpy(user, c1 + 1, ulen);
+	user[ulen] = '\0';
+	return iscsi_tcfg_set_chap(s, v, (size_t)(c1 - v), mutual, user,
+				   c2 + 1, err, errlen);
+}
+
+/* Printable, no blank and no '#': what survives a config-file line. */
+bool iscsi_cfg_word_ok(const char *w, size_t max)
+{
+	size_t n = 0;
+
+	for (; w[n] != '\0'; n++)
+		if (n >= max || w[n] <= ' ' || w[n] > '~' || w[n] == '#')
+			return false;
+	return n > 0;
+}
+
+int iscsi_tcfg_set_chap(struct iscsi_srv *s, const char *tname, size_t tlen,
+			bool mutual, const char *user, const char *secret,
+			char *err, size_t errlen)
+{
+	if (!iscsi_cfg_word_ok(user, ISCSI_CHAP_NAME_MAX) ||
+	    !iscsi_cfg_word_ok(secret, ISCSI_CHAP_SECRET_MAX)) {
+		snprintf(err, errlen, "CHAP user and secret: 1 to %d and 1 to "
+			 "%d printable characters, no blank or '#'",
+			 ISCSI_CHAP_NAME_MAX, ISCSI_CHAP_SECRET_MAX);
+		return -1;
+	}
+	pthread_mutex_lock(&s->cfg_lock);
+	struct iscsi_tcfg *t = iscsi_tcfg_get(s, tname, tlen, true);
 	if (t == NULL) {
+		pthread_mutex_unlock(&s->cfg_lock);
 		snprintf(err, errlen, "bad target name");
 		return -1;
 	}
 	if (mutual) {
 		t->mutual = true;
-		memcpy(t->mutual_user, c1 + 1, ulen);
-		t->mutual_user[ulen] = '\0';
-		memcpy(t->mutual_secret, c2 + 1, slen + 1);
+		snprintf(t->mutual_user, sizeof(t->mutual_user), "%s", user);
+		snprintf(t->mutual_secret, sizeof(t->mutual_secret), "%s",
+			 secret);
 	} else {
 		t->chap = true;
-		memcpy(t->chap_user, c1 + 1, ulen);
-		t->chap_user[ulen] = '\0';
-		memcpy(t->chap_secret, c2 + 1, slen + 1);
+		snprintf(t->chap_user, sizeof(t->chap_user), "%s", user);
+		snprintf(t->chap_secret, sizeof(t->chap_secret), "%s", secret);
 	}
+	pthread_mutex_unlock(&s->cfg_lock);
 	return 0;
 }
 
-static int add_portal(struct iscsi_srv *s, const char *v, char *err,
-		      size_t errlen)
+int iscsi_srv_add_portal(struct iscsi_srv *s, const char *v, char *err,
+			 size_t errlen)
 {
 	if (strcasecmp(v, "none") == 0) {
 		s->portals_none = true;
@@ -240,7 +276,7 @@ int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
 	key_canon(key, k, sizeof(k));
 	if (strcmp(k, "") == 0 || strcmp(k, "portal") == 0 ||
 	    strcmp(k, "listen") == 0)
-		return add_portal(s, v, err, errlen);
+		return iscsi_srv_add_portal(s, v, err, errlen);
 	if (strcmp(k, "chap") == 0)
 		return parse_chap(s, v, false, err, errlen);
 	if (strcmp(k, "mutualchap") == 0)
@@ -251,18 +287,13 @@ int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
 			snprintf(err, errlen, "expected DISK:VALUE");
 			return -1;
 		}
-		t = tcfg_get(s, v, (size_t)(colon - v), true);
+		t = iscsi_tcfg_get(s, v, (size_t)(colon - v), true);
 		if (t == NULL || strlen(colon + 1) > ISCSI_NAME_MAX) {
 			snprintf(err, errlen, "bad value");
 			return -1;
 		}
 		if (k[0] == 'a' && k[1] == 'c') {
-			if (t->nacl >= ISCSI_ACL_MAX) {
-				snprintf(err, errlen, "too many ACL entries");
-				return -1;
-			}
-			snprintf(t->acl[t->nacl++], sizeof(t->acl[0]), "%s",
-				 colon + 1);
+			return iscsi_tcfg_acl_add(t, colon + 1, err, errlen);
 		} else if (k[0] == 't') {
 			snprintf(t->iqn, sizeof(t->iqn), "%s", colon + 1);
 		} else {
@@ -282,16 +313,12 @@ int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
 				 "1..%d", TGT_MAX_LUNS - 1);
 			return -1;
 		}
-		t = tcfg_get(s, v, (size_t)(colon - v), true);
-		if (t == NULL || t->nluns >= ISCSI_EXTRA_LUNS) {
-			snprintf(err, errlen, "too many LUNs");
+		t = iscsi_tcfg_get(s, v, (size_t)(colon - v), true);
+		if (t == NULL) {
+			snprintf(err, errlen, "bad target name");
 			return -1;
 		}
-		t->luns[t->nluns].id = (uint32_t)id;
-		snprintf(t->luns[t->nluns].disk, sizeof(t->luns[0].disk), "%s",
-			 c2 + 1);
-		t->nluns++;
-		return 0;
+		return iscsi_tcfg_lun_add(t, (uint32_t)id, c2 + 1, err, errlen);
 	}
 	if (strcmp(k, "iqnprefix") == 0) {
 		snprintf(s->iqn_prefix, sizeof(s->iqn_prefix), "%s", v);
@@ -349,8 +376,8 @@ int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
 
 /* The target disk and LUN number that disk is configured under as an
  * extra LUN, or NULL when it is a target of its own. */
-static const char *lun_parent(struct iscsi_srv *s, const char *disk,
-			      uint32_t *id)
+const char *iscsi_lun_parent(struct iscsi_srv *s, const char *disk,
+			     uint32_t *id)
 {
 	for (struct iscsi_tcfg *t = s->tcfgs; t != NULL; t = t->next)
 		for (unsigned i = 0; i < t->nluns; i++)
@@ -361,7 +388,7 @@ static const char *lun_parent(struct iscsi_srv *s, const char *disk,
 	return NULL;
 }
 
-static int lun_attach(struct tgt_target *t, uint32_t id, struct bdev *bd)
+int iscsi_lun_attach(struct tgt_target *t, uint32_t id, struct bdev *bd)
 {
 	struct tgt_lun *lun = tgt_lun_create(bd, NULL);
 
@@ -376,8 +403,8 @@ static int lun_attach(struct tgt_target *t, uint32_t id, struct bdev *bd)
 }
 
 /* The target of the export for disk, held; NULL if none. */
-static struct tgt_target *export_target_of(struct iscsi_srv *s,
-					   const char *disk)
+struct tgt_target *iscsi_export_target_of(struct iscsi_srv *s,
+					  const char *disk)
 {
 	struct tgt_target *t = NULL;
 
@@ -391,20 +418,20 @@ static struct tgt_target *export_target_of(struct iscsi_srv *s,
 	return t;
 }
 
-static void export_add(struct iscsi_srv *s, struct bdev *bd)
+void iscsi_export_add_locked(struct iscsi_srv *s, struct bdev *bd)
 {
 	const char *disk = bdev_name(bd);
-	struct iscsi_tcfg *tc = tcfg_get(s, disk, strlen(disk), false);
+	struct iscsi_tcfg *tc = iscsi_tcfg_get(s, disk, strlen(disk), false);
 	struct iscsi_export *e;
 	uint32_t lun_id;
-	const char *parent = lun_parent(s, disk, &lun_id);
+	const char *parent = iscsi_lun_parent(s, disk, &lun_id);
 
 	if (parent != NULL) {
 		/* An extra LUN: joins its target now if that exists, else
 		 * when the target's own disk arrives. */
-		struct tgt_target *t = export_target_of(s, parent);
+		struct tgt_target *t = iscsi_export_target_of(s, parent);
 		if (t != NULL) {
-			if (lun_attach(t, lun_id, bd) == 0)
+			if (iscsi_lun_attach(t, lun_id, bd) == 0)
 				log_info("iscsi: %s is LUN %u of %s", disk,
 					 lun_id, tgt_target_name(t));
 			tgt_target_release(t);
@@ -447,7 +474,7 @@ static void export_add(struct iscsi_srv *s, struct bdev *bd)
 	for (unsigned i = 0; tc != NULL && i < tc->nluns; i++) {
 		struct bdev *x = bdev_registry_get(tc->luns[i].disk);
 		if (x != NULL) {
-			lun_attach(e->t, tc->luns[i].id, x);
+			iscsi_lun_attach(e->t, tc->luns[i].id, x);
 			bdev_release(x);
 		}
 	}
@@ -458,16 +485,16 @@ static void export_add(struct iscsi_srv *s, struct bdev *bd)
 	log_info("iscsi: exporting %s as %s", disk, e->iqn);
 }
 
-static void export_remove(struct iscsi_srv *s, const char *disk)
+void iscsi_export_remove_locked(struct iscsi_srv *s, const char *disk)
 {
 	struct iscsi_export *e = NULL;
 	uint32_t lun_id;
-	const char *parent = lun_parent(s, disk, &lun_id);
+	const char *parent = iscsi_lun_parent(s, disk, &lun_id);
 
 	if (parent != NULL) {
 		/* An extra LUN leaves its target; the sessions stay and see
 		 * REPORTED LUNS DATA HAS CHANGED. */
-		struct tgt_target *t = export_target_of(s, parent);
+		struct tgt_target *t = iscsi_export_target_of(s, parent);
 		if (t != NULL) {
 			tgt_target_remove_lun(t, lun_id);
 			tgt_target_release(t);
@@ -502,10 +529,12 @@ static void registry_cb(enum bdev_registry_event ev, struct bdev *bd,
 {
 	struct iscsi_srv *s = arg;
 
+	pthread_mutex_lock(&s->cfg_lock);
 	if (ev == BDEV_REGISTRY_ADDED)
-		export_add(s, bd);
+		iscsi_export_add_locked(s, bd);
 	else if (ev == BDEV_REGISTRY_REMOVED)
-		export_remove(s, bdev_name(bd));
+		iscsi_export_remove_locked(s, bdev_name(bd));
+	pthread_mutex_unlock(&s->cfg_lock);
 }
 
 /* bdev_registry_foreach holds the registry lock: collect, then export. */
@@ -580,18 +609,37 @@ static void copy_chap(struct iscsi_login_target *t,
 	}
 }
 
+static uint16_t login_lookup_locked(struct iscsi_srv *s,
+				    const char *target_name,
+				    const char *initiator_name,
+				    struct iscsi_login_target *t);
+
+/* Settings change at run time (tgt_cfg.c): read them under cfg_lock. */
 uint16_t iscsi_srv_login_lookup(void *arg, const char *target_name,
 				const char *initiator_name,
 				struct iscsi_login_target *t)
 {
 	struct iscsi_srv *s = arg;
-	const struct iscsi_tcfg *tc = NULL, *all = tcfg_get(s, "*", 1, false);
+	uint16_t st;
+
+	pthread_mutex_lock(&s->cfg_lock);
+	st = login_lookup_locked(s, target_name, initiator_name, t);
+	pthread_mutex_unlock(&s->cfg_lock);
+	return st;
+}
+
+static uint16_t login_lookup_locked(struct iscsi_srv *s,
+				    const char *target_name,
+				    const char *initiator_name,
+				    struct iscsi_login_target *t)
+{
+	const struct iscsi_tcfg *tc = NULL, *all = iscsi_tcfg_get(s, "*", 1, false);
 	char disk[64] = "";
 
 	fill_pref(s, &t->pref);
 	t->tpgt = 1;
 	if (target_name == NULL) {
-		tc = tcfg_get(s, "discovery", 9, false);
+		tc = iscsi_tcfg_get(s, "discovery", 9, false);
 		snprintf(t->name, sizeof(t->name), "discovery");
 	} else {
 		bool found = false;
@@ -606,7 +654,7 @@ uint16_t iscsi_srv_login_lookup(void *arg, const char *target_name,
 		pthread_mutex_unlock(&s->lock);
 		if (!found)
 			return ISCSI_LS_NOT_FOUND;
-		tc = tcfg_get(s, disk, strlen(disk), false);
+		tc = iscsi_tcfg_get(s, disk, strlen(disk), false);
 		if (!acl_allows(tc, initiator_name) ||
 		    !acl_allows(all, initiator_name))
 			return ISCSI_LS_AUTHZ_FAILED;
@@ -644,14 +692,15 @@ static void addr_format(const struct sockaddr_storage *ss, char *buf,
 void iscsi_srv_send_targets(struct iscsi_srv *s, struct iscsi_conn *c,
 			    const char *iqn, struct iscsi_text_out *out)
 {
-	const struct iscsi_tcfg *all = tcfg_get(s, "*", 1, false);
+	pthread_mutex_lock(&s->cfg_lock);
+	const struct iscsi_tcfg *all = iscsi_tcfg_get(s, "*", 1, false);
 
 	pthread_mutex_lock(&s->lock);
 	for (struct iscsi_export *e = s->exports; e != NULL; e = e->next) {
 		if (iqn != NULL && strcasecmp(e->iqn, iqn) != 0)
 			continue;
 		const struct iscsi_tcfg *tc =
-			tcfg_get(s, e->disk, strlen(e->disk), false);
+			iscsi_tcfg_get(s, e->disk, strlen(e->disk), false);
 		if (!acl_allows(tc, c->initiator) ||
 		    !acl_allows(all, c->initiator))
 			continue;
@@ -659,6 +708,7 @@ void iscsi_srv_send_targets(struct iscsi_srv *s, struct iscsi_conn *c,
 		iscsi_text_addf(out, "TargetAddress", "%s,1", c->local);
 	}
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->cfg_lock);
 }
 
 uint16_t iscsi_srv_session_add(struct iscsi_srv *s, struct iscsi_conn *c)
@@ -786,8 +836,8 @@ static int portal_split(const char *spec, char *host, size_t hlen,
 	return 0;
 }
 
-static int portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
-		       char *err, size_t errlen)
+int iscsi_portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
+		      char *err, size_t errlen)
 {
 	char host[96], port[16];
 	struct addrinfo hints = {0}, *ai = NULL;
@@ -852,12 +902,12 @@ int iscsi_srv_start(struct iscsi_srv *s, struct ev_loop *main_loop,
 		return 0;
 	}
 	if (!s->portals_given &&
-	    add_portal(s, ISCSI_DEFAULT_PORTAL, err, errlen) < 0)
+	    iscsi_srv_add_portal(s, ISCSI_DEFAULT_PORTAL, err, errlen) < 0)
 		return -1;
 	if (s->first_burst > s->max_burst)
 		s->first_burst = s->max_burst;
 	for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next)
-		if (portal_open(s, p, err, errlen) < 0) {
+		if (iscsi_portal_open(s, p, err, errlen) < 0) {
 			portals_close(s);
 			return -1;
 		}
@@ -865,10 +915,12 @@ int iscsi_srv_start(struct iscsi_srv *s, struct ev_loop *main_loop,
 	struct disk_list *dl = calloc(1, sizeof(*dl));
 	if (dl != NULL) {
 		bdev_registry_foreach(collect_disk, dl);
+		pthread_mutex_lock(&s->cfg_lock);
 		for (unsigned i = 0; i < dl->n; i++) {
-			export_add(s, dl->bd[i]);
+			iscsi_export_add_locked(s, dl->bd[i]);
 			bdev_release(dl->bd[i]);
 		}
+		pthread_mutex_unlock(&s->cfg_lock);
 		free(dl);
 	}
 	s->started = true;
@@ -930,6 +982,8 @@ int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv, FILE *out)
 	bool json = false;
 	int n = 0;
 
+	if (argc > 1 && iscsi_cfg_is_request(argv[1]))
+		return iscsi_cfg_ctl(s, argc - 1, argv + 1, out);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
@@ -983,7 +1037,8 @@ int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv, FILE *out)
 		}
 		pthread_mutex_unlock(&s->lock);
 	} else {
-		fprintf(out, "usage: iscsi sessions|targets|portals [--json]\n");
+		fprintf(out, "usage: iscsi sessions|targets|portals [--json] | "
+			     "acl|chap|mutual-chap|lun|portal|config ...\n");
 		return -1;
 	}
 	if (json)

@@ -40,6 +40,10 @@
 
 static void conn_update(struct nbd_conn *c);
 static void conn_flush(struct nbd_conn *c);
+static void conn_read(struct nbd_conn *c);
+static void conn_tls_step(struct nbd_conn *c);
+static void conn_read_cb(void *arg);
+static void conn_set_events(struct nbd_conn *c, uint32_t want);
 
 /* ---- replies ---- */
 
@@ -77,8 +81,10 @@ static bool conn_can_take(const struct nbd_conn *c)
 {
 	if (c->state == NBD_CONN_HANDSHAKE)
 		/* Negotiation: do not read more options while the answers
-		 * to earlier ones are still waiting to be sent. */
-		return c->hsout.len - c->hsout.off < NBD_HS_OUT_MAX;
+		 * to earlier ones are still waiting to be sent, nor while
+		 * TLS is being set up (conn_tls_step reads then). */
+		return c->hsout.len - c->hsout.off < NBD_HS_OUT_MAX &&
+		       c->hs->state != NBD_HS_STARTTLS;
 	return c->inflight < c->max_requests && c->buffered < c->max_buffered;
 }
 
@@ -179,6 +185,60 @@ static void conn_input(struct nbd_conn *c)
 		conn_parse(c);
 }
 
+/* ---- TLS: the hook between the connection and its socket ---- */
+
+/*
+ * After STARTTLS was acknowledged (and the ACK sent in clear): make the
+ * session, taking any bytes the client already sent, and step its
+ * handshake; when it is done, negotiation resumes through TLS.  The
+ * connection's handshake timer bounds it all.
+ */
+static void conn_tls_step(struct nbd_conn *c)
+{
+	const char *why = "?";
+	char desc[96];
+	int r;
+
+	if (!c->tls) {
+		c->tls = nbd_tls_new(c->srv->tls_creds, c->fd,
+				     c->in + c->in_off, c->in_len - c->in_off);
+		if (!c->tls) {
+			nbd_conn_kill(c, "cannot start a TLS session");
+			return;
+		}
+		c->in_off = c->in_len = 0;
+	}
+	r = nbd_tls_handshake(c->tls, &why);
+	if (r < 0) {
+		c->st.protocol_closes++;
+		log_info("nbd %llu: %s: TLS handshake failed: %s",
+			 (unsigned long long)c->id, c->peer, why);
+		nbd_conn_kill(c, "TLS handshake failed");
+		return;
+	}
+	if (r > 0) {
+		c->tls_want = (uint32_t)r;
+		conn_set_events(c, c->tls_want);
+		return;
+	}
+	nbd_tls_describe(c->tls, desc, sizeof(desc));
+	log_debug("nbd %llu: %s: TLS up (%s)", (unsigned long long)c->id,
+		  c->peer, desc);
+	nbd_hs_tls_done(c->hs);
+	conn_update(c);
+}
+
+static void conn_read_cb(void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	c->read_scheduled = false;
+	if (c->state == NBD_CONN_DEAD)
+		return;
+	conn_read(c);
+	conn_update(c);
+}
+
 /* ---- socket ---- */
 
 static void conn_read(struct nbd_conn *c)
@@ -233,7 +293,8 @@ static void conn_read(struct nbd_conn *c)
 			c->read_paused = true;
 			return;
 		}
-		got = readv(c->fd, v, nv);
+		got = c->tls ? nbd_tls_readv(c->tls, v, nv)
+			     : readv(c->fd, v, nv);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -311,6 +372,16 @@ static void conn_update(struct nbd_conn *c)
 
 	if (c->state == NBD_CONN_DEAD)
 		return;
+	if (c->state == NBD_CONN_HANDSHAKE &&
+	    c->hs->state == NBD_HS_STARTTLS) {
+		/* The ACK goes out in clear first; then the TLS handshake
+		 * waits for what it asked. */
+		if (conn_output_pending(c))
+			conn_set_events(c, c->flush_scheduled ? 0 : EV_WRITE);
+		else
+			conn_tls_step(c);
+		return;
+	}
 	if (c->read_paused && conn_can_take(c) &&
 	    c->state == NBD_CONN_TRANSMISSION) {
 		c->read_paused = false;
@@ -338,6 +409,13 @@ static void conn_update(struct nbd_conn *c)
 	if (conn_output_pending(c) && !c->flush_scheduled)
 		want |= EV_WRITE;
 	conn_set_events(c, want);
+	/* Input TLS has decrypted already is not a socket event. */
+	if ((want & EV_READ) && c->tls && !c->read_scheduled &&
+	    nbd_tls_pending(c->tls)) {
+		c->read_scheduled = true;
+		if (ev_loop_defer(c->loop, conn_read_cb, c) < 0)
+			c->read_scheduled = false;
+	}
 }
 
 /* Drop sent bytes from the front of the output. */
@@ -415,7 +493,8 @@ static void conn_flush(struct nbd_conn *c)
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = v;
 		m.msg_iovlen = (size_t)n;
-		w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+		w = c->tls ? nbd_tls_writev(c->tls, v, n)
+			   : sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -453,6 +532,11 @@ static void conn_on_io(struct ev_io *io, int fd, uint32_t events, void *arg)
 
 	(void)io;
 	(void)fd;
+	if (c->state == NBD_CONN_HANDSHAKE &&
+	    c->hs->state == NBD_HS_STARTTLS && !conn_output_pending(c)) {
+		conn_tls_step(c);
+		return;
+	}
 	if (events & EV_WRITE)
 		conn_flush(c);
 	if (c->state != NBD_CONN_DEAD && (events & EV_READ))
@@ -480,8 +564,8 @@ static void conn_reap(void *arg)
 	struct nbd_conn *c = arg;
 	struct nbd_req *q;
 
-	if (c->flush_scheduled) {
-		/* A flush callback is still queued: go after it. */
+	if (c->flush_scheduled || c->read_scheduled) {
+		/* A callback is still queued: go after it. */
 		if (ev_loop_defer(c->loop, conn_reap, c) == 0)
 			return;
 	}
@@ -522,6 +606,8 @@ void nbd_conn_kill(struct nbd_conn *c, const char *why)
 		ev_io_del(c->io);
 		c->io = NULL;
 	}
+	nbd_tls_free(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -578,6 +664,9 @@ struct nbd_conn *nbd_conn_create(struct nbd_server *s, int fd,
 		return NULL;
 	}
 	nbd_hs_init(c->hs, &nbd_registry_exports, s);
+	c->hs->tls = s->tls_mode == NBD_TLS_REQUIRE ? NBD_HS_TLS_REQUIRE
+		     : s->tls_mode == NBD_TLS_ON    ? NBD_HS_TLS_ON
+						    : NBD_HS_TLS_OFF;
 	c->srv = s;
 	c->loop = loop;
 	c->id = id;

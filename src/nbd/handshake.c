@@ -5,8 +5,9 @@
  * without being stored and answered NBD_REP_ERR_TOO_BIG, so the memory a
  * handshake uses does not depend on what the client claims.
  *
- * TLS is not implemented: NBD_OPT_STARTTLS is answered NBD_REP_ERR_UNSUP
- * (the server runs in the protocol's NOTLS mode).  Extended headers are not
+ * TLS: the policy is in handshake.h; the TLS session itself is the
+ * connection's business (tls.c), this machine only says when it starts.
+ * Extended headers are not
  * implemented: NBD_OPT_EXTENDED_HEADERS is answered NBD_REP_ERR_UNSUP.
  */
 #include <errno.h>
@@ -313,8 +314,36 @@ static int hs_opt_starttls(struct nbd_hs *hs, struct nbd_buf *out)
 	if (hs->opt_len)
 		return hs_error(out, hs->opt, NBD_REP_ERR_INVALID,
 				"NBD_OPT_STARTTLS takes no data");
-	return hs_error(out, hs->opt, NBD_REP_ERR_UNSUP,
-			"TLS is not supported by this server");
+	if (hs->tls_active)
+		return hs_error(out, hs->opt, NBD_REP_ERR_INVALID,
+				"TLS is already negotiated");
+	if (hs->tls == NBD_HS_TLS_OFF)
+		return hs_error(out, hs->opt, NBD_REP_ERR_POLICY,
+				"TLS is not enabled on this server");
+	hs->state = NBD_HS_STARTTLS;
+	return hs_reply(out, hs->opt, NBD_REP_ACK, NULL, 0);
+}
+
+/*
+ * FORCEDTLS: before TLS, only STARTTLS (and ABORT, which ends the
+ * session anyway) are served.  Returns 1 when the option was answered
+ * here (rc set), 0 when it may proceed.
+ */
+static int hs_tls_gate(struct nbd_hs *hs, struct nbd_buf *out, int *rc)
+{
+	if (hs->tls != NBD_HS_TLS_REQUIRE || hs->tls_active ||
+	    hs->opt == NBD_OPT_STARTTLS || hs->opt == NBD_OPT_ABORT)
+		return 0;
+	if (hs->opt == NBD_OPT_EXPORT_NAME) {
+		/* It cannot be answered with an error: close. */
+		hs->state = NBD_HS_CLOSE;
+		hs->why = "NBD_OPT_EXPORT_NAME without TLS; TLS is required";
+		*rc = 0;
+		return 1;
+	}
+	*rc = hs_error(out, hs->opt, NBD_REP_ERR_TLS_REQD,
+		       "TLS is required: send NBD_OPT_STARTTLS first");
+	return 1;
 }
 
 /* ---- metadata contexts ---- */
@@ -432,7 +461,10 @@ static const struct {
 static int hs_dispatch(struct nbd_hs *hs, struct nbd_buf *out)
 {
 	size_t i;
+	int rc;
 
+	if (hs_tls_gate(hs, out, &rc))
+		return rc;
 	for (i = 0; i < sizeof(hs_opt_table) / sizeof(hs_opt_table[0]); i++)
 		if (hs_opt_table[i].opt == hs->opt)
 			return hs_opt_table[i].handler(hs, out);
@@ -458,6 +490,13 @@ void nbd_hs_fini(struct nbd_hs *hs)
 		hs_export_put(hs, &hs->export);
 		hs->have_export = false;
 	}
+}
+
+void nbd_hs_tls_done(struct nbd_hs *hs)
+{
+	hs->tls_active = true;
+	hs->state = NBD_HS_OPT_HDR;
+	hs->got = 0;
 }
 
 int nbd_hs_greeting(struct nbd_buf *out)
@@ -557,6 +596,8 @@ long nbd_hs_input(struct nbd_hs *hs, const uint8_t *in, size_t len,
 			if (hs->discard_left)
 				break;
 			hs->state = NBD_HS_OPT_HDR;
+			if (hs_tls_gate(hs, out, &rc))
+				break;
 			if (hs->opt == NBD_OPT_EXPORT_NAME) {
 				hs_close(hs, "export name too long");
 				break;
@@ -567,6 +608,7 @@ long nbd_hs_input(struct nbd_hs *hs, const uint8_t *in, size_t len,
 		}
 		case NBD_HS_DONE:
 		case NBD_HS_CLOSE:
+		case NBD_HS_STARTTLS:
 			return (long)used;
 		}
 	}

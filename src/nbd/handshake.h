@@ -12,6 +12,15 @@
  *                     or OPT_DISCARD            (length > NBD_OPT_DATA_MAX)
  *   OPT_DATA --length bytes--> handler --> OPT_HDR | DONE | CLOSE
  *   OPT_DISCARD --length bytes--> ERR_TOO_BIG --> OPT_HDR (EXPORT_NAME: CLOSE)
+ *   OPT_DATA --STARTTLS, TLS allowed--> STARTTLS (ACK queued: the caller
+ *       sends it, runs the TLS handshake, then nbd_hs_tls_done() --> OPT_HDR,
+ *       every later byte going through TLS)
+ *
+ * TLS policy (the protocol's modes): OFF is NOTLS (STARTTLS answered
+ * ERR_POLICY); ON is SELECTIVETLS with no TLS-only export (STARTTLS
+ * accepted, TLS optional); REQUIRE is FORCEDTLS (before TLS, every option
+ * but STARTTLS and ABORT is answered ERR_TLS_REQD, and EXPORT_NAME, which
+ * cannot be answered, closes).  A second STARTTLS gets ERR_INVALID.
  */
 #ifndef SCSIKIT_NBD_HANDSHAKE_H
 #define SCSIKIT_NBD_HANDSHAKE_H
@@ -68,6 +77,13 @@ enum nbd_hs_state {
 	NBD_HS_OPT_DISCARD,
 	NBD_HS_DONE,
 	NBD_HS_CLOSE,
+	NBD_HS_STARTTLS,
+};
+
+enum nbd_hs_tls {
+	NBD_HS_TLS_OFF = 0,
+	NBD_HS_TLS_ON,
+	NBD_HS_TLS_REQUIRE,
 };
 
 #define NBD_HS_MAX_OPTIONS 1024u /* options per connection */
@@ -76,6 +92,9 @@ struct nbd_hs {
 	enum nbd_hs_state state;
 	const struct nbd_export_ops *ops;
 	void *ops_arg;
+
+	enum nbd_hs_tls tls;	/* policy, set before the first input */
+	bool tls_active;	/* TLS is up (after nbd_hs_tls_done) */
 
 	/* Negotiated so far. */
 	uint32_t client_flags;
@@ -109,12 +128,14 @@ void nbd_hs_init(struct nbd_hs *hs, const struct nbd_export_ops *ops,
 		 void *ops_arg);
 /* Drop the export if the handshake still holds one. */
 void nbd_hs_fini(struct nbd_hs *hs);
+/* The TLS handshake after STARTTLS succeeded: options resume. */
+void nbd_hs_tls_done(struct nbd_hs *hs);
 /* The server's opening bytes (NBDMAGIC, IHAVEOPT, handshake flags). */
 int nbd_hs_greeting(struct nbd_buf *out);
 /*
  * Feed len bytes from the client.  Returns the bytes consumed; stops early
- * once the state is DONE or CLOSE (the rest belongs to the transmission
- * phase, or is ignored).  Replies are appended to out.  Returns -ENOMEM
+ * once the state is DONE, CLOSE or STARTTLS (the rest belongs to the
+ * transmission phase or to TLS, or is ignored).  Replies are appended to out.  Returns -ENOMEM
  * if out could not grow (close the connection).
  */
 long nbd_hs_input(struct nbd_hs *hs, const uint8_t *in, size_t len,

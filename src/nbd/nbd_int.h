@@ -17,6 +17,7 @@
 
 #include "nbd/handshake.h"
 #include "nbd/proto.h"
+#include "nbd/tls.h"
 
 struct ev_io;
 struct ev_timer;
@@ -50,6 +51,10 @@ struct nbd_server {
 	bool destroyed;
 	struct nbd_server_stats stats;
 	uint64_t next_id;
+
+	/* TLS, set before the first listen (nbd_server_set_tls). */
+	enum nbd_tls_mode tls_mode;
+	struct nbd_tls_creds *tls_creds;	/* NULL when OFF */
 };
 
 /* The exports the handshake sees: the disks of the bdev registry. */
@@ -142,6 +147,11 @@ struct nbd_conn {
 	bool read_paused;	/* budget exhausted: not reading */
 	struct nbd_hs *hs;	/* during the handshake only */
 	struct nbd_buf hsout;	/* handshake replies not yet sent */
+	/* TLS (tls.c): once STARTTLS is acknowledged, every byte after the
+	 * ACK goes through it; tls_want is what its handshake waits for. */
+	struct nbd_tls *tls;
+	uint32_t tls_want;
+	bool read_scheduled;	/* a read of TLS-buffered input is queued */
 
 	/* Input. */
 	uint8_t *in;

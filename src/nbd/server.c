@@ -150,8 +150,27 @@ struct nbd_server *nbd_server_create(const struct nbd_server_opts *o)
 	return s;
 }
 
+int nbd_server_set_tls(struct nbd_server *s, const struct nbd_tls_opts *o,
+		       char *err, size_t errlen)
+{
+	struct nbd_tls_creds *cr = NULL;
+
+	if (s->nlis || s->conns) {
+		snprintf(err, errlen, "TLS must be set before listening");
+		return -1;
+	}
+	if (o->mode != NBD_TLS_OFF &&
+	    nbd_tls_creds_load(o, &cr, err, errlen) < 0)
+		return -1;
+	nbd_tls_creds_free(s->tls_creds);
+	s->tls_creds = cr;
+	s->tls_mode = o->mode;
+	return 0;
+}
+
 static void server_free(struct nbd_server *s)
 {
+	nbd_tls_creds_free(s->tls_creds);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);

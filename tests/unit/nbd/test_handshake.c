@@ -155,7 +155,8 @@ static void feed(struct fx *f, size_t chunk)
 		assert_true(used >= 0);
 		off += (size_t)used;
 		if (f->hs->state == NBD_HS_DONE ||
-		    f->hs->state == NBD_HS_CLOSE)
+		    f->hs->state == NBD_HS_CLOSE ||
+		    f->hs->state == NBD_HS_STARTTLS)
 			break;
 		assert_int_equal((size_t)used, n);
 	}
@@ -346,7 +347,8 @@ static void test_unsupported(void **state)
 	put_opt(f, NBD_OPT_GO, big, 10);
 	put_opt(f, NBD_OPT_GO, big, 3);
 	feed(f, 5);
-	next_reply(f, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP, NULL);
+	/* TLS off (the default): the protocol's NOTLS mode. */
+	next_reply(f, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, NULL);
 	next_reply(f, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, NULL);
 	next_reply(f, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL);
 	next_reply(f, NBD_OPT_PEEK_EXPORT, NBD_REP_ERR_UNSUP, NULL);
@@ -446,6 +448,127 @@ static void test_option_flood(void **state)
 	assert_int_equal(f->hs->state, NBD_HS_CLOSE);
 }
 
+/* ---- TLS policy ---- */
+
+/* Feed one STARTTLS and check the machine stops for the TLS handshake
+ * without consuming what follows (those bytes belong to TLS). */
+static void starttls_ok(struct fx *f)
+{
+	size_t before;
+	long used;
+
+	put_opt(f, NBD_OPT_STARTTLS, NULL, 0);
+	put_opt(f, NBD_OPT_LIST, NULL, 0);	/* "TLS records" */
+	before = f->inlen;
+	used = nbd_hs_input(f->hs, f->in, f->inlen, &f->out);
+	assert_int_equal(used, 16);
+	assert_true((size_t)used < before);
+	assert_int_equal(f->hs->state, NBD_HS_STARTTLS);
+	next_reply(f, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL);
+	no_more(f);
+	/* Still stopped: nothing more is taken before the handshake. */
+	assert_int_equal(nbd_hs_input(f->hs, f->in + 16, 16, &f->out), 0);
+	f->inlen = 0;
+	nbd_hs_tls_done(f->hs);
+	assert_true(f->hs->tls_active);
+	assert_int_equal(f->hs->state, NBD_HS_OPT_HDR);
+}
+
+static void test_tls_on(void **state)
+{
+	struct fx *f = *state;
+
+	f->hs->tls = NBD_HS_TLS_ON;
+	put_flags(f, NBD_FLAG_C_FIXED_NEWSTYLE);
+	/* Optional TLS: options work before it. */
+	put_opt(f, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	put_opt(f, NBD_OPT_STARTTLS, "x", 1);
+	feed(f, 7);
+	next_reply(f, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL);
+	next_reply(f, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, NULL);
+	starttls_ok(f);
+	/* Over TLS: a second STARTTLS is invalid; the rest works. */
+	put_opt(f, NBD_OPT_STARTTLS, NULL, 0);
+	put_opt(f, NBD_OPT_EXPORT_NAME, "disk0", 5);
+	feed(f, 3);
+	next_reply(f, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, NULL);
+	assert_int_equal(f->hs->state, NBD_HS_DONE);
+}
+
+static void test_tls_require(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t big[NBD_OPT_DATA_MAX + 10];
+	uint8_t go[64];
+	const uint32_t refused[] = {
+		NBD_OPT_LIST, NBD_OPT_INFO, NBD_OPT_GO,
+		NBD_OPT_STRUCTURED_REPLY, NBD_OPT_LIST_META_CONTEXT,
+		NBD_OPT_SET_META_CONTEXT, NBD_OPT_EXTENDED_HEADERS, 999,
+	};
+	uint32_t golen = mk_go(go, "disk0", 0, NULL);
+	size_t i;
+
+	f->hs->tls = NBD_HS_TLS_REQUIRE;
+	put_flags(f, NBD_FLAG_C_FIXED_NEWSTYLE);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		put_opt(f, refused[i], go, golen);
+	/* Too long to be stored: still TLS_REQD, not TOO_BIG. */
+	put_opt(f, NBD_OPT_GO, big, sizeof(big));
+	feed(f, 1000);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		next_reply(f, refused[i], NBD_REP_ERR_TLS_REQD, NULL);
+	next_reply(f, NBD_OPT_GO, NBD_REP_ERR_TLS_REQD, NULL);
+	no_more(f);
+	assert_false(f->hs->structured);
+	assert_int_equal(held, 0);
+	starttls_ok(f);
+	/* Over TLS every option is served, and no TLS_REQD is sent. */
+	put_opt(f, NBD_OPT_LIST, NULL, 0);
+	put_opt(f, NBD_OPT_GO, go, golen);
+	feed(f, 9);
+	next_reply(f, NBD_OPT_LIST, NBD_REP_SERVER, NULL);
+	next_reply(f, NBD_OPT_LIST, NBD_REP_SERVER, NULL);
+	next_reply(f, NBD_OPT_LIST, NBD_REP_ACK, NULL);
+	next_reply(f, NBD_OPT_GO, NBD_REP_INFO, NULL);
+	next_reply(f, NBD_OPT_GO, NBD_REP_INFO, NULL);
+	next_reply(f, NBD_OPT_GO, NBD_REP_ACK, NULL);
+	assert_int_equal(f->hs->state, NBD_HS_DONE);
+}
+
+/* FORCEDTLS: EXPORT_NAME before TLS cannot be answered, so it closes
+ * (short or too long); ABORT is still honoured. */
+static void test_tls_require_close(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t big[NBD_OPT_DATA_MAX + 10];
+	const struct {
+		uint32_t opt;
+		const void *data;
+		uint32_t len;
+		bool ack;
+	} cases[] = {
+		{NBD_OPT_EXPORT_NAME, "disk0", 5, false},
+		{NBD_OPT_EXPORT_NAME, big, sizeof(big), false},
+		{NBD_OPT_ABORT, NULL, 0, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		nbd_hs_init(f->hs, &fake_ops, NULL);
+		nbd_buf_reset(&f->out);
+		f->rd = 0;
+		f->hs->tls = NBD_HS_TLS_REQUIRE;
+		put_flags(f, NBD_FLAG_C_FIXED_NEWSTYLE);
+		put_opt(f, cases[i].opt, cases[i].data, cases[i].len);
+		feed(f, 4096);
+		assert_int_equal(f->hs->state, NBD_HS_CLOSE);
+		if (cases[i].ack)
+			next_reply(f, NBD_OPT_ABORT, NBD_REP_ACK, NULL);
+		no_more(f);
+		assert_false(f->hs->have_export);
+		assert_int_equal(held, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +592,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_name_unknown,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_require, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tls_require_close, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_option_flood, setup,
 						teardown),
 	};
