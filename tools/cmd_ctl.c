@@ -28,6 +28,17 @@ static void ctl_usage(const char *cmd, FILE *out)
 			"usage: scsikit trace [--socket PATH] [CATEGORIES]\n"
 			"CATEGORIES: comma list of pdu,cdb,xpt,probe,dmsg,nbd,"
 			"bdev,vscsi,ctl, or all, or none\n");
+	else if (strcmp(cmd, "fault") == 0)
+		fprintf(out,
+			"usage: scsikit fault [--socket PATH] link add SPEC\n"
+			"       scsikit fault [--socket PATH] link list\n"
+			"       scsikit fault [--socket PATH] link clear [ID]\n"
+			"SPEC: drop|delay=MS|stall|corrupt[,front=iscsi+nbd+"
+			"xdisk+iscsi-initiator+xdisk-client|all]"
+			"[,peer=HOST[:PORT]][,dir=rx|tx|both][,after=SIZE]"
+			"[,count=N]\n"
+			"It hits connections made after it is added "
+			"(docs/control-socket.md).\n");
 	else if (strcmp(cmd, "shutdown") == 0)
 		fprintf(out, "usage: scsikit shutdown [--socket PATH]\n");
 	else
@@ -68,7 +79,8 @@ int cmd_ctl_main(int argc, char **argv)
 		}
 		args[n++] = argv[i];
 	}
-	if (n == 0 || (strcmp(cmd, "disk") == 0 && n == 1)) {
+	if (n == 0 || ((strcmp(cmd, "disk") == 0 || strcmp(cmd, "fault") == 0) &&
+		       n == 1)) {
 		ctl_usage(cmd, stderr);
 		return 2;
 	}

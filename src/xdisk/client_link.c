@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/bdev.h>
 #include <scsikit/dmsg.h>
 #include <scsikit/evloop.h>
@@ -113,6 +114,9 @@ static void xl_up(struct xa_link *l, int fd)
 	struct dmsg_lnk_conn body;
 	char name[160];
 
+	/* A link fault rule may put a relay between us and the server. */
+	fd = sk_link_fault_wrap(fd, SK_LINK_XDISK_CLIENT,
+				(const struct sockaddr *)&l->ss, l->sl);
 	memset(&o, 0, sizeof(o));
 	o.ping_ms = cl->opts.ping_ms;
 	o.timeout_ms = cl->opts.timeout_ms;

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/bdev.h>
 #include <scsikit/dmsg.h>
 #include <scsikit/evloop.h>
@@ -741,6 +742,8 @@ int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
 			 a[1], a[2], a[3], ntohs(sin->sin_port));
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	/* A link fault rule may put a relay between us and the peer. */
+	fd = sk_link_fault_wrap(fd, SK_LINK_XDISK, NULL, 0);
 	snprintf(name, sizeof(name), "xs<-%s", c->peer);
 	memset(&io_opts, 0, sizeof(io_opts));
 	io_opts.ping_ms = srv->opts.ping_ms;
