@@ -25,6 +25,7 @@
 #include <scsikit/bdev.h>
 #include <scsikit/dmsg.h>
 #include <scsikit/evloop.h>
+#include <scsikit/linkfault.h>
 #include <scsikit/xdisk.h>
 
 static struct ev_loop *loop;
@@ -80,13 +81,15 @@ static void msleep(int ms)
 /* ---- loop-side helpers -------------------------------------------------- */
 
 static int which;
+static uint32_t srv_timeout_ms, cli_ping_ms, cli_timeout_ms; /* 0: defaults */
 static char errbuf[256];
 static int rc_out;
 static char url[256];
 
 static void do_server_start(void *arg)
 {
-	struct xdisk_server_opts o = { .host = which ? "srvB" : "srvA" };
+	struct xdisk_server_opts o = { .host = which ? "srvB" : "srvA",
+				       .timeout_ms = srv_timeout_ms };
 	char addr[64];
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port[which]);
@@ -105,6 +108,8 @@ static void do_server_stop(void *arg)
 static void do_client_start(void *arg)
 {
 	struct xdisk_client_opts o = { .host = "cli",
+				       .ping_ms = cli_ping_ms,
+				       .timeout_ms = cli_timeout_ms,
 				       .backoff_min_ms = 50,
 				       .backoff_max_ms = 200 };
 
@@ -197,6 +202,7 @@ static int setup(void **state)
 	assert_non_null(backing);
 	assert_int_equal(bdev_registry_add(backing), 0);
 	port[0] = port[1] = 0;
+	srv_timeout_ms = cli_ping_ms = cli_timeout_ms = 0;
 	assert_int_equal(pthread_create(&loop_thread, NULL, loop_main, NULL),
 			 0);
 	return 0;
@@ -914,6 +920,67 @@ static void test_withdrawal_with_io_in_flight(void **state)
 	bdev_release(fault);
 }
 
+static char srv_listing[4096];
+
+static void do_server_list(void *arg)
+{
+	FILE *f = fmemopen(srv_listing, sizeof(srv_listing), "w");
+
+	xdisk_server_list(srv[which], f);
+	fclose(f);
+}
+
+static void test_fencing_stale_write(void **state)
+{
+	/* A link stalls (a partitioned network) while the server holds a
+	 * write still unread.  The client times out, reconnects, reopens
+	 * and rewrites the block; when the old link finally delivers the
+	 * stale write, the server must refuse it. */
+	static uint8_t a[65536], b[65536], r[65536];
+	struct sk_link_fault_rule stall = { .action = SK_LINK_STALL,
+					    .front_mask = 1u << SK_LINK_XDISK,
+					    .dir = SK_LINK_RX,
+					    .after = 16384,
+					    .count = 1 };
+	struct bdev *bd;
+	int id;
+
+	srv_timeout_ms = 60000;	/* the server keeps the stalled link */
+	cli_ping_ms = 100;
+	cli_timeout_ms = 500;
+	id = sk_link_fault_add(&stall);
+	assert_true(id > 0);
+	server_start(0);
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	bd = xa0();
+	assert_int_equal(sk_link_fault_hits(id), 1);
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	/* Stalls mid-message; the client fails over (to a new link to the
+	 * same server) and the write is done there. */
+	assert_int_equal(bdev_write_sync(bd, a, 0, sizeof(a), 0), 0);
+	assert_int_equal(bdev_write_sync(bd, b, 0, sizeof(b), 0), 0);
+	assert_int_equal(bdev_read_sync(backing, r, 0, sizeof(r)), 0);
+	assert_memory_equal(r, b, sizeof(r));
+	/* The old link moves again: its copy of A arrives late, and then
+	 * its end (the client closed it long ago). */
+	assert_int_equal(sk_link_fault_clear(id), 0);
+	which = 0;
+	for (int t = 0; t < 300; t++) {
+		on_loop(do_server_list, NULL);
+		if (!strstr(strstr(srv_listing, "link ") + 1, "link "))
+			break;
+		msleep(10);
+	}
+	msleep(50);
+	assert_int_equal(bdev_read_sync(backing, r, 0, sizeof(r)), 0);
+	assert_memory_equal(r, b, sizeof(r));
+	on_loop(do_server_list, NULL);
+	assert_non_null(strstr(srv_listing, "fenced-ios 1"));
+	bdev_release(bd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +1018,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_withdrawal_with_io_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fencing_stale_write,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
