@@ -435,7 +435,7 @@ static void xa_run(struct xa_disk *d)
 					      : DMSG_BLKOPEN_RD |
 							DMSG_BLKOPEN_WR,
 			.fence_id = d->cl->fence_id,
-			.fence_gen = ++d->fence_gen,
+			.fence_gen = ++d->cl->fence_gen,
 		};
 
 		d->open_path = p;

@@ -112,7 +112,6 @@ struct xa_disk {
 	unsigned qlen;
 	bool kick_pending;
 
-	uint64_t fence_gen;		/* generation of the newest BLK_OPEN */
 
 	uint64_t requeues, opens, failovers, io_errors, resid_bytes;
 	uint64_t open_refusals;
@@ -126,6 +125,9 @@ struct xdisk_client {
 	struct xa_disk *disks;
 	int next_id;
 	uint64_t fence_id;		/* this client in BLK_OPEN (fencing) */
+	uint64_t fence_gen;		/* of its newest BLK_OPEN, any disk: a
+					 * disk made again after a detach must
+					 * not start over */
 	uint64_t bad_spans;
 };
 
