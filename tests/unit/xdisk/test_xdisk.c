@@ -981,6 +981,44 @@ static void test_fencing_stale_write(void **state)
 	bdev_release(bd);
 }
 
+/* Opens of d0 server i holds (its listing's "opens N" summed). */
+static int server_opens(int i)
+{
+	int n = 0;
+
+	which = i;
+	on_loop(do_server_list, NULL);
+	for (char *p = srv_listing; (p = strstr(p, " opens ")) != NULL; p++)
+		n += atoi(p + 7);
+	return n;
+}
+
+static void test_open_lifecycle(void **state)
+{
+	/* docs/dmsg.md, "Open lifecycle": one BLK_OPEN per disk, on the
+	 * active path only; it moves with a failover and ends at detach. */
+	int a, b, active;
+
+	server_start(0);
+	server_start(1);
+	client_start("xdisk://127.0.0.1:%d,127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	for (int t = 0; t < 100 && count_paths() < 2; t++)
+		msleep(10);
+	a = server_opens(0);
+	b = server_opens(1);
+	assert_int_equal(a + b, 1);
+	active = a ? 0 : 1;
+	server_stop(active);
+	for (int t = 0; t < 200 && server_opens(!active) == 0; t++)
+		msleep(10);
+	assert_int_equal(server_opens(!active), 1);
+	on_loop(do_client_stop, NULL);
+	for (int t = 0; t < 200 && server_opens(!active) != 0; t++)
+		msleep(10);
+	assert_int_equal(server_opens(!active), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,6 +1058,8 @@ int main(void)
 			test_withdrawal_with_io_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fencing_stale_write,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_lifecycle, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
