@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ struct lf_conn {
 	struct ev_io *wnet, *wlocal;
 	struct ev_timer *timer;
 	struct lf_pipe p[2];	/* [0] RX: net -> local, [1] TX: local -> net */
+	bool started;		/* lf_conn_start ran */
 	bool stalled, dropping;
 };
 
@@ -421,14 +423,31 @@ static uint32_t lf_want(const struct lf_conn *c, int fd)
 	for (int i = 0; i < 2; i++) {
 		const struct lf_pipe *p = &c->p[i];
 
-		if (c->stalled)
-			continue;
 		if (p->from == fd && p->len == 0 && !p->eof)
 			ev |= EV_READ;
 		if (p->to == fd && p->off < p->len && p->hold_until == 0)
 			ev |= EV_WRITE;
 	}
 	return ev;
+}
+
+/* Watch fd for what the connection wants of it.  Nothing wanted (a stall,
+ * above all) means no watcher at all: a hung-up socket would otherwise be
+ * reported again and again by the level-triggered loop. */
+static int lf_watch(struct lf_conn *c, int fd, struct ev_io **w)
+{
+	uint32_t want = c->stalled ? 0 : lf_want(c, fd);
+
+	if (!want) {
+		if (*w)
+			ev_io_del(*w);
+		*w = NULL;
+		return 0;
+	}
+	if (*w)
+		return ev_io_modify(*w, want);
+	*w = ev_io_add(ev_thread_loop(lf_thread), fd, want, lf_io_cb, c);
+	return *w ? 0 : -1;
 }
 
 static void lf_pump(struct lf_conn *c)
@@ -448,8 +467,11 @@ static void lf_pump(struct lf_conn *c)
 		if (p->hold_until && (!wake || p->hold_until < wake))
 			wake = p->hold_until;
 	}
-	ev_io_modify(c->wnet, lf_want(c, c->net));
-	ev_io_modify(c->wlocal, lf_want(c, c->local));
+	if (lf_watch(c, c->net, &c->wnet) < 0 ||
+	    lf_watch(c, c->local, &c->wlocal) < 0) {
+		lf_conn_free(c);
+		return;
+	}
 	if (wake && !c->timer) {
 		uint64_t now = ev_now_ms();
 
@@ -462,14 +484,8 @@ static void lf_pump(struct lf_conn *c)
 static void lf_conn_start(void *arg)
 {
 	struct lf_conn *c = arg;
-	struct ev_loop *loop = ev_thread_loop(lf_thread);
 
-	c->wnet = ev_io_add(loop, c->net, EV_READ, lf_io_cb, c);
-	c->wlocal = ev_io_add(loop, c->local, EV_READ, lf_io_cb, c);
-	if (!c->wnet || !c->wlocal) {
-		lf_conn_free(c);
-		return;
-	}
+	c->started = true;
 	lf_pump(c);
 }
 
@@ -490,7 +506,7 @@ static void lf_clear_on_relay(void *arg)
 	pthread_mutex_unlock(&lf_mu);
 	for (; c; c = nx) {
 		nx = c->next;
-		if ((x->id && c->rule_id != x->id) || !c->wnet)
+		if ((x->id && c->rule_id != x->id) || !c->started)
 			continue;
 		c->r.action = 0;
 		c->stalled = false;
@@ -647,6 +663,11 @@ int sk_link_fault_wrap(int fd, enum sk_link_front front,
 	if (!(fl & O_NONBLOCK))
 		fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) & ~O_NONBLOCK);
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	{
+		int one = 1; /* the relay's own latency stays small */
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(sv[0]);
