@@ -981,6 +981,45 @@ static void test_fencing_stale_write(void **state)
 	bdev_release(bd);
 }
 
+static void test_dmsg_crc_catches_corruption(void **state)
+{
+	/* One byte of the write stream flipped on the server's side of the
+	 * link: the aux CRC refuses the message, the link is reset, and the
+	 * client reconnects and writes again; nothing wrong is stored. */
+	static uint8_t w[65536], r[65536];
+	struct sk_link_fault_rule flip = { .action = SK_LINK_CORRUPT,
+					   .front_mask = 1u << SK_LINK_XDISK,
+					   .dir = SK_LINK_RX,
+					   .after = 100000,
+					   .count = 1 };
+	struct bdev *bd;
+	int id = sk_link_fault_add(&flip);
+
+	assert_true(id > 0);
+	server_start(0);
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	bd = xa0();
+	for (uint32_t i = 0; i < 8; i++) {
+		fill(w, sizeof(w), i + 77);
+		assert_int_equal(bdev_write_sync(bd, w, i * sizeof(w),
+						 sizeof(w), 0),
+				 0);
+	}
+	for (uint32_t i = 0; i < 8; i++) {
+		fill(w, sizeof(w), i + 77);
+		assert_int_equal(bdev_read_sync(backing, r, i * sizeof(r),
+						sizeof(r)),
+				 0);
+		assert_memory_equal(w, r, sizeof(r));
+	}
+	assert_int_equal(sk_link_fault_hits(id), 1);
+	assert_true(listed("losses 1"));
+	assert_true(listed("errors 0 "));
+	assert_int_equal(sk_link_fault_clear(id), 0);
+	bdev_release(bd);
+}
+
 /* Opens of d0 server i holds (its listing's "opens N" summed). */
 static int server_opens(int i)
 {
@@ -1060,6 +1099,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_lifecycle, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_dmsg_crc_catches_corruption, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
