@@ -35,8 +35,8 @@ static void ctl_usage(const char *cmd, FILE *out)
 			"       scsikit fault [--socket PATH] link clear [ID]\n"
 			"SPEC: drop|delay=MS|stall|corrupt[,front=iscsi+nbd+"
 			"xdisk+iscsi-initiator+xdisk-client|all]"
-			"[,peer=HOST[:PORT]][,dir=rx|tx|both][,after=SIZE]"
-			"[,count=N]\n"
+			"[,peer=HOST[:PORT]][,dir=rx|tx|both][,after=SIZE|"
+			"pdus=N][,count=N]\n"
 			"It hits connections made after it is added "
 			"(docs/control-socket.md).\n");
 	else if (strcmp(cmd, "shutdown") == 0)

@@ -54,12 +54,16 @@ struct sk_link_fault_rule {
 	uint64_t after;		/* bytes in dir before the fault acts */
 	uint32_t delay_ms;
 	int32_t count;		/* new connections it hits; -1 = until cleared */
+	uint32_t pdus;		/* not 0: `after` is instead the end of the
+				 * pdus-th PDU in dir (one direction only;
+				 * iSCSI and xdisk links: their framing) */
 };
 
 /* Parse "ACTION[,key=value...]": ACTION is drop, delay=MS, stall or
  * corrupt; keys front=iscsi+nbd+xdisk+iscsi-initiator+xdisk-client|all,
  * peer=HOST[:PORT], dir=rx|tx|both, after=SIZE (K/M/G suffixes),
- * count=N.  0, or -1 with a one-line reason in err. */
+ * pdus=N (with dir=rx or tx, and front ends among iscsi, xdisk,
+ * iscsi-initiator and xdisk-client), count=N.  0, or -1 with a one-line reason in err. */
 SK_API int sk_link_fault_parse(const char *text,
 			       struct sk_link_fault_rule *rule, char *err,
 			       size_t errlen);

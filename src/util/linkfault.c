@@ -48,6 +48,13 @@ struct lf_pipe {
 	uint64_t count;		/* bytes read from `from` */
 	uint64_t hold_until;	/* delay: no write before (ms) */
 	bool eof, shut;
+	/* PDU framing, for rules counting PDUs (see lf_frame) */
+	uint8_t fhdr[64];	/* the PDU header being collected */
+	size_t fhave;
+	uint64_t fskip;		/* bytes of the current PDU still to come */
+	uint32_t fpdus;		/* whole PDUs seen */
+	char ftext[4096];	/* an iSCSI login PDU's keys (truncated) */
+	size_t ftlen;
 };
 
 struct lf_conn {
@@ -61,6 +68,9 @@ struct lf_conn {
 	struct ev_timer *timer;
 	struct lf_pipe p[2];	/* [0] RX: net -> local, [1] TX: local -> net */
 	bool started;		/* lf_conn_start ran */
+	bool armed;		/* r.after is known (pdus: once PDU N ended) */
+	bool hd, dd;		/* iSCSI: digests in use (full feature phase) */
+	bool want_hd, want_dd;	/* ... as the login negotiated them */
 	bool stalled, dropping;
 };
 
@@ -200,6 +210,12 @@ int sk_link_fault_parse(const char *text, struct sk_link_fault_rule *rule,
 				snprintf(err, errlen, "bad size '%s'", val);
 				return -1;
 			}
+		} else if (strcmp(tok, "pdus") == 0) {
+			if (lf_size(val, &v) < 0 || v == 0 || v > UINT32_MAX) {
+				snprintf(err, errlen, "bad pdus '%s'", val);
+				return -1;
+			}
+			rule->pdus = (uint32_t)v;
 		} else if (strcmp(tok, "count") == 0) {
 			if (lf_size(val, &v) < 0 || v == 0 || v > INT32_MAX) {
 				snprintf(err, errlen, "bad count '%s'", val);
@@ -217,6 +233,14 @@ int sk_link_fault_parse(const char *text, struct sk_link_fault_rule *rule,
 	}
 	if (!rule->dir)
 		rule->dir = SK_LINK_RX | SK_LINK_TX;
+	if (rule->pdus && (rule->dir == (SK_LINK_RX | SK_LINK_TX) ||
+			   !rule->front_mask ||
+			   (rule->front_mask & (1u << SK_LINK_NBD)))) {
+		snprintf(err, errlen, "pdus needs dir=rx or tx and front ends "
+			 "whose framing is known (iscsi, xdisk, "
+			 "iscsi-initiator, xdisk-client)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -237,7 +261,8 @@ static void lf_format(const struct sk_link_fault_rule *r, char *buf,
 						      "%s%s", n ? "+" : "",
 						      lf_front_names[f]);
 	}
-	snprintf(buf, len, "%s%s%.0u,front=%s,peer=%s,dir=%s,after=%llu",
+	n = (size_t)snprintf(buf, len,
+		 "%s%s%.0u,front=%s,peer=%s,dir=%s,after=%llu",
 		 acts[r->action <= SK_LINK_CORRUPT ? r->action : 0],
 		 r->action == SK_LINK_DELAY ? "=" : "",
 		 r->action == SK_LINK_DELAY ? r->delay_ms : 0, fronts,
@@ -246,6 +271,8 @@ static void lf_format(const struct sk_link_fault_rule *r, char *buf,
 		 : r->dir == SK_LINK_TX ? "tx"
 					: "both",
 		 (unsigned long long)r->after);
+	if (r->pdus && n < len)
+		snprintf(buf + n, len - n, ",pdus=%u", r->pdus);
 }
 
 int sk_link_fault_add(const struct sk_link_fault_rule *rule)
@@ -337,7 +364,7 @@ static size_t lf_apply(struct lf_conn *c, struct lf_pipe *p, uint32_t dir,
 	uint64_t at = p->count, after = r->after;
 
 	p->cap = n;
-	if (!r->action || !(r->dir & dir))
+	if (!r->action || !(r->dir & dir) || !c->armed)
 		return n;
 	switch (r->action) {
 	case SK_LINK_DROP:
@@ -361,6 +388,114 @@ static size_t lf_apply(struct lf_conn *c, struct lf_pipe *p, uint32_t dir,
 		break;
 	}
 	return n;
+}
+
+/*
+ * PDU framing, for rules that count PDUs rather than bytes.  The two
+ * protocols whose framing is fixed by their headers are known here as
+ * data (util includes neither module): DMSG (dmsg-wire.md: a 64-byte
+ * header whose cmd holds the extended header's size in 64-byte units, and
+ * aux_bytes of aux data padded to 64) and iSCSI (RFC 7143: a 48-byte BHS,
+ * TotalAHSLength words, DataSegmentLength padded to 4, and CRC32C digests
+ * once the login negotiated them, which is learnt from the login PDUs'
+ * keys as they pass).  NBD's replies cannot be framed without their
+ * requests: rules with pdus do not take NBD.
+ */
+static bool lf_is_dmsg(const struct lf_conn *c)
+{
+	return c->front == SK_LINK_XDISK || c->front == SK_LINK_XDISK_CLIENT;
+}
+
+static uint32_t lf_u32(const uint8_t *b, bool le)
+{
+	return le ? (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+			    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
+		  : (uint32_t)b[3] | (uint32_t)b[2] << 8 |
+			    (uint32_t)b[1] << 16 | (uint32_t)b[0] << 24;
+}
+
+/* Bytes of the PDU whose header is in p->fhdr, header included. */
+static uint64_t lf_pdu_len(const struct lf_conn *c, const struct lf_pipe *p)
+{
+	const uint8_t *h = p->fhdr;
+
+	if (lf_is_dmsg(c)) {
+		bool le = h[0] == 0x32 && h[1] == 0x48; /* magic 0x4832 */
+		uint64_t ext = (uint64_t)(lf_u32(h + 32, le) & 0xFF) * 64;
+		uint64_t aux = lf_u32(h + 40, le);
+
+		return (ext < 64 ? 64 : ext) + ((aux + 63) & ~63ull);
+	} else {
+		uint64_t dsl = (uint64_t)h[5] << 16 | h[6] << 8 | h[7];
+
+		return 48 + h[4] * 4u + (c->hd ? 4 : 0) + ((dsl + 3) & ~3ull) +
+		       (c->dd && dsl ? 4 : 0);
+	}
+}
+
+/* A PDU ended: count it, and follow an iSCSI login into full feature
+ * phase.  True when it is the rule's pdus-th. */
+static bool lf_pdu_done(struct lf_conn *c, struct lf_pipe *p)
+{
+	uint8_t op = p->fhdr[0] & 0x3F, fl = p->fhdr[1];
+
+	if (!lf_is_dmsg(c) && (op == 0x03 || op == 0x23)) {
+		/* Login request or response: keys as NUL-ended strings. */
+		p->ftext[p->ftlen < sizeof(p->ftext) ? p->ftlen
+						     : sizeof(p->ftext) - 1] = 0;
+		for (size_t i = 0; i < p->ftlen && i < sizeof(p->ftext);
+		     i += strlen(p->ftext + i) + 1) {
+			if (strcmp(p->ftext + i, "HeaderDigest=CRC32C") == 0)
+				c->want_hd = true;
+			if (strcmp(p->ftext + i, "DataDigest=CRC32C") == 0)
+				c->want_dd = true;
+		}
+		if (op == 0x23 && (fl & 0x80) && (fl & 3) == 3) {
+			c->hd = c->want_hd; /* full feature phase from now */
+			c->dd = c->want_dd;
+		}
+	}
+	p->ftlen = 0;
+	return ++p->fpdus == c->r.pdus;
+}
+
+/* Feed n bytes just read into p through the framing; the offset in them
+ * just past the end of the rule's pdus-th PDU, or n + 1. */
+static size_t lf_frame(struct lf_conn *c, struct lf_pipe *p, size_t n)
+{
+	size_t i = 0, hit = n + 1, hlen = lf_is_dmsg(c) ? 64 : 48;
+
+	while (i < n) {
+		size_t k;
+
+		if (p->fskip) {
+			k = p->fskip < n - i ? (size_t)p->fskip : n - i;
+			if (!lf_is_dmsg(c) && p->ftlen < sizeof(p->ftext)) {
+				size_t t = sizeof(p->ftext) - p->ftlen;
+
+				memcpy(p->ftext + p->ftlen, p->buf + i,
+				       k < t ? k : t);
+				p->ftlen += k < t ? k : t;
+			}
+			p->fskip -= k;
+			i += k;
+			if (!p->fskip && lf_pdu_done(c, p) && hit > n)
+				hit = i;
+			continue;
+		}
+		k = hlen - p->fhave < n - i ? hlen - p->fhave : n - i;
+		memcpy(p->fhdr + p->fhave, p->buf + i, k);
+		p->fhave += k;
+		i += k;
+		if (p->fhave < hlen)
+			break;
+		p->fhave = 0;
+		p->ftlen = 0;
+		p->fskip = lf_pdu_len(c, p) - hlen;
+		if (!p->fskip && lf_pdu_done(c, p) && hit > n)
+			hit = i;
+	}
+	return hit;
 }
 
 /* Move what can move in one direction.  -1: the connection is over. */
@@ -408,6 +543,16 @@ static int lf_pipe_run(struct lf_conn *c, struct lf_pipe *p, uint32_t dir)
 			if (n == 0) {
 				p->eof = true;
 				continue;
+			}
+			if (!c->armed && c->r.action) {
+				/* Frame both ways: an iSCSI login's answer
+				 * tells both directions' digests. */
+				size_t k = lf_frame(c, p, (size_t)n);
+
+				if (k <= (size_t)n && (c->r.dir & dir)) {
+					c->r.after = p->count + k;
+					c->armed = true;
+				}
 			}
 			p->len = lf_apply(c, p, dir, (size_t)n);
 			__atomic_add_fetch(&p->count, (uint64_t)n,
@@ -677,6 +822,7 @@ int sk_link_fault_wrap(int fd, enum sk_link_front front,
 	}
 	c->rule_id = rule_id;
 	c->r = rule;
+	c->armed = !rule.pdus;
 	c->front = front;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->net = fd;

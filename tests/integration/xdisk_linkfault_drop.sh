@@ -5,8 +5,8 @@
 # of a write while both servers live on.  The verified QD32 workload through
 # the client's NBD export must see no error and read everything back; the
 # rule's hits, the link losses and the reconnections show that the cuts
-# happened.  A second rule cuts the server side (front=xdisk, after 1 MiB
-# received) of a server: the same must hold.  Ports: sk_port 28000 (helper
+# happened.  Then rules on both servers cut their side (front=xdisk,
+# after 300 messages received): the same must hold.  Ports: sk_port 28000 (helper
 # range 28000-28499).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -48,10 +48,13 @@ xd_wait_paths 2
 xd_ctl 0 fault link clear "$rule"
 xd_ctl 0 fault link list | grep -q "rule $rule" && fail "rule not cleared"
 
-# The server side: server 1 drops its next link after 1 MiB received.
-# Make server 1 the active path first by cutting server 2 out.
-r2=$(xd_ctl 1 fault link add "drop,front=xdisk,dir=rx,after=1M,count=1")
-r2=${r2#rule }
+# The server side: each server drops its next link after 300 DMSG
+# messages received (the relay frames the stream by the DMSG header); the
+# active one is cut mid-workload.
+for n in 1 2; do
+	r=$(xd_ctl $n fault link add "drop,front=xdisk,dir=rx,pdus=300,count=1")
+	eval "R$n=\${r#rule }"
+done
 xd_ctl 0 xdisk detach >/dev/null
 xd_ctl 0 xdisk attach "xdisk://127.0.0.1:$S1,127.0.0.1:$S2" >/dev/null
 xd_wait_paths 2
@@ -60,8 +63,13 @@ out=$("$BENCH" workload --nbd "127.0.0.1:$NBDP" --export xa0 --qd 32 \
 	echo "$out" >&2; xd_show; fail "workload failed across the server-side drop"
 }
 echo "$out"
-xd_ctl 1 fault link list | grep -q "rule $r2 .* hits 1" || {
-	xd_ctl 1 fault link list >&2; fail "server-side rule hit nothing"
+for n in 1 2; do
+	xd_ctl $n fault link list | grep -q "rule $(eval echo \$R$n) .* hits 1" || {
+		xd_ctl $n fault link list >&2; fail "server $n's rule hit nothing"
+	}
+done
+xd_ctl 0 xdisk list | grep -Eq 'losses [1-9]' || {
+	xd_show; fail "the server-side drop cut no link"
 }
 xd_ctl 0 xdisk stats | grep -q " errors 0 " || { xd_show; fail "I/O errors"; }
 xd_stop 0

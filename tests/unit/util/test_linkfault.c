@@ -49,6 +49,12 @@ static const struct {
 	{ "drop,count=0", -1, 0, 0, 0, 0, 0 },
 	{ "drop,colour=red", -1, 0, 0, 0, 0, 0 },
 	{ "drop,peer", -1, 0, 0, 0, 0, 0 },
+	{ "drop,pdus=2,dir=rx,front=xdisk", 0, SK_LINK_DROP,
+	  1u << SK_LINK_XDISK, SK_LINK_RX, 0, -1 },
+	{ "drop,pdus=2,front=xdisk", -1, 0, 0, 0, 0, 0 },	  /* both ways */
+	{ "drop,pdus=2,dir=rx", -1, 0, 0, 0, 0, 0 },		  /* any front */
+	{ "drop,pdus=2,dir=rx,front=nbd", -1, 0, 0, 0, 0, 0 }, /* no framing */
+	{ "drop,pdus=0,dir=rx,front=iscsi", -1, 0, 0, 0, 0, 0 },
 };
 
 static void test_parse(void **state)
@@ -218,6 +224,91 @@ static void test_delay(void **state)
 	close(fd);
 }
 
+/* A DMSG message: 64-byte header (magic, cmd's size field 1) and aux. */
+static size_t dmsg_msg(uint8_t *b, uint32_t aux)
+{
+	uint32_t cmd = 1;
+
+	memset(b, 0, 64 + ((aux + 63) & ~63u));
+	b[0] = 0x32;
+	b[1] = 0x48;
+	memcpy(b + 32, &cmd, 4);
+	memcpy(b + 40, &aux, 4);
+	return 64 + ((aux + 63) & ~63u);
+}
+
+static void test_drop_after_pdus_dmsg(void **state)
+{
+	size_t one, len = 0;
+	int cli, fd;
+
+	add("drop,front=xdisk,dir=rx,pdus=2,count=1");
+	fd = pair(&cli, SK_LINK_XDISK);
+	len += dmsg_msg(tx + len, 100);
+	one = len;
+	len += dmsg_msg(tx + len, 0);
+	len += dmsg_msg(tx + len, 5000);
+	/* Sent in odd pieces, so that headers straddle reads. */
+	for (size_t off = 0; off < len; off += 37) {
+		size_t k = len - off < 37 ? len - off : 37;
+
+		assert_int_equal(write(cli, tx + off, k), (ssize_t)k);
+	}
+	assert_int_equal(drain(fd, rx, sizeof(rx), 2000), one + 64);
+	sk_link_fault_clear(0);
+	close(cli);
+	close(fd);
+}
+
+/* An iSCSI PDU: BHS with opcode/flags, data padded, digests if asked. */
+static size_t iscsi_pdu(uint8_t *b, uint8_t op, uint8_t fl, const char *data,
+			size_t dlen, bool hd, bool dd)
+{
+	size_t n = 48;
+
+	memset(b, 0, 48);
+	b[0] = op;
+	b[1] = fl;
+	b[5] = (uint8_t)(dlen >> 16);
+	b[6] = (uint8_t)(dlen >> 8);
+	b[7] = (uint8_t)dlen;
+	if (hd)
+		n += 4;
+	memset(b + n, 0, (dlen + 3) & ~(size_t)3);
+	memcpy(b + n, data, dlen);
+	n += (dlen + 3) & ~(size_t)3;
+	if (dd && dlen)
+		n += 4;
+	return n;
+}
+
+static void test_drop_after_pdus_iscsi(void **state)
+{
+	static const char keys[] = "HeaderDigest=CRC32C\0DataDigest=CRC32C";
+	static uint8_t resp[256];
+	size_t login, len, rlen;
+	int cli, fd;
+
+	/* The 2nd PDU from the initiator is its first with digests. */
+	add("drop,front=iscsi,dir=rx,pdus=2,count=1");
+	fd = pair(&cli, SK_LINK_ISCSI);
+	login = iscsi_pdu(tx, 0x43, 0x87, keys, sizeof(keys), false, false);
+	assert_int_equal(write(cli, tx, login), (ssize_t)login);
+	assert_int_equal(drain(fd, rx, login, 2000), login);
+	/* The target's final login answer: full feature phase, digests. */
+	rlen = iscsi_pdu(resp, 0x23, 0x87, keys, sizeof(keys), false, false);
+	assert_int_equal(write(fd, resp, rlen), (ssize_t)rlen);
+	assert_int_equal(drain(cli, rx, rlen, 2000), rlen);
+	len = iscsi_pdu(tx, 0x40, 0x80, "0123456789", 10, true, true);
+	assert_int_equal(len, 48 + 4 + 12 + 4);
+	iscsi_pdu(tx + len, 0x40, 0x80, "0123456789", 10, true, true);
+	assert_int_equal(write(cli, tx, 2 * len), (ssize_t)(2 * len));
+	assert_int_equal(drain(fd, rx, sizeof(rx), 2000), len);
+	sk_link_fault_clear(0);
+	close(cli);
+	close(fd);
+}
+
 static void test_list_and_clear(void **state)
 {
 	char buf[2048];
@@ -246,6 +337,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_stall_then_clear),
 		cmocka_unit_test(test_delay),
+		cmocka_unit_test(test_drop_after_pdus_dmsg),
+		cmocka_unit_test(test_drop_after_pdus_iscsi),
 		cmocka_unit_test(test_list_and_clear),
 	};
 
