@@ -26,19 +26,13 @@ import socket, struct, subprocess, sys
 
 port, target, scsikit, ctl = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 
-def table():
-    out = []
-    for n in range(256):
-        for _ in range(8):
-            n = (n >> 1) ^ 0x82F63B78 if n & 1 else n >> 1
-        out.append(n)
-    return out
-T = table()
-
 def crc(buf):
+    """CRC32C, bit by bit (only headers and a ping's data go through)."""
     v = 0xFFFFFFFF
     for b in buf:
-        v = T[(v ^ b) & 0xFF] ^ (v >> 8)
+        v ^= b
+        for _ in range(8):
+            v = (v >> 1) ^ (0x82F63B78 & -(v & 1))
     return v ^ 0xFFFFFFFF
 
 def padded(b):
@@ -72,12 +66,9 @@ def login_bytes(hd, dd):
 
 def read_pdu(s, hd, dd):
     def n(k):
-        b = b""
-        while len(b) < k:
-            x = s.recv(k - len(b))
-            if not x:
-                raise EOFError
-            b += x
+        b = s.recv(k, socket.MSG_WAITALL)
+        if len(b) < k:
+            raise EOFError
         return b
     h = n(48)
     if hd:
