@@ -56,6 +56,17 @@ static const struct relay relays[] = {
 	  true },
 	{ "shutdown", "usage: scsikit shutdown [--socket PATH]\n", 0, 0,
 	  false },
+	{ "fault",
+	  "usage: scsikit fault [--socket PATH] link add SPEC\n"
+	  "       scsikit fault [--socket PATH] link list\n"
+	  "       scsikit fault [--socket PATH] link clear [ID]\n"
+	  "SPEC: drop|delay=MS|stall|corrupt[,front=iscsi+nbd+xdisk+"
+	  "iscsi-initiator+xdisk-client|all]\n"
+	  "      [,peer=HOST[:PORT]][,dir=rx|tx|both][,after=SIZE|pdus=N]"
+	  "[,count=N]\n"
+	  "It hits connections made after it is added "
+	  "(docs/control-socket.md).\n",
+	  2, 3, false },
 	{ "ctl",
 	  "usage: scsikit ctl [--socket PATH] [--json] REQUEST...\n"
 	  "Sends REQUEST to the daemon's control socket as is (see "

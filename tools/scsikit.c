@@ -28,6 +28,9 @@ const struct command scsikit_commands[] = {
 	{ "status", cmd_ctl_main, "show a running daemon's state", ctl_opts,
 	  NULL },
 	{ "shutdown", cmd_ctl_main, "stop a running daemon", ctl_opts, NULL },
+	{ "fault", cmd_ctl_main,
+	  "add, list or clear a running daemon's link faults", ctl_opts,
+	  "link" },
 	{ "ctl", cmd_ctl_main,
 	  "send a raw control-socket request to a running daemon", ctl_opts,
 	  "version status disk stats trace log-level shutdown iscsi nbd "

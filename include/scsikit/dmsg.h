@@ -164,9 +164,15 @@ struct dmsg_lnk_span {
 	char fs_label[DMSG_LABEL_LEN];
 };
 
+/* fence_id and fence_gen are scsikit's (docs/dmsg.md, "Fencing"): they sit
+ * in the padding of the 64-byte-aligned extended header, so a DragonFly
+ * peer neither sends them (they read as zero: no fencing) nor looks at
+ * them. */
 struct dmsg_blk_open {
 	uint32_t modes;
 	uint32_t reserved01;
+	uint64_t fence_id;	/* the client instance; 0: not fenced */
+	uint64_t fence_gen;	/* grows with every open by that client */
 };
 
 /* BLK_READ, BLK_WRITE, BLK_FLUSH and BLK_FREEBLKS share one layout. */

@@ -24,6 +24,7 @@
 #include <scsikit/api.h>
 #include <scsikit/bdev.h>
 #include <scsikit/evloop.h>
+#include <scsikit/linkfault.h>
 #include <scsikit/log.h>
 
 #include "json_out.h"
@@ -276,6 +277,47 @@ static int ctl_status(struct serve_daemon *d, bool json, FILE *out)
 	return 0;
 }
 
+/* "fault link add SPEC | list | clear [ID]": link-layer faults. */
+static int ctl_fault(int argc, char **argv, FILE *out)
+{
+	struct sk_link_fault_rule r;
+	char err[200];
+	int id;
+
+	if (argc == 3 && strcmp(argv[1], "link") == 0 &&
+	    strcmp(argv[2], "list") == 0) {
+		sk_link_fault_list(out);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "link") == 0 &&
+	    strcmp(argv[2], "add") == 0) {
+		if (sk_link_fault_parse(argv[3], &r, err, sizeof(err)) < 0) {
+			fprintf(out, "%s", err);
+			return -1;
+		}
+		id = sk_link_fault_add(&r);
+		if (id < 0) {
+			fprintf(out, "cannot add link fault: %s",
+				strerror(-id));
+			return -1;
+		}
+		fprintf(out, "rule %d\n", id);
+		return 0;
+	}
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "link") == 0 &&
+	    strcmp(argv[2], "clear") == 0) {
+		id = argc == 4 ? atoi(argv[3]) : 0;
+		if ((argc == 4 && id <= 0) || sk_link_fault_clear(id) < 0) {
+			fprintf(out, "no link fault rule '%s'", argv[3]);
+			return -1;
+		}
+		return 0;
+	}
+	fprintf(out, "usage: fault link add SPEC | fault link list | "
+		     "fault link clear [ID]");
+	return -1;
+}
+
 /* Run one request; writes the body to out.  0 = OK, -1 = ERR (first line
  * of out is the message). */
 static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
@@ -404,6 +446,8 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 		}
 		return serve_save_write(d, out);
 	}
+	if (strcmp(argv[0], "fault") == 0)
+		return ctl_fault(argc, argv, out);
 	if (strcmp(argv[0], "shutdown") == 0) {
 		serve_request_stop(d);
 		return 0;

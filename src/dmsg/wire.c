@@ -19,7 +19,9 @@
 _Static_assert(sizeof(struct dmsg_hdr) == 64, "DMSG header is 64 bytes");
 _Static_assert(sizeof(struct dmsg_lnk_conn) == 392, "LNK_CONN body");
 _Static_assert(sizeof(struct dmsg_lnk_span) == 368, "LNK_SPAN body");
-_Static_assert(sizeof(struct dmsg_blk_open) == 8, "BLK_OPEN body");
+_Static_assert(sizeof(struct dmsg_blk_open) == 24, "BLK_OPEN body");
+/* What a BLK_OPEN must carry: DragonFly's modes and reserved word. */
+#define DMSG_BLK_OPEN_MIN 8
 _Static_assert(sizeof(struct dmsg_blk_rw) == 32, "BLK_READ body");
 _Static_assert(sizeof(struct dmsg_blk_error) == 80, "BLK_ERROR body");
 
@@ -50,6 +52,8 @@ static const struct dmsg_swap_field span_fields[] = {
 };
 static const struct dmsg_swap_field open_fields[] = {
 	F(struct dmsg_blk_open, modes, 4),
+	F(struct dmsg_blk_open, fence_id, 8),
+	F(struct dmsg_blk_open, fence_gen, 8),
 	{ 0, 0 },
 };
 static const struct dmsg_swap_field rw_fields[] = {
@@ -87,8 +91,7 @@ static const struct dmsg_cmd_info cmd_table[] = {
 	{ DMSG_LNK_VOLCONF, "LNK_VOLCONF", 0, NULL },
 	{ DMSG_LNK_ERROR, "LNK_ERROR", 0, NULL },
 	{ DMSG_DBG_SHELL, "DBG_SHELL", 0, NULL },
-	{ DMSG_BLK_OPEN, "BLK_OPEN", sizeof(struct dmsg_blk_open),
-	  open_fields },
+	{ DMSG_BLK_OPEN, "BLK_OPEN", DMSG_BLK_OPEN_MIN, open_fields },
 	{ DMSG_BLK_READ, "BLK_READ", sizeof(struct dmsg_blk_rw), rw_fields },
 	{ DMSG_BLK_WRITE, "BLK_WRITE", sizeof(struct dmsg_blk_rw), rw_fields },
 	{ DMSG_BLK_FLUSH, "BLK_FLUSH", sizeof(struct dmsg_blk_rw), rw_fields },

@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/crc32c.h>
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
@@ -327,6 +328,9 @@ void ini_conn_start(struct iscsi_ini *s)
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
 		    errno == EINPROGRESS) {
 			rc = 0;
+			/* A link fault rule may put a relay in between. */
+			fd = sk_link_fault_wrap(fd, SK_LINK_ISCSI_INI,
+						ai->ai_addr, ai->ai_addrlen);
 			break;
 		}
 		rc = -errno;

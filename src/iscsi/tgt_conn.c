@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/crc32c.h>
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
@@ -311,6 +312,8 @@ void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop)
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		iscsi_sockaddr_format(&ss, c->local, sizeof(c->local));
+	/* A link fault rule may put a relay between us and the peer. */
+	c->fd = fd = sk_link_fault_wrap(fd, SK_LINK_ISCSI, NULL, 0);
 	c->last_rx_ms = ev_now_ms();
 	c->io_events = EV_READ;
 	c->io = ev_io_add(loop, fd, EV_READ, conn_io_cb, c);

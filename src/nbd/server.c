@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
@@ -330,6 +331,10 @@ static void server_on_accept(struct ev_io *io, int lfd, uint32_t events,
 			}
 			return;
 		}
+		/* A link fault rule may put a relay between us and the
+		 * peer. */
+		fd = sk_link_fault_wrap(fd, SK_LINK_NBD,
+					(const struct sockaddr *)&ss, len);
 		server_accept_one(l->srv, l, fd, &ss, len);
 	}
 }

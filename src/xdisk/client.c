@@ -135,6 +135,37 @@ static void xa_copy_read(struct bdev_io *bio, const uint8_t *data,
 
 static void xa_open_close(struct xa_disk *d);
 
+/* The errno of a DMSG error the server gave for an I/O or an open. */
+static int xa_dmsg_errno(uint32_t err)
+{
+	switch (err) {
+	case 0:
+		return 0;
+	case DMSG_ERR_NOSUPP:
+		return -ENOTSUP;
+	case DMSG_ERR_PARAM:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* The residual of an answer, as the reference computes it: BLK_ERROR
+ * carries one (at most the length asked for); a bare LNK_ERROR means all
+ * of it when it carries an error, none otherwise. */
+static uint64_t xa_resid(const struct dmsg_msg *m, const struct bdev_io *bio)
+{
+	uint64_t len = bio->type == BDEV_IO_FLUSH ? 0 : bio->length;
+	uint64_t resid;
+
+	if ((m->hdr.cmd & DMSGF_BASECMDMASK) == DMSG_BLK_ERROR &&
+	    m->body_len >= sizeof(struct dmsg_blk_error))
+		resid = m->body.blk_error.resid;
+	else
+		resid = m->hdr.error ? len : 0;
+	return resid > len ? len : resid;
+}
+
 static void xa_tag_handler(struct dmsg_state *st, struct dmsg_msg *m,
 			   void *arg)
 {
@@ -142,6 +173,7 @@ static void xa_tag_handler(struct dmsg_state *st, struct dmsg_msg *m,
 	struct xa_disk *d = t->d;
 	struct bdev_io *bio = t->bio;
 	uint32_t err = m->hdr.error;
+	uint64_t resid;
 
 	if (!(m->hdr.cmd & DMSGF_DELETE))
 		return; /* no streamed replies in this protocol version */
@@ -159,13 +191,22 @@ static void xa_tag_handler(struct dmsg_state *st, struct dmsg_msg *m,
 			d->requeues++;
 			xa_queue_push(d, bio, true);
 		}
-	} else if (err == DMSG_ERR_PARAM && d->open_ro &&
-		   (bio->type == BDEV_IO_WRITE ||
-		    bio->type == BDEV_IO_DISCARD)) {
+		xa_kick(d);
+		return;
+	}
+	resid = xa_resid(m, bio);
+	d->resid_bytes += resid;
+	if (err == DMSG_ERR_PARAM && d->open_ro &&
+	    (bio->type == BDEV_IO_WRITE || bio->type == BDEV_IO_DISCARD)) {
 		xa_complete(d, bio, -EROFS, false);
 	} else if (err) {
 		xa_complete(d, bio, err == DMSG_ERR_NOSUPP ? -ENOTSUP : -EIO,
 			    false);
+	} else if (resid) {
+		/* The server did not move all of it.  A bdev I/O is all or
+		 * nothing: a write must not be acknowledged, and a read's
+		 * missing part is not known to be zeroes. */
+		xa_complete(d, bio, -EIO, false);
 	} else {
 		if (bio->type == BDEV_IO_READ)
 			xa_copy_read(bio, m->aux, m->aux_len);
@@ -250,6 +291,52 @@ static void xa_open_close(struct xa_disk *d)
 	}
 }
 
+static void xa_path_retry(struct ev_timer *tm, void *arg)
+{
+	struct xa_path *p = arg;
+
+	ev_timer_del(tm);
+	p->retry = NULL;
+	p->broken = false;
+	xa_kick(p->d);
+}
+
+/* The server refused to open the disk on p: p is left out of the choice
+ * of a path until a doubling back-off (the client's --xdisk-backoff)
+ * expires, and I/O that finds no other path fails with the refusal. */
+static void xa_path_break(struct xa_path *p, int err)
+{
+	const struct xdisk_client_opts *o = &p->d->cl->opts;
+
+	p->broken = true;
+	p->open_err = err;
+	p->d->open_refusals++;
+	if (!p->retry_ms)
+		p->retry_ms = o->backoff_min_ms;
+	else if (p->retry_ms < o->backoff_max_ms)
+		p->retry_ms *= 2;
+	if (p->retry_ms > o->backoff_max_ms)
+		p->retry_ms = o->backoff_max_ms;
+	if (p->retry)
+		ev_timer_del(p->retry);
+	p->retry = ev_timer_add(p->d->loop, p->retry_ms, false, xa_path_retry,
+				p);
+}
+
+/* The error of a disk none of whose paths will open it (0: some path may,
+ * or there is none at all and I/O waits for one). */
+static int xa_open_error(const struct xa_disk *d)
+{
+	int err = 0;
+
+	for (const struct xa_path *p = d->paths; p; p = p->next) {
+		if (!p->broken)
+			return 0;
+		err = p->open_err;
+	}
+	return err;
+}
+
 static void xa_open_handler(struct dmsg_state *st, struct dmsg_msg *m,
 			    void *arg)
 {
@@ -267,6 +354,8 @@ static void xa_open_handler(struct dmsg_state *st, struct dmsg_msg *m,
 					   : 0;
 			d->ostate = XA_OPEN;
 			d->open_ro = d->open_path && d->open_path->read_only;
+			if (d->open_path)
+				d->open_path->retry_ms = 0;
 			d->opens++;
 			log_info("xdisk: %s open on %s (keyid %llu%s)", d->name,
 				 d->open_path ? d->open_path->cl_label : "?",
@@ -283,7 +372,7 @@ static void xa_open_handler(struct dmsg_state *st, struct dmsg_msg *m,
 		} else if (err && err != DMSG_ERR_LOSTLINK && d->open_path) {
 			log_warn("xdisk: %s: BLK_OPEN refused on %s (error "
 				 "0x%x)", d->name, d->open_path->cl_label, err);
-			d->open_path->broken = true;
+			xa_path_break(d->open_path, xa_dmsg_errno(err));
 		}
 	}
 	if ((cmd & DMSGF_DELETE) || m->hdr.error) {
@@ -332,14 +421,21 @@ static void xa_run(struct xa_disk *d)
 		return;
 	p = xa_best_path(d);
 	if (!p) {
-		if (d->failfast)
+		int err = xa_open_error(d);
+
+		if (err)
+			xa_fail_queue(d, err);
+		else if (d->failfast)
 			xa_fail_queue(d, -ENXIO);
 		return;
 	}
 	{
 		struct dmsg_blk_open bo = {
 			.modes = p->read_only ? DMSG_BLKOPEN_RD
-					      : DMSG_BLKOPEN_RD | DMSG_BLKOPEN_WR
+					      : DMSG_BLKOPEN_RD |
+							DMSG_BLKOPEN_WR,
+			.fence_id = d->cl->fence_id,
+			.fence_gen = ++d->cl->fence_gen,
 		};
 
 		d->open_path = p;
@@ -389,9 +485,15 @@ static void xa_enqueue(struct xa_disk *d, struct bdev_io *bio, bool in_submit)
 		xa_complete(d, bio, -ENXIO, in_submit);
 		return;
 	}
-	if (d->failfast && d->ostate == XA_CLOSED && !xa_best_path(d)) {
-		xa_complete(d, bio, -ENXIO, in_submit);
-		return;
+	if (d->ostate == XA_CLOSED && !xa_best_path(d)) {
+		int err = xa_open_error(d);
+
+		if (!err && d->failfast)
+			err = -ENXIO;
+		if (err) {
+			xa_complete(d, bio, err, in_submit);
+			return;
+		}
 	}
 	xa_queue_push(d, bio, false);
 	if (d->ostate == XA_OPEN && d->freetags && !in_submit) {
@@ -540,6 +642,8 @@ static void xa_path_remove(struct xa_path *p)
 		}
 	}
 	d->npaths--;
+	if (p->retry)
+		ev_timer_del(p->retry);
 	if (d->open_path == p) {
 		/* The BLK_OPEN under it has been ended already (children go
 		 * first); drop ours if a race left it. */
@@ -576,6 +680,12 @@ void xa_span_new(struct xa_link *l, struct dmsg_state *st,
 	struct xa_disk *d;
 	struct xa_path *p;
 
+	/* A span opened and closed in one message advertises nothing: answer
+	 * it and make no disk or path of it (as the reference does). */
+	if (m->hdr.cmd & DMSGF_DELETE) {
+		dmsg_state_reply(st, 0);
+		return;
+	}
 	/* Our LNK_CONN masks: block devices served by a server. */
 	if (sp->peer_type != DMSG_PEER_BLOCK ||
 	    sp->pfs_type != DMSG_PFSTYPE_SERVER) {

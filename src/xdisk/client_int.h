@@ -61,6 +61,9 @@ struct xa_path {
 	struct dmsg_state *span;	/* the server's span (kept open) */
 	uint32_t dist;
 	bool broken;			/* BLK_OPEN refused on it */
+	int open_err;			/* that refusal, as -errno */
+	uint32_t retry_ms;		/* back-off before trying it again */
+	struct ev_timer *retry;		/* armed while broken */
 	bool read_only;			/* RD|WR refused: open RD only */
 	char cl_label[DMSG_LABEL_LEN];
 };
@@ -109,7 +112,9 @@ struct xa_disk {
 	unsigned qlen;
 	bool kick_pending;
 
-	uint64_t requeues, opens, failovers, io_errors;
+
+	uint64_t requeues, opens, failovers, io_errors, resid_bytes;
+	uint64_t open_refusals;
 };
 
 struct xdisk_client {
@@ -119,6 +124,10 @@ struct xdisk_client {
 	struct xa_attach *attaches;
 	struct xa_disk *disks;
 	int next_id;
+	uint64_t fence_id;		/* this client in BLK_OPEN (fencing) */
+	uint64_t fence_gen;		/* of its newest BLK_OPEN, any disk: a
+					 * disk made again after a detach must
+					 * not start over */
 	uint64_t bad_spans;
 };
 

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/bdev.h>
 #include <scsikit/dmsg.h>
 #include <scsikit/evloop.h>
@@ -113,6 +115,9 @@ static void xl_up(struct xa_link *l, int fd)
 	struct dmsg_lnk_conn body;
 	char name[160];
 
+	/* A link fault rule may put a relay between us and the server. */
+	fd = sk_link_fault_wrap(fd, SK_LINK_XDISK_CLIENT,
+				(const struct sockaddr *)&l->ss, l->sl);
 	memset(&o, 0, sizeof(o));
 	o.ping_ms = cl->opts.ping_ms;
 	o.timeout_ms = cl->opts.timeout_ms;
@@ -219,6 +224,13 @@ struct xdisk_client *xdisk_client_create(struct ev_loop *loop,
 	if (cl->opts.backoff_max_ms < cl->opts.backoff_min_ms)
 		cl->opts.backoff_max_ms = cl->opts.backoff_min_ms;
 	cl->next_id = 1;
+	/* Names this client instance in its BLK_OPENs, so that a server
+	 * can tell its newest open of a disk from an older one (fencing). */
+	if (getrandom(&cl->fence_id, sizeof(cl->fence_id), 0) !=
+	    (ssize_t)sizeof(cl->fence_id))
+		cl->fence_id = ev_now_ns() ^ ((uint64_t)getpid() << 32);
+	if (!cl->fence_id)
+		cl->fence_id = 1;
 	return cl;
 }
 
@@ -462,7 +474,8 @@ void xdisk_client_stats(struct xdisk_client *cl, FILE *out)
 			"reads %llu writes %llu flushes %llu bytes %llu "
 			"read-bytes %llu write-bytes %llu errors %llu "
 			"last-offset %llu requeues %llu opens %llu "
-			"failovers %llu server-errors %llu\n",
+			"failovers %llu server-errors %llu resid-bytes %llu "
+			"open-refusals %llu\n",
 			d->name, (unsigned long long)st.in_flight, d->busytags,
 			d->qlen, (unsigned long long)ops,
 			(unsigned long long)st.ops[BDEV_IO_READ],
@@ -476,7 +489,9 @@ void xdisk_client_stats(struct xdisk_client *cl, FILE *out)
 			(unsigned long long)d->requeues,
 			(unsigned long long)d->opens,
 			(unsigned long long)d->failovers,
-			(unsigned long long)d->io_errors);
+			(unsigned long long)d->io_errors,
+			(unsigned long long)d->resid_bytes,
+			(unsigned long long)d->open_refusals);
 	}
 	if (cl->bad_spans)
 		fprintf(out, "refused-spans %llu\n",

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <scsikit/linkfault.h>
 #include <scsikit/bdev.h>
 #include <scsikit/dmsg.h>
 #include <scsikit/evloop.h>
@@ -43,6 +44,10 @@ struct xs_serial {
 	char serial[DMSG_LABEL_LEN];
 };
 
+/* Fences remembered: one per (disk, client instance) that opened with a
+ * fence_id; beyond this the least recently renewed is forgotten. */
+#define XS_MAX_FENCES 1024
+
 struct xs_span;
 
 struct xs_open {
@@ -51,6 +56,16 @@ struct xs_open {
 	struct dmsg_state *st;
 	uint64_t keyid;
 	uint32_t modes;
+	uint64_t fence_id, fence_gen;
+	bool fenced;		/* a newer open of that client superseded it */
+};
+
+/* The newest generation a client instance opened a disk with. */
+struct xs_fence {
+	char disk[64];
+	uint64_t id;
+	uint64_t gen;
+	uint64_t stamp;		/* for forgetting the oldest */
 };
 
 /* One LNK_SPAN we advertise on one link. */
@@ -111,6 +126,10 @@ struct xdisk_server {
 	struct xs_serial *serials;
 	int listen_handle;
 	uint64_t next_keyid;
+	struct xs_fence *fences;	/* XS_MAX_FENCES, allocated on use */
+	unsigned nfences;
+	uint64_t fence_stamp;
+	uint64_t fenced_opens, fenced_ios;
 	bool destroying;
 	int pending_events;	/* posted registry events not yet run (atomic) */
 };
@@ -292,6 +311,56 @@ static void xs_open_handler(struct dmsg_state *st, struct dmsg_msg *m,
 	free(o);
 }
 
+/* Fencing (docs/dmsg.md): a BLK_OPEN carrying a client's fence_id and a
+ * generation older than (or as old as) the newest that client opened the
+ * disk with is refused; a newer one supersedes the client's older opens of
+ * the disk on every link, whose I/O is refused from then on.  So writes a
+ * cut-off link still delivers after the client reopened are never applied.
+ * false: refuse the open. */
+static bool xs_fence_check(struct xdisk_server *srv, struct bdev *bd,
+			   uint64_t id, uint64_t gen)
+{
+	const char *disk = bdev_name(bd);
+	struct xs_fence *f = NULL;
+
+	if (!id)
+		return true; /* a client that does not fence */
+	if (!srv->fences) {
+		srv->fences = calloc(XS_MAX_FENCES, sizeof(*srv->fences));
+		if (!srv->fences)
+			return false;
+	}
+	for (unsigned i = 0; i < srv->nfences && !f; i++)
+		if (srv->fences[i].id == id &&
+		    strcmp(srv->fences[i].disk, disk) == 0)
+			f = &srv->fences[i];
+	if (f && gen <= f->gen) {
+		srv->fenced_opens++;
+		return false;
+	}
+	if (!f && srv->nfences < XS_MAX_FENCES) {
+		f = &srv->fences[srv->nfences++];
+	} else if (!f) {
+		f = &srv->fences[0];
+		for (unsigned i = 1; i < srv->nfences; i++)
+			if (srv->fences[i].stamp < f->stamp)
+				f = &srv->fences[i];
+	}
+	snprintf(f->disk, sizeof(f->disk), "%s", disk);
+	f->id = id;
+	f->gen = gen;
+	f->stamp = ++srv->fence_stamp;
+	for (struct xs_conn *c = srv->conns; c; c = c->next)
+		for (struct xs_span *sp = c->spans; sp; sp = sp->next) {
+			if (strcmp(bdev_name(sp->bd), disk) != 0)
+				continue;
+			for (struct xs_open *o = sp->opens; o; o = o->next)
+				if (o->fence_id == id && o->fence_gen < gen)
+					o->fenced = true;
+		}
+	return true;
+}
+
 static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
 			struct dmsg_msg *m)
 {
@@ -315,6 +384,14 @@ static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
 		dmsg_state_reply(st, 0);
 		return;
 	}
+	if (!xs_fence_check(c->srv, sp->bd, m->body.blk_open.fence_id,
+			    m->body.blk_open.fence_gen)) {
+		log_warn("xdisk server: %s: stale BLK_OPEN of %s (generation "
+			 "%llu) refused", c->peer, bdev_name(sp->bd),
+			 (unsigned long long)m->body.blk_open.fence_gen);
+		dmsg_state_reply(st, DMSG_ERR_CANTCIRC);
+		return;
+	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		dmsg_state_reply(st, DMSG_ERR_IO);
@@ -323,6 +400,8 @@ static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
 	o->span = sp;
 	o->st = st;
 	o->modes = m->body.blk_open.modes;
+	o->fence_id = m->body.blk_open.fence_id;
+	o->fence_gen = m->body.blk_open.fence_gen;
 	o->keyid = ++c->srv->next_keyid;
 	o->next = sp->opens;
 	sp->opens = o;
@@ -428,6 +507,13 @@ static void xs_blk_rw(struct xs_conn *c, struct dmsg_state *st,
 	int rc;
 
 	if (!o || dmsg_state_cmd(parent) != DMSG_BLK_OPEN || !o->st) {
+		dmsg_state_reply(st, DMSG_ERR_CANTCIRC);
+		return;
+	}
+	if (o->fenced) {
+		/* Superseded by a newer open of the same client: whatever
+		 * this link still carries is stale. */
+		c->srv->fenced_ios++;
 		dmsg_state_reply(st, DMSG_ERR_CANTCIRC);
 		return;
 	}
@@ -657,6 +743,8 @@ int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
 			 a[1], a[2], a[3], ntohs(sin->sin_port));
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	/* A link fault rule may put a relay between us and the peer. */
+	fd = sk_link_fault_wrap(fd, SK_LINK_XDISK, NULL, 0);
 	snprintf(name, sizeof(name), "xs<-%s", c->peer);
 	memset(&io_opts, 0, sizeof(io_opts));
 	io_opts.ping_ms = srv->opts.ping_ms;
@@ -855,6 +943,10 @@ void xdisk_server_list(struct xdisk_server *srv, FILE *out)
 {
 	if (srv->port >= 0)
 		fprintf(out, "server port %d\n", srv->port);
+	if (srv->nfences)
+		fprintf(out, "fences %u stale-opens %llu fenced-ios %llu\n",
+			srv->nfences, (unsigned long long)srv->fenced_opens,
+			(unsigned long long)srv->fenced_ios);
 	for (struct xs_conn *c = srv->conns; c; c = c->next) {
 		struct dmsg_iocom_stats st;
 
@@ -865,12 +957,17 @@ void xdisk_server_list(struct xdisk_server *srv, FILE *out)
 			(unsigned long long)st.msgs_in,
 			(unsigned long long)st.msgs_out,
 			(unsigned long long)st.proto_errors);
-		for (struct xs_span *sp = c->spans; sp; sp = sp->next)
-			fprintf(out, "  span %s label %s inflight %u%s\n",
+		for (struct xs_span *sp = c->spans; sp; sp = sp->next) {
+			unsigned nopen = 0;
+
+			for (struct xs_open *o = sp->opens; o; o = o->next)
+				nopen++;
+			fprintf(out, "  span %s label %s inflight %u opens %u%s\n",
 				bdev_name(sp->bd),
 				xs_serial_of(srv, bdev_name(sp->bd)),
-				sp->inflight,
+				sp->inflight, nopen,
 				sp->withdrawing ? " withdrawing" : "");
+		}
 	}
 }
 
@@ -931,6 +1028,8 @@ void xdisk_server_destroy(struct xdisk_server *srv)
 		srv->serials = s->next;
 		free(s);
 	}
+	free(srv->fences);
+	srv->fences = NULL;
 	/* Registry events already posted still point at srv: the last of
 	 * them frees it (no new ones come after unlisten). */
 	if (__atomic_load_n(&srv->pending_events, __ATOMIC_ACQUIRE) == 0)

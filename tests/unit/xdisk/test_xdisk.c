@@ -25,6 +25,7 @@
 #include <scsikit/bdev.h>
 #include <scsikit/dmsg.h>
 #include <scsikit/evloop.h>
+#include <scsikit/linkfault.h>
 #include <scsikit/xdisk.h>
 
 static struct ev_loop *loop;
@@ -80,13 +81,15 @@ static void msleep(int ms)
 /* ---- loop-side helpers -------------------------------------------------- */
 
 static int which;
+static uint32_t srv_timeout_ms, cli_ping_ms, cli_timeout_ms; /* 0: defaults */
 static char errbuf[256];
 static int rc_out;
 static char url[256];
 
 static void do_server_start(void *arg)
 {
-	struct xdisk_server_opts o = { .host = which ? "srvB" : "srvA" };
+	struct xdisk_server_opts o = { .host = which ? "srvB" : "srvA",
+				       .timeout_ms = srv_timeout_ms };
 	char addr[64];
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port[which]);
@@ -105,6 +108,8 @@ static void do_server_stop(void *arg)
 static void do_client_start(void *arg)
 {
 	struct xdisk_client_opts o = { .host = "cli",
+				       .ping_ms = cli_ping_ms,
+				       .timeout_ms = cli_timeout_ms,
 				       .backoff_min_ms = 50,
 				       .backoff_max_ms = 200 };
 
@@ -197,6 +202,7 @@ static int setup(void **state)
 	assert_non_null(backing);
 	assert_int_equal(bdev_registry_add(backing), 0);
 	port[0] = port[1] = 0;
+	srv_timeout_ms = cli_ping_ms = cli_timeout_ms = 0;
 	assert_int_equal(pthread_create(&loop_thread, NULL, loop_main, NULL),
 			 0);
 	return 0;
@@ -454,7 +460,13 @@ struct fake {
 	struct dmsg_iocom *io;
 	struct dmsg_lnk_span spans[4];
 	int nspans;
+	bool span_delete;    /* advertise spans opened and closed at once */
 	uint32_t short_read; /* bytes to answer a READ with */
+	uint32_t open_err;   /* answer BLK_OPEN with this error */
+	uint32_t write_resid; /* answer WRITE with success and this resid */
+	uint32_t read_lnkerr; /* answer READ with a bare LNK_ERROR(this) */
+	int cantcirc;	     /* answer this many READs with CANTCIRC */
+	int opens;	     /* BLK_OPENs received */
 };
 
 static struct fake fk;
@@ -468,20 +480,45 @@ static void fake_rcvmsg(struct dmsg_iocom *io, struct dmsg_state *st,
 	case DMSG_LNK_CONN:
 		dmsg_state_ack(st, 0);
 		for (int i = 0; i < fk.nspans; i++)
-			dmsg_state_open(io, NULL, DMSG_LNK_SPAN, &fk.spans[i],
-					sizeof(fk.spans[i]), NULL, 0, NULL,
-					NULL);
+			dmsg_state_open(io, NULL,
+					DMSG_LNK_SPAN |
+						(fk.span_delete ? DMSGF_DELETE
+								: 0),
+					&fk.spans[i], sizeof(fk.spans[i]), NULL,
+					0, NULL, NULL);
 		break;
 	case DMSG_BLK_OPEN: {
 		struct dmsg_blk_error e = { .keyid = 5 };
 
+		fk.opens++;
+		if (fk.open_err) {
+			dmsg_state_reply(st, fk.open_err);
+			break;
+		}
 		dmsg_state_send(st, DMSG_BLK_ERROR, 0, &e, sizeof(e), NULL, 0);
+		break;
+	}
+	case DMSG_BLK_WRITE: {
+		struct dmsg_blk_error e = { .keyid = 5,
+					    .resid = fk.write_resid };
+
+		dmsg_state_send(st, DMSG_BLK_ERROR | DMSGF_DELETE, 0, &e,
+				sizeof(e), NULL, 0);
 		break;
 	}
 	case DMSG_BLK_READ: {
 		static uint8_t data[65536];
 		struct dmsg_blk_error e = { .keyid = 5 };
 
+		if (fk.cantcirc > 0) {
+			fk.cantcirc--;
+			dmsg_state_reply(st, DMSG_ERR_CANTCIRC);
+			break;
+		}
+		if (fk.read_lnkerr) {
+			dmsg_state_reply(st, fk.read_lnkerr);
+			break;
+		}
 		memset(data, 0xAA, sizeof(data));
 		dmsg_state_send(st, DMSG_BLK_ERROR | DMSGF_DELETE, 0, &e,
 				sizeof(e), data, fk.short_read);
@@ -603,6 +640,424 @@ static void test_short_read_zero_extended(void **state)
 	on_loop(do_fake_stop, NULL);
 }
 
+/* A fresh fake with one span of label, listening. */
+static void fake_reset(const char *label, uint64_t bytes, uint32_t bs)
+{
+	memset(&fk, 0, sizeof(fk));
+	fake_span(label, bytes, bs);
+	on_loop(do_fake_start, NULL);
+}
+
+/* The client's listing and stats contain s. */
+static bool listed(const char *s)
+{
+	on_loop(do_query, NULL);
+	return strstr(listing, s) != NULL;
+}
+
+static void fake_done(struct bdev *bd)
+{
+	bdev_release(bd);
+	on_loop(do_client_stop, NULL);
+	on_loop(do_fake_stop, NULL);
+}
+
+/* A read on a thread of its own, so that a hang is a failure, not a
+ * test that never ends. */
+static int read_within(struct bdev *bd, int ms, int *rc)
+{
+	/* Left to the thread (leaked) if it hangs. */
+	struct one_read *o = calloc(1, sizeof(*o));
+	pthread_t th;
+
+	assert_non_null(o);
+	o->bd = bd;
+	assert_int_equal(pthread_create(&th, NULL, one_read_main, o), 0);
+	for (int t = 0; t < ms && !o->done; t += 10)
+		msleep(10);
+	if (!o->done) {
+		pthread_detach(th);
+		return -1;
+	}
+	pthread_join(th, NULL);
+	*rc = o->rc;
+	free(o);
+	return 0;
+}
+
+static void test_refused_open_reaches_io(void **state)
+{
+	struct bdev *bd;
+	int rc = 1;
+
+	fake_reset("ref", 1 << 20, 512);
+	fk.open_err = DMSG_ERR_IO;
+	client_start("xdisk://127.0.0.1:%d");
+	bd = xa0();
+	assert_non_null(bd);
+	/* One path, and it refuses to open: the read gets the error. */
+	assert_int_equal(read_within(bd, 3000, &rc), 0);
+	assert_int_equal(rc, -EIO);
+	/* The path is tried again after a back-off and then works. */
+	fk.open_err = 0;
+	for (int t = 0; t < 100 && !xdisk_client_disk_ready(cl, "xa0"); t++)
+		msleep(20);
+	assert_int_equal(read_within(bd, 3000, &rc), 0);
+	assert_int_equal(rc, 0);
+	assert_true(fk.opens >= 2);
+	assert_false(listed("open-refusals 0"));
+	fake_done(bd);
+}
+
+static void test_refused_open_other_path(void **state)
+{
+	/* The fake refuses, the real server on the other path opens: I/O
+	 * runs there and never sees the refusal. */
+	static uint8_t r[4096];
+	struct bdev *bd;
+
+	fake_reset("d0", 16 << 20, 512);
+	fk.open_err = DMSG_ERR_IO;
+	which = 1;
+	on_loop(do_server_start, NULL);
+	client_start("xdisk://127.0.0.1:%d,127.0.0.1:%d");
+	bd = xa0();
+	assert_non_null(bd);
+	for (int t = 0; t < 100 && count_paths() < 2; t++)
+		msleep(10);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(bdev_read_sync(bd, r, 0, sizeof(r)), 0);
+	fake_done(bd);
+}
+
+static void test_span_create_delete_ignored(void **state)
+{
+	fake_reset("gone", 1 << 20, 512);
+	fk.span_delete = true;
+	client_start("xdisk://127.0.0.1:%d");
+	for (int t = 0; t < 50 && !strstr(listing, " up "); t++) {
+		msleep(10);
+		on_loop(do_query, NULL);
+	}
+	msleep(200);
+	assert_true(listed(" up "));
+	assert_int_equal(ndisks_out, 0);
+	assert_int_equal(count_paths(), 0);
+	assert_int_equal(fk.opens, 0);
+	on_loop(do_client_stop, NULL);
+	on_loop(do_fake_stop, NULL);
+}
+
+static void test_residual_honoured(void **state)
+{
+	static uint8_t b[4096];
+	struct bdev *bd;
+
+	fake_reset("res", 1 << 20, 512);
+	fk.write_resid = 512;
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	bd = xa0();
+	/* "Done, but 512 bytes short": not an acknowledged write. */
+	assert_int_equal(bdev_write_sync(bd, b, 0, sizeof(b), 0), -EIO);
+	fk.write_resid = 0;
+	assert_int_equal(bdev_write_sync(bd, b, 0, sizeof(b), 0), 0);
+	/* A bare LNK_ERROR with an error: a residual of all of it. */
+	fk.read_lnkerr = DMSG_ERR_IO;
+	assert_int_equal(bdev_read_sync(bd, b, 0, sizeof(b)), -EIO);
+	assert_true(listed("resid-bytes 4608 "));
+	fake_done(bd);
+}
+
+static void test_cantcirc_requeued(void **state)
+{
+	static uint8_t r[4096];
+	struct bdev *bd;
+
+	fake_reset("cc", 1 << 20, 512);
+	fk.short_read = 4096;
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	bd = xa0();
+	fk.cantcirc = 1;
+	/* The server forgot the open: the client reopens and runs the
+	 * read again instead of failing it. */
+	assert_int_equal(bdev_read_sync(bd, r, 0, sizeof(r)), 0);
+	assert_int_equal(r[0], 0xAA);
+	assert_int_equal(fk.cantcirc, 0);
+	assert_int_equal(fk.opens, 2);
+	assert_true(listed("requeues 1 "));
+	assert_non_null(strstr(listing, "errors 0 "));
+	fake_done(bd);
+}
+
+/* ---- many I/Os at once -------------------------------------------------- */
+
+#define NIO 200
+
+static struct bdev *many_bd;
+static struct bdev_io many_io[NIO];
+static struct iovec many_iov[NIO];
+static uint8_t many_buf[NIO][4096];
+static int many_done, many_bad;
+
+static void many_cb(struct bdev_io *bio, int status, void *arg)
+{
+	if (status)
+		__atomic_add_fetch(&many_bad, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&many_done, 1, __ATOMIC_SEQ_CST);
+}
+
+static void do_many_submit(void *arg)
+{
+	for (int i = 0; i < NIO; i++) {
+		struct bdev_io *bio = &many_io[i];
+
+		memset(bio, 0, sizeof(*bio));
+		fill(many_buf[i], sizeof(many_buf[i]), (uint32_t)i + 1000);
+		many_iov[i].iov_base = many_buf[i];
+		many_iov[i].iov_len = sizeof(many_buf[i]);
+		bio->type = BDEV_IO_WRITE;
+		bio->offset = (uint64_t)i * 4096;
+		bio->length = 4096;
+		bio->iov = &many_iov[i];
+		bio->iovcnt = 1;
+		bio->loop = loop;
+		bio->cb = many_cb;
+		if (bdev_submit(many_bd, bio) < 0)
+			many_cb(bio, -EIO, NULL);
+	}
+}
+
+static void test_more_than_64_in_flight(void **state)
+{
+	struct bdev_fault_rule hold = { .action = BDEV_FAULT_HOLD,
+					.count = -1 };
+	static uint8_t r[4096], w[4096];
+	struct bdev *fault;
+
+	bdev_registry_clear();
+	fault = bdev_fault_create("d0", backing);
+	assert_non_null(fault);
+	assert_int_equal(bdev_registry_add(fault), 0);
+	server_start(0);
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	many_bd = xa0();
+	many_done = many_bad = 0;
+	bdev_fault_set(fault, &hold);
+	on_loop(do_many_submit, NULL);
+	/* 64 tags run (held by the backend), the rest wait in order. */
+	for (int t = 0; t < 200 && bdev_fault_hits(fault) < 64; t++)
+		msleep(10);
+	msleep(50);
+	assert_int_equal(bdev_fault_hits(fault), 64);
+	assert_true(listed("tags-busy 64 queued 136 "));
+	assert_int_equal(many_done, 0);
+	bdev_fault_clear(fault);
+	bdev_fault_release_held(fault);
+	for (int t = 0; t < 500 && __atomic_load_n(&many_done,
+						   __ATOMIC_SEQ_CST) < NIO; t++)
+		msleep(10);
+	assert_int_equal(many_done, NIO);
+	assert_int_equal(many_bad, 0);
+	for (int i = 0; i < NIO; i++) {
+		fill(w, sizeof(w), (uint32_t)i + 1000);
+		assert_int_equal(bdev_read_sync(backing, r, (uint64_t)i * 4096,
+						sizeof(r)),
+				 0);
+		assert_memory_equal(w, r, sizeof(r));
+	}
+	assert_true(listed("tags-busy 0 queued 0 "));
+	bdev_release(many_bd);
+	bdev_release(fault);
+}
+
+static void test_withdrawal_with_io_in_flight(void **state)
+{
+	struct bdev_fault_rule hold = { .action = BDEV_FAULT_HOLD,
+					.type_mask = 1u << BDEV_IO_READ,
+					.count = 1 };
+	struct one_read o = { 0 }, o2 = { 0 };
+	struct bdev *fault;
+	pthread_t th;
+
+	bdev_registry_clear();
+	fault = bdev_fault_create("d0", backing);
+	assert_non_null(fault);
+	assert_int_equal(bdev_registry_add(fault), 0);
+	server_start(0);
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	o.bd = xa0();
+	bdev_fault_set(fault, &hold);
+	assert_int_equal(pthread_create(&th, NULL, one_read_main, &o), 0);
+	for (int t = 0; t < 200 && bdev_fault_hits(fault) < 1; t++)
+		msleep(10);
+	assert_int_equal(bdev_fault_hits(fault), 1);
+	/* Withdraw the disk while its read runs: the span stays until the
+	 * read is answered, and the read completes, not fails. */
+	assert_int_equal(bdev_registry_remove("d0"), 0);
+	msleep(100);
+	assert_int_equal(count_paths(), 1);
+	assert_false(o.done);
+	bdev_fault_release_held(fault);
+	pthread_join(th, NULL);
+	assert_int_equal(o.rc, 0);
+	for (int t = 0; t < 100 && count_paths() > 0; t++)
+		msleep(10);
+	assert_int_equal(count_paths(), 0);
+	/* New I/O waits for a path; the disk coming back serves it. */
+	o2.bd = o.bd;
+	assert_int_equal(pthread_create(&th, NULL, one_read_main, &o2), 0);
+	msleep(200);
+	assert_false(o2.done);
+	assert_int_equal(bdev_registry_add(fault), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(o2.rc, 0);
+	assert_true(listed("errors 0 "));
+	bdev_release(o.bd);
+	bdev_release(fault);
+}
+
+static char srv_listing[4096];
+
+static void do_server_list(void *arg)
+{
+	FILE *f = fmemopen(srv_listing, sizeof(srv_listing), "w");
+
+	xdisk_server_list(srv[which], f);
+	fclose(f);
+}
+
+static void test_fencing_stale_write(void **state)
+{
+	/* A link stalls (a partitioned network) while the server holds a
+	 * write still unread.  The client times out, reconnects, reopens
+	 * and rewrites the block; when the old link finally delivers the
+	 * stale write, the server must refuse it. */
+	static uint8_t a[65536], b[65536], r[65536];
+	struct sk_link_fault_rule stall = { .action = SK_LINK_STALL,
+					    .front_mask = 1u << SK_LINK_XDISK,
+					    .dir = SK_LINK_RX,
+					    .after = 16384,
+					    .count = 1 };
+	struct bdev *bd;
+	int id;
+
+	srv_timeout_ms = 60000;	/* the server keeps the stalled link */
+	cli_ping_ms = 100;
+	cli_timeout_ms = 500;
+	id = sk_link_fault_add(&stall);
+	assert_true(id > 0);
+	server_start(0);
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	bd = xa0();
+	assert_int_equal(sk_link_fault_hits(id), 1);
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	/* Stalls mid-message; the client fails over (to a new link to the
+	 * same server) and the write is done there. */
+	assert_int_equal(bdev_write_sync(bd, a, 0, sizeof(a), 0), 0);
+	assert_int_equal(bdev_write_sync(bd, b, 0, sizeof(b), 0), 0);
+	assert_int_equal(bdev_read_sync(backing, r, 0, sizeof(r)), 0);
+	assert_memory_equal(r, b, sizeof(r));
+	/* The old link moves again: its copy of A arrives late, and then
+	 * its end (the client closed it long ago). */
+	assert_int_equal(sk_link_fault_clear(id), 0);
+	which = 0;
+	for (int t = 0; t < 300; t++) {
+		on_loop(do_server_list, NULL);
+		if (!strstr(strstr(srv_listing, "link ") + 1, "link "))
+			break;
+		msleep(10);
+	}
+	msleep(50);
+	assert_int_equal(bdev_read_sync(backing, r, 0, sizeof(r)), 0);
+	assert_memory_equal(r, b, sizeof(r));
+	on_loop(do_server_list, NULL);
+	assert_non_null(strstr(srv_listing, "fenced-ios 1"));
+	bdev_release(bd);
+}
+
+static void test_dmsg_crc_catches_corruption(void **state)
+{
+	/* One byte of the write stream flipped on the server's side of the
+	 * link: the aux CRC refuses the message, the link is reset, and the
+	 * client reconnects and writes again; nothing wrong is stored. */
+	static uint8_t w[65536], r[65536];
+	struct sk_link_fault_rule flip = { .action = SK_LINK_CORRUPT,
+					   .front_mask = 1u << SK_LINK_XDISK,
+					   .dir = SK_LINK_RX,
+					   .after = 100000,
+					   .count = 1 };
+	struct bdev *bd;
+	int id = sk_link_fault_add(&flip);
+
+	assert_true(id > 0);
+	server_start(0);
+	client_start("xdisk://127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	bd = xa0();
+	for (uint32_t i = 0; i < 8; i++) {
+		fill(w, sizeof(w), i + 77);
+		assert_int_equal(bdev_write_sync(bd, w, i * sizeof(w),
+						 sizeof(w), 0),
+				 0);
+	}
+	for (uint32_t i = 0; i < 8; i++) {
+		fill(w, sizeof(w), i + 77);
+		assert_int_equal(bdev_read_sync(backing, r, i * sizeof(r),
+						sizeof(r)),
+				 0);
+		assert_memory_equal(w, r, sizeof(r));
+	}
+	assert_int_equal(sk_link_fault_hits(id), 1);
+	assert_true(listed("losses 1"));
+	assert_true(listed("errors 0 "));
+	assert_int_equal(sk_link_fault_clear(id), 0);
+	bdev_release(bd);
+}
+
+/* Opens of d0 server i holds (its listing's "opens N" summed). */
+static int server_opens(int i)
+{
+	int n = 0;
+
+	which = i;
+	on_loop(do_server_list, NULL);
+	for (char *p = srv_listing; (p = strstr(p, " opens ")) != NULL; p++)
+		n += atoi(p + 7);
+	return n;
+}
+
+static void test_open_lifecycle(void **state)
+{
+	/* docs/dmsg.md, "Open lifecycle": one BLK_OPEN per disk, on the
+	 * active path only; it moves with a failover and ends at detach. */
+	int a, b, active;
+
+	server_start(0);
+	server_start(1);
+	client_start("xdisk://127.0.0.1:%d,127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	for (int t = 0; t < 100 && count_paths() < 2; t++)
+		msleep(10);
+	a = server_opens(0);
+	b = server_opens(1);
+	assert_int_equal(a + b, 1);
+	active = a ? 0 : 1;
+	server_stop(active);
+	for (int t = 0; t < 200 && server_opens(!active) == 0; t++)
+		msleep(10);
+	assert_int_equal(server_opens(!active), 1);
+	on_loop(do_client_stop, NULL);
+	for (int t = 0; t < 200 && server_opens(!active) != 0; t++)
+		msleep(10);
+	assert_int_equal(server_opens(!active), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +1081,26 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_read_zero_extended,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_open_reaches_io,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_open_other_path,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_span_create_delete_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_residual_honoured, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cantcirc_requeued, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_more_than_64_in_flight,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_withdrawal_with_io_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fencing_stale_write,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_lifecycle, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_dmsg_crc_catches_corruption, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
