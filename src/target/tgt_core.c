@@ -12,6 +12,8 @@
  *   3. the opcode / service action is in the table and usable on this LUN;
  *   4. every reserved CDB bit is zero (the row's valid-bit mask), with a
  *      field pointer to the first offending byte and bit;
+ *   4a. the ALUA state of the nexus's target port allows the command (the
+ *      row's TGT_CF_ALUA_* column, tgt_alua.c);
  *   5. reservations (SPC-2 RESERVE and persistent reservations);
  *   6. write protection for commands that write the medium;
  * then the handler runs.
@@ -483,6 +485,10 @@ static void cmd_dispatch(struct tgt_cmd *c)
 		tgt_cmd_bad_cdb(c, byte, bit);
 		return;
 	}
+
+	/* 4a. Asymmetric access state of the target port. */
+	if (tgt_alua_refuse(c))
+		return;
 
 	/* 5. Reservations. */
 	if (!(d->flags & TGT_CF_RES_OK)) {

@@ -308,6 +308,16 @@ static inline void tt_clear_ua(struct tt *e, struct tgt_nexus *n)
 	fail_msg("unit attentions do not clear");
 }
 
+/* WRITE(10) of one zeroed block at LBA 1 through n; returns the status. */
+static inline uint8_t tt_wr1(struct tt *e, struct tgt_nexus *n,
+			     struct tt_res *r)
+{
+	uint8_t cdb[10] = { SCSI_WRITE_10, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+	static uint8_t buf[512];
+
+	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, buf, 512);
+}
+
 /* CDB builders. */
 static inline void cdb_rw10(uint8_t *c, uint8_t op, uint32_t lba,
 			    uint16_t nlb, uint8_t flags)
