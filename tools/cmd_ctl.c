@@ -28,6 +28,18 @@ static void ctl_usage(const char *cmd, FILE *out)
 			"usage: scsikit trace [--socket PATH] [CATEGORIES]\n"
 			"CATEGORIES: comma list of pdu,cdb,xpt,probe,dmsg,nbd,"
 			"bdev,vscsi,ctl, or all, or none\n");
+	else if (strcmp(cmd, "alua") == 0)
+		fprintf(out,
+			"usage: scsikit alua [--socket PATH] list [--json]\n"
+			"       scsikit alua [--socket PATH] set GROUP STATE\n"
+			"       scsikit alua [--socket PATH] add-group ID STATE "
+			"[RTPI,...]\n"
+			"       scsikit alua [--socket PATH] add-peer ID STATE "
+			"RTPI,...\n"
+			"STATE: active/optimized (ao), active/non-optimized "
+			"(an), standby, unavailable, transitioning.\n"
+			"Every I_T nexus gets ASYMMETRIC ACCESS STATE CHANGED "
+			"when a state changes (docs/multipath.md).\n");
 	else if (strcmp(cmd, "shutdown") == 0)
 		fprintf(out, "usage: scsikit shutdown [--socket PATH]\n");
 	else

@@ -26,6 +26,8 @@ static const struct command commands[] = {
 	{ "trace", cmd_ctl_main,
 	  "show or set a running daemon's trace categories" },
 	{ "shutdown", cmd_ctl_main, "stop a running daemon" },
+	{ "alua", cmd_ctl_main,
+	  "list or set a running daemon's ALUA target port groups" },
 	{ "ctl", cmd_ctl_main,
 	  "send a raw control-socket request to a running daemon" },
 	{ "cam", cmd_cam_main, "CAM devices: devlist, inquiry, readcap, ..." },

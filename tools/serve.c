@@ -59,7 +59,9 @@ static void serve_usage(FILE *out)
 		"  --disk NAME=SPEC     add a disk (repeatable); SPEC is\n"
 		"                       mem:SIZE[,bs=N] or\n"
 		"                       file:PATH[,direct][,size=SIZE][,bs=N],\n"
-		"                       either with ,ro for read-only\n"
+		"                       either with ,ro for read-only, and\n"
+		"                       ,serial=S,wwn=naa.6HEX for the LU\n"
+		"                       identity (one LU across daemons)\n"
 		"                       (default: %s)\n"
 		"  --no-default-disk    start with no disk unless --disk is given\n"
 		"  --ctl PATH           control socket (default: %s)\n"
@@ -258,7 +260,7 @@ out_fail:
 int serve_disk_add(const char *name_spec, char *err, size_t errlen)
 {
 	const char *eq = strchr(name_spec, '=');
-	char name[128];
+	char name[128], spec[1024];
 	struct bdev *bd;
 	int rc;
 
@@ -280,7 +282,14 @@ int serve_disk_add(const char *name_spec, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	bd = bdev_create_spec(name, eq + 1, err, errlen);
+	if (strlen(eq + 1) >= sizeof(spec)) {
+		snprintf(err, errlen, "disk spec too long");
+		return -1;
+	}
+	strcpy(spec, eq + 1);
+	if (serve_disk_identity(name, spec, err, errlen) < 0)
+		return -1;
+	bd = bdev_create_spec(name, spec, err, errlen);
 	if (!bd)
 		return -1;
 	rc = bdev_registry_add(bd);

@@ -40,6 +40,12 @@ void serve_ctl_stop(struct serve_ctl *ctl);
  * message in err. */
 int serve_disk_add(const char *name_spec, char *err, size_t errlen);
 
+/* Take the LU identity keys (serial=..., wwn=...) out of a disk's SPEC
+ * (edited in place) and register them for disk name with the target
+ * engine (tools/serve_alua.c).  0, or -1 with a message in err. */
+int serve_disk_identity(const char *name, char *spec, char *err,
+			size_t errlen);
+
 /* Ask the daemon to stop (from any thread). */
 void serve_request_stop(struct serve_daemon *d);
 
