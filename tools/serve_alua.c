@@ -8,26 +8,53 @@
  * Options:  --alua-group ID:STATE[:RTPI,...]   a group of this daemon
  *           --alua-peer ID:STATE:RTPI,...      a group of another daemon
  *           --alua-transition-time SECONDS     RTPG implicit transition time
+ *           --alua-peer-ctl PATH               tell that daemon our changes
  * Control:  alua list [--json] | alua set GROUP STATE
  *           alua add-group ID STATE [RTPI,...] | alua add-peer ID STATE RTPI,...
+ *           alua event reset NAA warm|cold | alua event state GROUP STATE
+ *
+ * Peer control sockets are the one channel between daemons on one host
+ * until the shared store exists (docs/multipath.md): ALUA state changes
+ * and LU resets made here are sent to each peer as "alua event" requests
+ * by a thread of their own; the engine's thread waits for delivery at most
+ * PEER_WAIT_MS, so two daemons telling each other at once cannot hang.
  *
  * An iSCSI portal group with tag N is relative target port N, so
  * "--iscsi 127.0.0.1:3260,2 --alua-group 2:standby:2" puts that portal in
  * group 2.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <scsikit/target.h>
 
+#include <scsikit/evloop.h>
+#include <scsikit/log.h>
+
+#include "ctl_client.h"
 #include "json_out.h"
 #include "serve.h"
 #include "serve_internal.h"
 
+#define PEER_MAX 8
+#define PEER_QUEUE 64
+#define PEER_WAIT_MS 2000
+
 struct serve_alua {
-	int unused;
+	char *peers[PEER_MAX];
+	unsigned npeers;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct tgt_ha_event q[PEER_QUEUE];
+	unsigned qhead, qlen;
+	uint64_t queued, delivered;	/* events ever queued / sent */
+	bool stop;
 };
 
 static int parse_u16(const char *s, size_t len, uint16_t *out)
@@ -122,16 +149,111 @@ static int group_option(const char *v, bool peer, char *err, size_t errlen)
 	return group_add(buf, c1, c2, peer, err, errlen);
 }
 
+static void peer_send(struct serve_alua *a, const struct tgt_ha_event *ev)
+{
+	char w3[32], w4[32];
+	char *argv[5] = { "alua", "event", NULL, w3, w4 };
+	FILE *out = fopen("/dev/null", "w");
+
+	if (ev->kind == TGT_HA_LU_RESET) {
+		argv[2] = "reset";
+		snprintf(w3, sizeof(w3), "%016" PRIx64, ev->naa);
+		snprintf(w4, sizeof(w4), "%s", ev->power_on ? "cold" : "warm");
+	} else {
+		argv[2] = "state";
+		snprintf(w3, sizeof(w3), "%u", ev->group);
+		snprintf(w4, sizeof(w4), "%s", tgt_alua_state_name(ev->state));
+	}
+	for (unsigned i = 0; i < a->npeers; i++)
+		if (ctl_call(a->peers[i], 5, argv, out != NULL ? out : stdout) != 0)
+			log_warn("alua: peer %s did not take the %s event",
+				 a->peers[i], argv[2]);
+	if (out != NULL)
+		fclose(out);
+}
+
+static void *peer_thread(void *arg)
+{
+	struct serve_alua *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		while (a->qlen == 0 && !a->stop)
+			pthread_cond_wait(&a->cond, &a->lock);
+		if (a->qlen == 0)
+			break;
+		struct tgt_ha_event ev = a->q[a->qhead];
+
+		a->qhead = (a->qhead + 1) % PEER_QUEUE;
+		a->qlen--;
+		pthread_mutex_unlock(&a->lock);
+		peer_send(a, &ev);
+		pthread_mutex_lock(&a->lock);
+		a->delivered++;
+		pthread_cond_broadcast(&a->cond);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* tgt_ha_ops.notify: queue for the peer thread, wait (bounded) until it
+ * went out, so an initiator that saw the change here finds it there. */
+static void peer_notify(void *arg, const struct tgt_ha_event *ev)
+{
+	struct serve_alua *a = arg;
+	struct timespec ts;
+	uint64_t mine;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->qlen == PEER_QUEUE) {
+		pthread_mutex_unlock(&a->lock);
+		log_warn("alua: peer queue full; event not sent");
+		return;
+	}
+	a->q[(a->qhead + a->qlen) % PEER_QUEUE] = *ev;
+	a->qlen++;
+	mine = ++a->queued;
+	pthread_cond_broadcast(&a->cond);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += PEER_WAIT_MS / 1000;
+	while (a->delivered < mine)
+		if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static struct tgt_ha_ops peer_ops;
+
 static void *alua_create(struct serve_ctx *ctx)
 {
+	struct serve_alua *a = calloc(1, sizeof(*a));
+
 	(void)ctx;
-	return calloc(1, sizeof(struct serve_alua));
+	if (a == NULL)
+		return NULL;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	return a;
 }
 
 static int alua_configure(void *arg, const char *key, const char *value,
 			  char *err, size_t errlen)
 {
-	(void)arg;
+	struct serve_alua *a = arg;
+
+	if (strcmp(key, "alua-peer-ctl") == 0) {
+		if (a->npeers == PEER_MAX || value[0] == '\0') {
+			snprintf(err, errlen, "at most %d peers", PEER_MAX);
+			return -1;
+		}
+		a->peers[a->npeers] = strdup(value);
+		if (a->peers[a->npeers] == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		a->npeers++;
+		return 0;
+	}
 	if (strcmp(key, "alua-group") == 0)
 		return group_option(value, false, err, errlen);
 	if (strcmp(key, "alua-peer") == 0)
@@ -156,15 +278,77 @@ static int alua_configure(void *arg, const char *key, const char *value,
 
 static int alua_start(void *arg, char *err, size_t errlen)
 {
-	(void)arg;
-	(void)err;
-	(void)errlen;
+	struct serve_alua *a = arg;
+
+	if (a->npeers == 0)
+		return 0;
+	if (pthread_create(&a->thread, NULL, peer_thread, a) != 0) {
+		snprintf(err, errlen, "cannot start the peer thread");
+		return -1;
+	}
+	a->running = true;
+	/* The engine's shared state stays in memory; only events go out. */
+	peer_ops = tgt_ha_mem_ops;
+	peer_ops.notify = peer_notify;
+	tgt_ha_ops_set(&peer_ops, a);
 	return 0;
 }
 
 static void alua_stop(void *arg)
 {
-	free(arg);
+	struct serve_alua *a = arg;
+
+	if (a->running) {
+		tgt_ha_ops_set(NULL, NULL);
+		pthread_mutex_lock(&a->lock);
+		a->stop = true;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+	}
+	for (unsigned i = 0; i < a->npeers; i++)
+		free(a->peers[i]);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* "alua event reset NAA warm|cold" / "alua event state GROUP STATE". */
+static int alua_event(int argc, char **argv, FILE *out)
+{
+	struct tgt_ha_event ev;
+	char *end;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	if (argc == 5 && strcmp(argv[2], "reset") == 0) {
+		ev.kind = TGT_HA_LU_RESET;
+		errno = 0;
+		ev.naa = strtoull(argv[3], &end, 16);
+		if (errno != 0 || *end != '\0' || end == argv[3] ||
+		    (strcmp(argv[4], "warm") != 0 &&
+		     strcmp(argv[4], "cold") != 0))
+			goto out_usage;
+		ev.power_on = argv[4][0] == 'c';
+	} else if (argc == 5 && strcmp(argv[2], "state") == 0) {
+		ev.kind = TGT_HA_ALUA_STATE;
+		if (parse_u16(argv[3], strlen(argv[3]), &ev.group) < 0 ||
+		    tgt_alua_state_parse(argv[4], &ev.state) < 0)
+			goto out_usage;
+	} else {
+		goto out_usage;
+	}
+	rc = tgt_ha_event_apply(&ev);
+	/* A reset of an LU this daemon does not export is nothing to do. */
+	if (rc < 0 && !(rc == -ENOENT && ev.kind == TGT_HA_LU_RESET)) {
+		fprintf(out, "event: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+out_usage:
+	fprintf(out, "usage: alua event reset NAA warm|cold | "
+		     "alua event state GROUP STATE");
+	return -1;
 }
 
 static void alua_list(bool json, FILE *out)
@@ -209,6 +393,8 @@ static int alua_ctl(void *arg, int argc, char **argv, FILE *out)
 	int rc;
 
 	(void)arg;
+	if (argc >= 2 && strcmp(argv[1], "event") == 0)
+		return alua_event(argc, argv, out);
 	if (argc < 2 || strcmp(argv[1], "list") == 0) {
 		alua_list(argc >= 3 && strcmp(argv[2], "--json") == 0, out);
 		return 0;
@@ -254,7 +440,10 @@ const struct serve_frontend serve_frontend_alua = {
 "                            (an), standby, unavailable or transitioning\n"
 "  --alua-peer ID:STATE:RTPI,...  a group served by another daemon for\n"
 "                            the same LUs (reported by RTPG)\n"
-"  --alua-transition-time S  RTPG implicit transition time (0)\n",
+"  --alua-transition-time S  RTPG implicit transition time (0)\n"
+"  --alua-peer-ctl PATH      control socket of a daemon on this host\n"
+"                            serving the same LUs: state changes and LU\n"
+"                            resets made here are sent to it\n",
 	.create = alua_create,
 	.configure = alua_configure,
 	.start = alua_start,

@@ -270,10 +270,32 @@ SK_API void tgt_nexus_set_port(struct tgt_nexus *n, uint16_t rtpi);
  *   alua_store: publish a new state of group;
  *   pr_load:    the encoded reservation state of the LU named by its NAA
  *               id (buf of cap bytes; *len set; -ENOENT: none stored);
- *   pr_store:   publish it, only if the stored generation is still
- *               old_gen (-EAGAIN otherwise: the engine reloads and
- *               retries).
+ *   pr_store:   publish it, only if the stored sequence number is still
+ *               old_gen (-EAGAIN otherwise); on any error the engine
+ *               puts its state back and answers BUSY, and the retry
+ *               reloads first;
+ *   notify:     see below.
  */
+/* Events other daemons presenting the same LUs must apply (the shared
+ * store's change feed, or a direct channel between daemons). */
+enum tgt_ha_event_kind {
+	TGT_HA_LU_RESET = 1,	/* a LUN or target reset of the LU naa */
+	TGT_HA_ALUA_STATE = 2,	/* group's state changed */
+};
+struct tgt_ha_event {
+	enum tgt_ha_event_kind kind;
+	uint64_t naa;		/* LU_RESET: the LU (its NAA id) */
+	bool power_on;		/* LU_RESET: cold (POWER ON) or warm */
+	uint16_t group;		/* ALUA_STATE */
+	enum tgt_alua_state state;
+};
+/* Apply an event from another daemon: a reset gives every nexus of this
+ * daemon's LUNs with that NAA id the reset's unit attention (and drops
+ * SPC-2 reservations); a state change sets the group's state here, with
+ * ASYMMETRIC ACCESS STATE CHANGED, without telling anyone again.  0,
+ * -ENOENT (no such LU or group), -EINVAL. */
+SK_API int tgt_ha_event_apply(const struct tgt_ha_event *ev);
+
 struct tgt_ha_ops {
 	int (*alua_load)(void *arg, uint16_t group, enum tgt_alua_state *st);
 	int (*alua_store)(void *arg, uint16_t group, enum tgt_alua_state st);
@@ -281,6 +303,11 @@ struct tgt_ha_ops {
 		       size_t *len);
 	int (*pr_store)(void *arg, uint64_t naa, uint32_t old_gen,
 			const void *buf, size_t len);
+	/* Tell the other daemons (NULL: nobody to tell).  Called after the
+	 * change is made here, outside the engine's locks, on the thread
+	 * that made it; it may wait for delivery but must not call into the
+	 * engine. */
+	void (*notify)(void *arg, const struct tgt_ha_event *ev);
 };
 SK_API extern const struct tgt_ha_ops tgt_ha_mem_ops;
 /* Use ops (NULL: the in-memory default) for shared state from now on. */

@@ -114,6 +114,17 @@ const struct tgt_ha_ops tgt_ha_mem_ops = {
 	.pr_store = mem_pr_store,
 };
 
+const struct tgt_ha_ops *tgt_ha_ops_get(void **arg)
+{
+	const struct tgt_ha_ops *ops;
+
+	pthread_mutex_lock(&alua_lock);
+	ops = ha_ops;
+	*arg = ha_arg;
+	pthread_mutex_unlock(&alua_lock);
+	return ops;
+}
+
 void tgt_ha_ops_set(const struct tgt_ha_ops *ops, void *arg)
 {
 	pthread_mutex_lock(&alua_lock);
@@ -269,10 +280,37 @@ static bool group_set_locked(struct alua_group *g, enum tgt_alua_state st,
 	return old != (uint8_t)st;
 }
 
-int tgt_alua_state_set(uint16_t group, enum tgt_alua_state st)
+/* Tell the other daemons through the ops' notify, if any. */
+static void ha_notify(const struct tgt_ha_event *ev)
+{
+	void *arg;
+	const struct tgt_ha_ops *ops = tgt_ha_ops_get(&arg);
+
+	if (ops->notify != NULL)
+		ops->notify(arg, ev);
+}
+
+static void ha_notify_state(uint16_t group, enum tgt_alua_state st)
+{
+	struct tgt_ha_event ev = { .kind = TGT_HA_ALUA_STATE, .group = group,
+				   .state = st };
+
+	ha_notify(&ev);
+}
+
+void tgt_ha_notify_reset(struct tgt_lun *lun, bool power_on)
+{
+	struct tgt_ha_event ev = { .kind = TGT_HA_LU_RESET, .naa = lun->naa,
+				   .power_on = power_on };
+
+	ha_notify(&ev);
+}
+
+/* Set group's state as an implicit transition; true if it changed. */
+static int state_set_local(uint16_t group, enum tgt_alua_state st,
+			   bool *changed)
 {
 	struct alua_group *g;
-	bool changed;
 
 	if (!state_valid(st))
 		return -EINVAL;
@@ -282,12 +320,44 @@ int tgt_alua_state_set(uint16_t group, enum tgt_alua_state st)
 		pthread_mutex_unlock(&alua_lock);
 		return -ENOENT;
 	}
-	changed = group_set_locked(g, st, 0x02);	/* implicit */
+	*changed = group_set_locked(g, st, 0x02);	/* implicit */
 	pthread_mutex_unlock(&alua_lock);
 	/* SPC-4 5.15.2.2: an implicit transition tells every I_T nexus. */
-	if (changed)
+	if (*changed)
 		tgt_ua_everyone(TGT_UA_ALUA_CHANGED, NULL);
 	return 0;
+}
+
+int tgt_alua_state_set(uint16_t group, enum tgt_alua_state st)
+{
+	bool changed = false;
+	int rc = state_set_local(group, st, &changed);
+
+	if (rc == 0 && changed)
+		ha_notify_state(group, st);
+	return rc;
+}
+
+int tgt_ha_event_apply(const struct tgt_ha_event *ev)
+{
+	struct tgt_lun *luns[TGT_MAX_LUNS];
+	unsigned i, n;
+	bool changed;
+
+	switch (ev->kind) {
+	case TGT_HA_ALUA_STATE:
+		return state_set_local(ev->group, ev->state, &changed);
+	case TGT_HA_LU_RESET:
+		n = tgt_luns_by_naa(ev->naa, luns, TGT_MAX_LUNS);
+		for (i = 0; i < n; i++) {
+			tgt_lun_reset(luns[i], ev->power_on ?
+					      TGT_UA_POWER_ON :
+					      TGT_UA_BUS_DEVICE_RESET);
+			tgt_lun_release(luns[i]);
+		}
+		return n > 0 ? 0 : -ENOENT;
+	}
+	return -EINVAL;
 }
 
 /* Refresh the local states from the shared store (alua_lock held). */
@@ -462,7 +532,7 @@ void tgt_h_stpg(struct tgt_cmd *c)
 	uint32_t plen = scsi_get32(task->cdb + 6);
 	uint8_t p[STPG_MAX_LEN];
 	struct alua_group *g[TGT_ALUA_MAX_GROUPS];
-	bool changed = false;
+	bool ch[TGT_ALUA_MAX_GROUPS], changed = false;
 	unsigned i, j, nd;
 
 	c->implied = plen;
@@ -512,15 +582,20 @@ void tgt_h_stpg(struct tgt_cmd *c)
 			}
 	}
 	pthread_mutex_lock(&alua_lock);
-	for (i = 0; i < nd; i++)
-		if (group_set_locked(g[i], (enum tgt_alua_state)(p[4 + 4 * i] &
-								  0x0f),
-				     0x01))	/* altered by STPG */
-			changed = true;
+	for (i = 0; i < nd; i++) {
+		ch[i] = group_set_locked(g[i], (enum tgt_alua_state)(
+						       p[4 + 4 * i] & 0x0f),
+					 0x01);	/* altered by STPG */
+		changed |= ch[i];
+	}
 	pthread_mutex_unlock(&alua_lock);
 	/* SPC-4 5.15.2.3: every I_T nexus but the one that asked. */
 	if (changed)
 		tgt_ua_everyone(TGT_UA_ALUA_CHANGED, c->n);
+	for (i = 0; i < nd; i++)
+		if (ch[i])
+			ha_notify_state(g[i]->id, (enum tgt_alua_state)(
+						       p[4 + 4 * i] & 0x0f));
 	tgt_cmd_good(c);
 }
 

@@ -73,6 +73,7 @@ struct tgt_pr {
 	struct tgt_pr_reg regs[TGT_PR_MAX_REGS];
 	bool reserved;
 	uint8_t type;		/* PR type when reserved */
+	uint32_t seq;		/* changes published (tgt_pr_store.c) */
 };
 
 /* An active COMPARE AND WRITE range, for per-LUN serialization. */
@@ -402,6 +403,21 @@ bool tgt_lun_identity_get(const char *disk, char *serial, size_t cap,
 /* tgt_obj.c: ua on every nexus of every target, on every mapped LUN,
  * except except (may be NULL). */
 void tgt_ua_everyone(enum tgt_ua ua, struct tgt_nexus *except);
+/* tgt_obj.c: up to max mapped LUNs whose NAA id is naa, held. */
+unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max);
+/* tgt_core.c: the effects of a reset on lun (SPC-2 reservation, mode
+ * pages, ua on every nexus), here only. */
+void tgt_lun_reset(struct tgt_lun *lun, enum tgt_ua ua);
+/* tgt_alua.c: the shared-state ops in use and their argument. */
+const struct tgt_ha_ops *tgt_ha_ops_get(void **arg);
+/* tgt_pr_store.c (lun->lock held): reload lun's reservation state from
+ * the shared store; an encoded copy of it (free it; NULL if no memory);
+ * publish the state, or on failure put the snapshot back (0 or -errno). */
+void tgt_pr_store_load(struct tgt_lun *lun);
+void *tgt_pr_store_snapshot(struct tgt_lun *lun, size_t *len);
+int tgt_pr_store_publish(struct tgt_lun *lun, void *snap, size_t snap_len);
+/* tgt_alua.c: tell the other daemons that lun was reset. */
+void tgt_ha_notify_reset(struct tgt_lun *lun, bool power_on);
 
 /* ---- Limits the engine advertises (VPD B0) and enforces. ---- */
 #define TGT_MAX_UNMAP_LBA_COUNT 0x100000u	/* blocks per UNMAP */

@@ -501,6 +501,30 @@ static void ua_broadcast(const struct tgt_lun *lun, enum tgt_ua ua,
 	pthread_mutex_unlock(&tgt_global_lock);
 }
 
+unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max)
+{
+	struct tgt_target *t;
+	unsigned i, j, n = 0;
+
+	pthread_mutex_lock(&tgt_global_lock);
+	for (t = tgt_global_list; t != NULL; t = t->gnext) {
+		pthread_mutex_lock(&t->lock);
+		for (i = 0; i < TGT_MAX_LUNS && n < max; i++) {
+			struct tgt_lun *l = atomic_load(&t->luns[i]);
+
+			if (l == NULL || l->naa != naa)
+				continue;
+			for (j = 0; j < n && out[j] != l; j++)
+				;
+			if (j == n)
+				out[n++] = tgt_lun_hold(l);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&tgt_global_lock);
+	return n;
+}
+
 void tgt_lun_ua_all(struct tgt_lun *lun, enum tgt_ua ua,
 		    struct tgt_nexus *except)
 {

@@ -134,6 +134,7 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 		return;
 	}
 	pthread_mutex_lock(&lun->lock);
+	tgt_pr_store_load(lun);
 	switch (sa) {
 	case 0x00: /* READ KEYS */
 		scsi_put32(buf, pr->generation);
@@ -208,7 +209,7 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 /* ---- PERSISTENT RESERVE OUT ---- */
 
 enum pr_result { PR_OK, PR_CONFLICT, PR_BAD_TYPE, PR_BAD_RELEASE,
-		 PR_BAD_PARAM, PR_NO_SPACE };
+		 PR_BAD_PARAM, PR_NO_SPACE, PR_NOT_STORED };
 
 static enum pr_result pr_register(struct tgt_cmd *c, int r, uint64_t rk,
 				  uint64_t sark, bool ignore, bool all_tg_pt)
@@ -394,6 +395,8 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 	uint8_t p[24];
 	uint64_t rk, sark;
 	enum pr_result res = PR_OK;
+	size_t snap_len = 0;
+	void *snap;
 	int r;
 
 	c->implied = plen;
@@ -421,6 +424,8 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 	rk = scsi_get64(p);
 	sark = scsi_get64(p + 8);
 	pthread_mutex_lock(&lun->lock);
+	tgt_pr_store_load(lun);
+	snap = tgt_pr_store_snapshot(lun, &snap_len);
 	r = reg_find(&lun->pr, c->n);
 	switch (sa) {
 	case 0x00:
@@ -443,7 +448,12 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 		res = pr_preempt(c, r, rk, sark, type);
 		break;
 	}
+	/* Another daemon may have changed it meanwhile: then ours is
+	 * undone and the initiator retries against the new state. */
+	if (res == PR_OK && tgt_pr_store_publish(lun, snap, snap_len) < 0)
+		res = PR_NOT_STORED;
 	pthread_mutex_unlock(&lun->lock);
+	free(snap);
 	switch (res) {
 	case PR_OK:
 		tgt_cmd_good(c);
@@ -460,6 +470,9 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 		break;
 	case PR_BAD_PARAM:
 		tgt_cmd_bad_param(c, 8, -1);
+		break;
+	case PR_NOT_STORED:
+		tgt_cmd_status(c, SCSI_STATUS_BUSY);
 		break;
 	case PR_NO_SPACE:
 		/* SPC-4 5.9.7: INSUFFICIENT REGISTRATION RESOURCES. */

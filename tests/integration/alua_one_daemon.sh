@@ -10,6 +10,7 @@
 # one port seen on the other.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/multipath.sh"
 sk_init
 sk_need iscsi-test-cu python3
 
@@ -26,13 +27,7 @@ sk_wait_tcp "$P2"
 
 # libiscsi's multipath tests: same LU identity on both paths, writes on
 # one read back on the other, LU reset seen on both, COMPARE AND WRITE.
-out=$(iscsi-test-cu -d -t ALL.MultipathIO \
-	"iscsi://127.0.0.1:$P1/$IQN/0" "iscsi://127.0.0.1:$P2/$IQN/0" 2>&1) ||
-	{ echo "$out" >&2; fail "iscsi-test-cu MultipathIO failed"; }
-grep -q "found matching LU device identifier for all (2) paths" <<<"$out" ||
-	{ echo "$out" >&2; fail "the two paths do not show one LU"; }
-grep -Eq "tests +4 +4 +4 +0" <<<"$out" ||
-	{ echo "$out" >&2; fail "MultipathIO: not 4 of 4 passed"; }
+sk_mpio "iscsi://127.0.0.1:$P1/$IQN/0" "iscsi://127.0.0.1:$P2/$IQN/0"
 
 "$SCSIKIT" alua --socket "$T/ctl.sock" list --json >"$T/alua.json"
 python3 - "$T/alua.json" <<'EOF'
@@ -44,22 +39,13 @@ EOF
 
 python3 - "$(dirname "$0")/lib" "$P1" "$P2" "$IQN" "$SCSIKIT" \
 	"$T/ctl.sock" <<'EOF'
-import subprocess, sys
+import sys
 sys.path.insert(0, sys.argv[1])
-from iscsi_raw import Session, rtpg, stpg, sense_key_asc
+from iscsi_raw import Session, rtpg, stpg, sense_key_asc, expect, \
+    alua_ctl, TUR, READ10
 p1, p2, iqn, scsikit, ctl = int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:]
 AO, AN, S, U = 0, 1, 2, 3
-TUR = bytes(6)
-READ10 = bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0])
 
-def alua(*args):
-    subprocess.run([scsikit, "alua", "--socket", ctl] + list(args),
-                   check=True)
-
-def expect(sess, cdb, want, what, din=0, dout=b""):
-    st, _, sense = sess.cmd(cdb, din=din, dout=dout)
-    got = sense_key_asc(sense) if st == 2 else st
-    assert got == want, "%s: got %r, want %r" % (what, got, want)
 
 def settle(sess):
     # Take the power-on unit attention of a new session.
@@ -85,7 +71,7 @@ for s in (a1, a2):
     assert groups == [(1, AO, 0, [1]), (2, AN, 0, [2])], groups
 
 # A state change on the control socket: every session hears it once.
-alua("set", "2", "standby")
+alua_ctl(scsikit, ctl, "set", "2", "standby")
 for s in sessions:
     expect(s, TUR, (6, 0x2a, 0x06), "UA after alua set")
 expect(a2, TUR, (2, 0x04, 0x0b), "TUR on standby")
@@ -93,11 +79,11 @@ expect(a2, READ10, (2, 0x04, 0x0b), "READ on standby", din=512)
 expect(a1, READ10, 0, "READ on active/optimized", din=512)
 st, _, groups = rtpg(a2)
 assert st == 0 and groups[1][:3] == (2, S, 2), groups   # implicit
-alua("set", "2", "unavailable")
+alua_ctl(scsikit, ctl, "set", "2", "unavailable")
 for s in sessions:
     expect(s, TUR, (6, 0x2a, 0x06), "UA after alua set")
 expect(a2, READ10, (2, 0x04, 0x0c), "READ on unavailable", din=512)
-alua("set", "2", "transitioning")
+alua_ctl(scsikit, ctl, "set", "2", "transitioning")
 for s in sessions:
     expect(s, TUR, (6, 0x2a, 0x06), "UA after alua set")
 expect(a2, READ10, (2, 0x04, 0x0a), "READ while transitioning", din=512)
@@ -106,7 +92,7 @@ assert st == 0 and groups[1][1] == 0x0f, groups
 
 # SET TARGET PORT GROUPS from a1: swap the roles.  The others hear it,
 # a1 does not.
-alua("set", "2", "standby")
+alua_ctl(scsikit, ctl, "set", "2", "standby")
 for s in sessions:
     expect(s, TUR, (6, 0x2a, 0x06), "UA after alua set")
 st, sense = stpg(a1, [(1, S), (2, AO)])
@@ -124,7 +110,7 @@ for bad, what in (([(2, 0x0f)], "transitioning"), ([(9, AO)], "group 9"),
     assert st == 2 and sense_key_asc(sense) == (5, 0x26, 0x00), what
 st, _, groups = rtpg(b1)
 assert groups == [(1, S, 1, [1]), (2, AO, 1, [2])], groups
-alua("set", "1", "ao")
+alua_ctl(scsikit, ctl, "set", "1", "ao")
 for s in sessions:
     expect(s, TUR, (6, 0x2a, 0x06), "UA after alua set")
 

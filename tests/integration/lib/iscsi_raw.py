@@ -145,3 +145,22 @@ def stpg(sess, pairs):
         b"\0\0"
     st, _, sense = sess.cmd(cdb, dout=plist)
     return st, sense
+
+
+TUR = bytes(6)
+READ10 = bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+
+
+def expect(sess, cdb, want, what, din=0, dout=b""):
+    """Run cdb; want is a status byte, or (key, asc, ascq) for CHECK
+    CONDITION."""
+    st, _, sense = sess.cmd(cdb, din=din, dout=dout)
+    got = sense_key_asc(sense) if st == 2 else st
+    assert got == want, "%s: got %r, want %r" % (what, got, want)
+
+
+def alua_ctl(scsikit, ctl, *args):
+    """`scsikit alua --socket ctl ARGS...`, which must succeed."""
+    import subprocess
+    subprocess.run([scsikit, "alua", "--socket", ctl] + list(args),
+                   check=True)

@@ -354,20 +354,6 @@ static void test_alua_ua_and_stpg(void **state)
 	alua_teardown(&e);
 }
 
-static uint8_t prout(struct tt *e, struct tgt_nexus *n, struct tt_res *r,
-		     uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark,
-		     uint8_t flags)
-{
-	uint8_t cdb[10] = { SCSI_PERSISTENT_RESERVE_OUT, sa, type };
-	static uint8_t p[24];
-
-	memset(p, 0, sizeof(p));
-	scsi_put64(p, rk);
-	scsi_put64(p + 8, sark);
-	p[20] = flags;
-	scsi_put32(cdb + 5, 24);
-	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, p, 24);
-}
 
 
 /* One initiator port through two target ports is two I_T nexuses. */
@@ -400,12 +386,12 @@ static void test_alua_pr_ports(void **state)
 	tt_clear_ua(&e, b2);
 
 	/* Registered through port 1 only: port 2 is not registered. */
-	assert_int_equal(prout(&e, a1, &r, 0, 0, 0, 0xa1, 0), GOOD);
-	assert_int_equal(prout(&e, a2, &r, 1, 1, 0xa1, 0, 0), RC);
+	assert_int_equal(tt_prout(&e, a1, &r, 0, 0, 0, 0xa1, 0), GOOD);
+	assert_int_equal(tt_prout(&e, a2, &r, 1, 1, 0xa1, 0, 0), RC);
 	/* B registers and reserves (Write Exclusive) on port 2; A on port
 	 * 1 sees the conflict, B writes. */
-	assert_int_equal(prout(&e, b2, &r, 0, 0, 0, 0xb2, 0), GOOD);
-	assert_int_equal(prout(&e, b2, &r, 1, 1, 0xb2, 0, 0), GOOD);
+	assert_int_equal(tt_prout(&e, b2, &r, 0, 0, 0, 0xb2, 0), GOOD);
+	assert_int_equal(tt_prout(&e, b2, &r, 1, 1, 0xb2, 0, 0), GOOD);
 	assert_int_equal(tt_wr1(&e, a1, &r), RC);
 	assert_int_equal(tt_wr1(&e, a2, &r), RC);
 	assert_int_equal(tt_wr1(&e, b2, &r), GOOD);
@@ -416,7 +402,7 @@ static void test_alua_pr_ports(void **state)
 	assert_int_equal(scsi_get16(buf + 8 + 18), 1);
 	assert_int_equal(scsi_get16(buf + 8 + 56 + 18), 2);
 	/* CLEAR: A hears RESERVATIONS PREEMPTED on port 1 only. */
-	assert_int_equal(prout(&e, b2, &r, 3, 0, 0xb2, 0, 0), GOOD);
+	assert_int_equal(tt_prout(&e, b2, &r, 3, 0, 0xb2, 0, 0), GOOD);
 	tt_run(&e, a1, &r, 0, (const uint8_t[6]){ 0 }, 6, TGT_DIR_NONE, NULL,
 	       0);
 	tt_expect_sense(&r, SCSI_SK_UNIT_ATTENTION,
@@ -424,11 +410,11 @@ static void test_alua_pr_ports(void **state)
 	assert_int_equal(tt_run(&e, a2, &r, 0, (const uint8_t[6]){ 0 }, 6,
 				TGT_DIR_NONE, NULL, 0), GOOD);
 	/* A registration with ALL_TG_PT counts on every port. */
-	assert_int_equal(prout(&e, a1, &r, 0, 0, 0, 0xaa, 0x04), GOOD);
-	assert_int_equal(prout(&e, a2, &r, 1, 3, 0xaa, 0, 0), GOOD);
+	assert_int_equal(tt_prout(&e, a1, &r, 0, 0, 0, 0xaa, 0x04), GOOD);
+	assert_int_equal(tt_prout(&e, a2, &r, 1, 3, 0xaa, 0, 0), GOOD);
 	assert_int_equal(tt_wr1(&e, a1, &r), GOOD);
 	assert_int_equal(tt_wr1(&e, b2, &r), RC);
-	assert_int_equal(prout(&e, a2, &r, 3, 0, 0xaa, 0, 0), GOOD);
+	assert_int_equal(tt_prout(&e, a2, &r, 3, 0, 0xaa, 0, 0), GOOD);
 	/* SPC-2 RESERVE through port 1: the other port conflicts. */
 	tt_clear_ua(&e, b2);
 	tt_clear_ua(&e, a1);

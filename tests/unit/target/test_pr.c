@@ -9,14 +9,7 @@
 static uint8_t prout(struct tt *e, struct tgt_nexus *n, struct tt_res *r,
 		     uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark)
 {
-	uint8_t cdb[10] = { SCSI_PERSISTENT_RESERVE_OUT, sa, type };
-	static uint8_t p[24];
-
-	memset(p, 0, sizeof(p));
-	scsi_put64(p, rk);
-	scsi_put64(p + 8, sark);
-	scsi_put32(cdb + 5, 24);
-	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, p, 24);
+	return tt_prout(e, n, r, sa, type, rk, sark, 0);
 }
 
 static uint8_t prin(struct tt *e, struct tgt_nexus *n, struct tt_res *r,
