@@ -622,6 +622,9 @@ SK_API int cam_mpath_add_path(struct bdev *mp, struct bdev *path,
 SK_API int cam_mpath_start(struct bdev *mp);
 SK_API void cam_mpath_stop(struct bdev *mp);
 SK_API bool cam_mpath_is(const struct bdev *bd);
+/* Up to max multipath bdevs of the process into out, each held (release
+ * them); returns how many exist. */
+SK_API unsigned cam_mpath_list(struct bdev **out, unsigned max);
 struct cam_mpath_path_info {
 	char label[64];
 	int prio;

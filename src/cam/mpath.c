@@ -65,6 +65,7 @@ struct mp_req {
 
 struct mpath {
 	struct bdev *bd;
+	struct mpath *gnext;		/* mp_all, under mp_all_lock */
 	struct ev_loop *loop;		/* probes and the timer */
 	struct ev_timer *timer;
 	enum cam_mpath_policy policy;
@@ -78,6 +79,10 @@ struct mpath {
 };
 
 static const struct bdev_ops mp_ops;
+
+/* Every multipath bdev, for listings (cam devlist). */
+static pthread_mutex_t mp_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mpath *mp_all;
 
 static bool mp_path_error(int err)
 {
@@ -304,9 +309,16 @@ static void mp_timer_cb(struct ev_timer *t, void *arg)
 
 static void mp_destroy(struct bdev *bd)
 {
-	struct mpath *m = bdev_priv(bd);
+	struct mpath *m = bdev_priv(bd), **pp;
 	unsigned i, n = atomic_load(&m->npaths);
 
+	pthread_mutex_lock(&mp_all_lock);
+	for (pp = &mp_all; *pp != NULL; pp = &(*pp)->gnext)
+		if (*pp == m) {
+			*pp = m->gnext;
+			break;
+		}
+	pthread_mutex_unlock(&mp_all_lock);
 	for (i = 0; i < n; i++) {
 		bdev_release(m->paths[i].bd);
 		free(m->paths[i].probe_buf);
@@ -360,6 +372,10 @@ struct bdev *cam_mpath_create(const char *name, struct bdev *first,
 		free(m);
 		return NULL;
 	}
+	pthread_mutex_lock(&mp_all_lock);
+	m->gnext = mp_all;
+	mp_all = m;
+	pthread_mutex_unlock(&mp_all_lock);
 	if (cam_mpath_add_path(m->bd, first, label, prio) < 0) {
 		bdev_release(m->bd);
 		return NULL;
@@ -402,6 +418,21 @@ int cam_mpath_add_path(struct bdev *bd, struct bdev *path, const char *label,
 	atomic_store_explicit(&m->npaths, n + 1, memory_order_release);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+}
+
+unsigned cam_mpath_list(struct bdev **out, unsigned max)
+{
+	struct mpath *m;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&mp_all_lock);
+	for (m = mp_all; m != NULL; m = m->gnext) {
+		if (n < max)
+			out[n] = bdev_hold(m->bd);
+		n++;
+	}
+	pthread_mutex_unlock(&mp_all_lock);
+	return n;
 }
 
 bool cam_mpath_is(const struct bdev *bd)

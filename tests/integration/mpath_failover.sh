@@ -78,6 +78,17 @@ prio = {p["url"].split("/")[2].split(":")[1]: p["priority"]
 assert prio == {pa: 0, pb: 1}, prio       # RTPG: A optimized, B not
 assert all(p["state"] == "active" for p in m[0]["paths"]), m
 EOF
+# cam devlist shows the two buses' devices and the multipath disk.
+"$SCSIKIT" cam --socket "$T/ctl.sock" devlist --json >"$T/devlist.json"
+python3 - "$T/devlist.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["devices"]) == 2, d
+assert [m["disk"] for m in d["multipath"]] == ["mp0"], d
+assert len(d["multipath"][0]["paths"]) == 2, d
+EOF
+"$SCSIKIT" cam --socket "$T/ctl.sock" devlist | grep -q "^multipath mp0:" ||
+	fail "cam devlist shows no multipath disk"
 
 # (a) ALUA switches under load.
 "$BENCH" workload --nbd "127.0.0.1:$PN" --export mp0 --qd 16 \
