@@ -406,6 +406,7 @@ static int mpath_path_add(struct serve_import *st, struct import *im,
 	uint16_t tpg;
 	unsigned n, i;
 	struct bdev *bd;
+	unsigned npaths_before;
 	int e, prio, rc = -1;
 
 	if (p == NULL) {
@@ -444,6 +445,7 @@ static int mpath_path_add(struct serve_import *st, struct import *im,
 		snprintf(err, errlen, "%s: da probe: %s", url, strerror(-e));
 		return -1;
 	}
+	npaths_before = im->mp != NULL ? cam_mpath_paths(im->mp, NULL, 0) : 0;
 	if (im->mp == NULL) {
 		im->mp = cam_mpath_create(im->name, bd, url, prio, st->loop,
 					  st->policy,
@@ -454,6 +456,11 @@ static int mpath_path_add(struct serve_import *st, struct import *im,
 		rc = cam_mpath_add_path(im->mp, bd, url, prio);
 	}
 	bdev_release(bd);
+	/* With ALUA the multipath disk keeps reading the path's RTPG. */
+	if (rc == 0 && tpg != 0)
+		rc = cam_mpath_path_scsi(im->mp, npaths_before,
+					 iscsi_ini_path_id(p->sess),
+					 devs[i].target, devs[i].lun, tpg);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot add the path: %s", url,
 			 strerror(-rc));

@@ -621,6 +621,13 @@ SK_API int cam_mpath_add_path(struct bdev *mp, struct bdev *path,
  * waiting for a path.  Stop before the last release. */
 SK_API int cam_mpath_start(struct bdev *mp);
 SK_API void cam_mpath_stop(struct bdev *mp);
+/* Path idx (in the order added) is the device path_id:target:lun in
+ * target port group tpg: its REPORT TARGET PORT GROUPS is read every
+ * second and after failures, and its priority follows its group's state.
+ * Before cam_mpath_start.  0, -EINVAL, -EEXIST, -ENOMEM. */
+SK_API int cam_mpath_path_scsi(struct bdev *mp, unsigned idx,
+			       uint32_t path_id, uint32_t target,
+			       uint64_t lun, uint16_t tpg);
 SK_API bool cam_mpath_is(const struct bdev *bd);
 /* Up to max multipath bdevs of the process into out, each held (release
  * them); returns how many exist. */

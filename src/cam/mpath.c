@@ -22,6 +22,14 @@
  * one-block READ every MP_PROBE_MS; when it succeeds the path is healthy
  * again (failback, by priority) and waiting I/O is resubmitted.
  *
+ * ALUA: for a path whose SCSI address and target port group are known
+ * (cam_mpath_path_scsi), REPORT TARGET PORT GROUPS is read again every
+ * MP_RTPG_MS and right after any path failure, and the path's priority
+ * follows its group's state; an answer that is malformed or does not name
+ * the group marks the path failed (logged).  Unit attentions are retried
+ * by CAM below this layer, so the periodic read is what notices an
+ * ASYMMETRIC ACCESS STATE CHANGED that left every path usable.
+ *
  * Threads: I/O runs on its submitter's loop (each child I/O completes
  * there); path states are atomics; the wait list is under a mutex and
  * drained by posting each I/O back to its loop.
@@ -39,12 +47,21 @@
 #include <scsikit/log.h>
 
 #define MP_PROBE_MS 100
+#define MP_RTPG_MS 1000
+#define MP_RTPG_LEN 1024
 
 struct mp_path {
 	struct bdev *bd;		/* held */
 	char label[64];
-	int prio;
+	atomic_int prio;
 	atomic_bool failed;
+	/* ALUA (cam_mpath_path_scsi): where to send RTPG, the port group. */
+	bool scsi;
+	uint32_t path_id, target;
+	uint64_t lun;
+	uint16_t tpg;
+	atomic_bool rtpg_busy;
+	uint8_t *rtpg_buf;
 	atomic_bool probing;
 	_Atomic uint64_t ios, errors, failovers;
 	struct bdev_io probe;		/* on the multipath loop */
@@ -76,6 +93,8 @@ struct mpath {
 	pthread_mutex_t lock;		/* waiting, path adds */
 	struct mp_req *waiting;
 	_Atomic uint64_t switches;
+	atomic_bool rtpg_due;		/* re-read RTPG at the next tick */
+	uint64_t rtpg_last_ms;
 };
 
 static const struct bdev_ops mp_ops;
@@ -103,11 +122,14 @@ static int mp_pick(struct mpath *m, uint32_t tried)
 		if (atomic_load_explicit(&p->failed, memory_order_relaxed) ||
 		    (tried & (1u << i)))
 			continue;
-		if (cnt == 0 || p->prio < bestprio) {
-			bestprio = p->prio;
+		int prio = atomic_load_explicit(&p->prio,
+						memory_order_relaxed);
+
+		if (cnt == 0 || prio < bestprio) {
+			bestprio = prio;
 			cnt = 0;
 		}
-		if (p->prio == bestprio)
+		if (prio == bestprio)
 			cnt++;
 	}
 	if (cnt == 0)
@@ -120,7 +142,9 @@ static int mp_pick(struct mpath *m, uint32_t tried)
 		struct mp_path *p = &m->paths[i];
 
 		if (atomic_load_explicit(&p->failed, memory_order_relaxed) ||
-		    (tried & (1u << i)) || p->prio != bestprio)
+		    (tried & (1u << i)) ||
+		    atomic_load_explicit(&p->prio, memory_order_relaxed) !=
+			    bestprio)
 			continue;
 		if (best-- == 0)
 			pick = (int)i;
@@ -181,6 +205,7 @@ static void mp_path_fail(struct mpath *m, unsigned i, int err)
 	struct mp_path *p = &m->paths[i];
 
 	atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
+	atomic_store(&m->rtpg_due, true);
 	if (!atomic_exchange(&p->failed, true)) {
 		atomic_fetch_add(&p->failovers, 1);
 		atomic_fetch_add(&m->switches, 1);
@@ -275,13 +300,93 @@ static void mp_probe_done(struct bdev_io *io, int status, void *arg)
 	atomic_store(&p->probing, false);
 }
 
+/* RTPG answer for path p (on its bus's loop). */
+static void mp_rtpg_done(union ccb *ccb)
+{
+	struct mp_path *p = ccb->ccb_h.periph_priv[0];
+	struct cam_rtpg_group g[32];
+	uint32_t got;
+	unsigned n = 0, i;
+	int rc, prio = -1;
+
+	if (cam_ccb_status(ccb->ccb_h.status) != CAM_REQ_CMP ||
+	    ccb->csio.scsi_status != SCSI_STATUS_GOOD) {
+		/* The path's own I/O will tell whether it is dead. */
+		goto out;
+	}
+	got = ccb->csio.dxfer_len - ccb->csio.resid;
+	rc = cam_rtpg_parse(p->rtpg_buf, got, g, 32, &n);
+	for (i = 0; rc == 0 && i < n; i++)
+		if (g[i].id == p->tpg)
+			prio = g[i].state == 0 ? 0 : g[i].state == 1 ? 1 : 2;
+	if (rc < 0 || prio < 0) {
+		log_err("mpath %s: path %s: %s REPORT TARGET PORT GROUPS "
+			"answer; path marked failed", bdev_name(p->m->bd),
+			p->label, rc < 0 ? "malformed" :
+			"port group missing from the");
+		mp_path_fail(p->m, (unsigned)(p - p->m->paths), -EIO);
+		goto out;
+	}
+	if (atomic_exchange(&p->prio, prio) != prio)
+		log_info("mpath %s: path %s: priority %d (ALUA state %u)",
+			 bdev_name(p->m->bd), p->label, prio, g[i - 1].state);
+out:
+	xpt_free_ccb(ccb);
+	atomic_store(&p->rtpg_busy, false);
+}
+
+static void mp_rtpg_start(void *arg)
+{
+	struct mp_path *p = arg;
+	uint8_t cdb[12] = { 0xa3, 0x0a, 0, 0, 0, 0, 0, 0,
+			    MP_RTPG_LEN >> 8, MP_RTPG_LEN & 0xff, 0, 0 };
+	union ccb *ccb = xpt_alloc_ccb();
+
+	if (ccb == NULL) {
+		atomic_store(&p->rtpg_busy, false);
+		return;
+	}
+	xpt_setup_ccb(&ccb->ccb_h, p->path_id, p->target, p->lun,
+		      XPT_SCSI_IO);
+	cam_fill_csio(&ccb->csio, mp_rtpg_done, CAM_DIR_IN,
+		      MSG_SIMPLE_Q_TAG, p->rtpg_buf, MP_RTPG_LEN,
+		      SCSI_SENSE_MAX, cdb, sizeof(cdb), 5000);
+	ccb->ccb_h.retry_count = 2;
+	ccb->ccb_h.periph_priv[0] = p;
+	xpt_action(ccb);
+}
+
+/* Ask every healthy ALUA path for REPORT TARGET PORT GROUPS. */
+static void mp_rtpg_all(struct mpath *m)
+{
+	unsigned i, n = atomic_load(&m->npaths);
+
+	for (i = 0; i < n; i++) {
+		struct mp_path *p = &m->paths[i];
+		struct ev_loop *bl;
+
+		if (!p->scsi || atomic_load(&p->failed) ||
+		    atomic_exchange(&p->rtpg_busy, true))
+			continue;
+		bl = xpt_bus_loop(p->path_id);
+		if (bl == NULL || ev_loop_post(bl, mp_rtpg_start, p) < 0)
+			atomic_store(&p->rtpg_busy, false);
+	}
+}
+
 static void mp_timer_cb(struct ev_timer *t, void *arg)
 {
 	struct mpath *m = arg;
 	unsigned i, n = atomic_load(&m->npaths);
 	bool healthy = false;
+	uint64_t now = ev_now_ms();
 
 	(void)t;
+	if (atomic_exchange(&m->rtpg_due, false) ||
+	    now - m->rtpg_last_ms >= MP_RTPG_MS) {
+		m->rtpg_last_ms = now;
+		mp_rtpg_all(m);
+	}
 	for (i = 0; i < n; i++) {
 		struct mp_path *p = &m->paths[i];
 
@@ -322,6 +427,7 @@ static void mp_destroy(struct bdev *bd)
 	for (i = 0; i < n; i++) {
 		bdev_release(m->paths[i].bd);
 		free(m->paths[i].probe_buf);
+		free(m->paths[i].rtpg_buf);
 	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -411,7 +517,7 @@ int cam_mpath_add_path(struct bdev *bd, struct bdev *path, const char *label,
 	p->bd = bdev_hold(path);
 	/* A negative priority: known bad now; used last, once a probe
 	 * succeeds. */
-	p->prio = prio < 0 ? 3 : prio;
+	atomic_store(&p->prio, prio < 0 ? 3 : prio);
 	atomic_store(&p->failed, prio < 0);
 	p->m = m;
 	snprintf(p->label, sizeof(p->label), "%s", label);
@@ -433,6 +539,28 @@ unsigned cam_mpath_list(struct bdev **out, unsigned max)
 	}
 	pthread_mutex_unlock(&mp_all_lock);
 	return n;
+}
+
+int cam_mpath_path_scsi(struct bdev *bd, unsigned idx, uint32_t path_id,
+			uint32_t target, uint64_t lun, uint16_t tpg)
+{
+	struct mpath *m = bdev_priv(bd);
+	struct mp_path *p;
+
+	if (idx >= atomic_load(&m->npaths) || tpg == 0)
+		return -EINVAL;
+	p = &m->paths[idx];
+	if (p->scsi)
+		return -EEXIST;
+	p->rtpg_buf = calloc(1, MP_RTPG_LEN);
+	if (p->rtpg_buf == NULL)
+		return -ENOMEM;
+	p->path_id = path_id;
+	p->target = target;
+	p->lun = lun;
+	p->tpg = tpg;
+	p->scsi = true;	/* read by the timer only after cam_mpath_start */
+	return 0;
 }
 
 bool cam_mpath_is(const struct bdev *bd)
@@ -471,7 +599,7 @@ unsigned cam_mpath_paths(struct bdev *bd, struct cam_mpath_path_info *out,
 		struct mp_path *p = &m->paths[i];
 
 		snprintf(out[i].label, sizeof(out[i].label), "%s", p->label);
-		out[i].prio = p->prio;
+		out[i].prio = atomic_load(&p->prio);
 		out[i].failed = atomic_load(&p->failed);
 		out[i].ios = atomic_load(&p->ios);
 		out[i].errors = atomic_load(&p->errors);

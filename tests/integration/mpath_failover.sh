@@ -110,10 +110,34 @@ grep -q " errors 0 mismatches 0 " "$T/wl-a.out" || fail "errors in (a)"
 sk_ctl import list | grep -Eq "failovers=([1-9][0-9]*)" ||
 	fail "no failover recorded in (a)"
 
+# An AO <-> AN swap leaves both paths usable: the client notices it by
+# re-reading REPORT TARGET PORT GROUPS (at most a second later).
+prio_of() {
+	sk_ctl import list | awk -v p=":$1/" 'index($2, p) { print $4 }'
+}
+"$SCSIKIT" alua --socket "$T/A.sock" set 1 an
+"$SCSIKIT" alua --socket "$T/A.sock" set 2 ao
+for i in $(seq 1 50); do
+	[ "$(prio_of "$PB")" = prio=0 ] && [ "$(prio_of "$PA")" = prio=1 ] &&
+		break
+	sleep 0.1
+done
+[ "$(prio_of "$PB")" = prio=0 ] || { sk_ctl import list >&2;
+	fail "the client did not follow the ALUA swap"; }
+"$SCSIKIT" alua --socket "$T/A.sock" set 2 an
+"$SCSIKIT" alua --socket "$T/A.sock" set 1 ao
+
 # (b) the daemon serving the optimized path killed and restarted.
 stalls=()
 for i in $(seq 1 10); do
 	wait_path_active "$PA"
+	# ... and optimized again in the client's eyes (RTPG re-read).
+	for j in $(seq 1 50); do
+		[ "$(prio_of "$PA")" = prio=0 ] && break
+		sleep 0.1
+	done
+	[ "$(prio_of "$PA")" = prio=0 ] || { sk_ctl import list >&2;
+		fail "path A not optimized before kill $i"; }
 	out=$("$BENCH" workload --nbd "127.0.0.1:$PN" --export mp0 --qd 16 \
 		--ops 6000 --kill "$PID_A" --kill-after 2000 --unknown-ok \
 		--timeout 60) || { echo "$out" >&2; sk_ctl import list >&2;
