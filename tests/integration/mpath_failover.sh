@@ -15,6 +15,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
+sk_need python3
 BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
