@@ -303,7 +303,7 @@ static int import_session(struct serve_import *st, struct import *im,
 
 /* ---- multipath imports ---- */
 
-/* Run a data-in CDB on a path's device; 0 or -errno. */
+/* Run a data-in CDB on a path's device; the bytes received or -errno. */
 static int path_cmd_in(struct serve_import *st, struct import *p,
 		       const struct cam_dev_info *dev, const uint8_t *cdb,
 		       uint8_t cdb_len, uint8_t *buf, uint32_t len)
@@ -326,7 +326,7 @@ static int path_cmd_in(struct serve_import *st, struct import *p,
 	cst = cam_pass_run(st->loop, &r);
 	if (cam_ccb_status(cst) != CAM_REQ_CMP)
 		return r.err < 0 ? r.err : -EIO;
-	return 0;
+	return r.resid < len ? (int)(len - r.resid) : 0;
 }
 
 /* The LU's NAA designator (16 bytes into naa, 0 if none) and the target
@@ -347,8 +347,8 @@ static int path_identity(struct serve_import *st, struct import *p,
 	if (rc < 0)
 		return rc;
 	end = 4 + (size_t)scsi_get16(b + 2);
-	if (end > sizeof(b))
-		end = sizeof(b);
+	if (end > (size_t)rc)	/* never past what came */
+		end = (size_t)rc;
 	for (off = 4; off + 4 <= end && off + 4 + b[off + 3] <= end;
 	     off += 4 + b[off + 3]) {
 		uint8_t assoc = (b[off + 1] >> 4) & 3, type = b[off + 1] & 0xf;
@@ -379,8 +379,8 @@ static int path_prio(struct serve_import *st, struct import *p,
 		return 1;	/* TPGS 0: transport errors alone decide */
 	memset(b, 0, sizeof(b));
 	rc = path_cmd_in(st, p, dev, cdb, 12, b, sizeof(b));
-	if (rc == 0)
-		rc = cam_rtpg_parse(b, sizeof(b), g, 32, &n);
+	if (rc >= 0)	/* only what came: a length past it is a lie */
+		rc = cam_rtpg_parse(b, (size_t)rc, g, 32, &n);
 	if (rc < 0) {
 		log_err("import %s: bad REPORT TARGET PORT GROUPS answer "
 			"(%s); path marked failed", p->url, strerror(-rc));
