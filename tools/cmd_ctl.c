@@ -56,6 +56,15 @@ static const struct relay relays[] = {
 	  true },
 	{ "shutdown", "usage: scsikit shutdown [--socket PATH]\n", 0, 0,
 	  false },
+	{ "alua",
+	  "usage: scsikit alua [--socket PATH] list [--json]\n"
+	  "       scsikit alua [--socket PATH] set GROUP STATE\n"
+	  "       scsikit alua [--socket PATH] add-group ID STATE [RTPI,...]\n"
+	  "       scsikit alua [--socket PATH] add-peer ID STATE RTPI,...\n"
+	  "STATE: active/optimized (ao), active/non-optimized (an), standby,\n"
+	  "unavailable, transitioning.  Every I_T nexus gets ASYMMETRIC ACCESS\n"
+	  "STATE CHANGED when a state changes (docs/multipath.md).\n",
+	  1, 4, true },
 	{ "fault",
 	  "usage: scsikit fault [--socket PATH] link add SPEC\n"
 	  "       scsikit fault [--socket PATH] link list\n"

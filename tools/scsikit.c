@@ -31,6 +31,9 @@ const struct command scsikit_commands[] = {
 	{ "fault", cmd_ctl_main,
 	  "add, list or clear a running daemon's link faults", ctl_opts,
 	  "link" },
+	{ "alua", cmd_ctl_main,
+	  "list or set a running daemon's ALUA target port groups", ctl_opts,
+	  "list set add-group add-peer" },
 	{ "ctl", cmd_ctl_main,
 	  "send a raw control-socket request to a running daemon", ctl_opts,
 	  "version status disk stats trace log-level shutdown iscsi nbd "

@@ -591,6 +591,72 @@ SK_API int cam_da_probe(uint32_t path_id, uint32_t target, uint64_t lun,
 			const char *name, cam_da_probe_cb cb, void *arg);
 
 /*
+ * Multipath (src/cam/mpath.c): one bdev over several paths to one LU,
+ * each a bdev (a da disk on its own bus).  Lower priority values are used
+ * first (derive them from REPORT TARGET PORT GROUPS: active/optimized 0,
+ * active/non-optimized 1, others 2); FAILOVER takes the first healthy path
+ * of the best priority, ROUND_ROBIN rotates among them.  An I/O ending
+ * with a path error (-EIO, -ENXIO, -ETIMEDOUT, -ECANCELED, -ENODEV) marks
+ * the path failed and goes to another path; with none left it waits up to
+ * nopath_ms (0: for ever), then fails -EIO.  Failed paths are probed with
+ * a one-block READ on loop every 100 ms and come back when it succeeds.
+ */
+#define CAM_MPATH_MAX_PATHS 8
+enum cam_mpath_policy {
+	CAM_MPATH_FAILOVER = 0,
+	CAM_MPATH_ROUND_ROBIN = 1,
+};
+/* A multipath bdev named name with its first path (held); NULL on
+ * failure.  Call cam_mpath_start on loop's thread before I/O. */
+SK_API struct bdev *cam_mpath_create(const char *name, struct bdev *first,
+				     const char *label, int prio,
+				     struct ev_loop *loop,
+				     enum cam_mpath_policy policy,
+				     uint32_t nopath_ms);
+/* Another path (same size and block size; held); a negative prio adds it
+ * failed (to be probed).  0, -EINVAL, -ENOSPC, -ENOMEM. */
+SK_API int cam_mpath_add_path(struct bdev *mp, struct bdev *path,
+			      const char *label, int prio);
+/* Start / stop the probe timer (on loop's thread); stop fails I/O still
+ * waiting for a path.  Stop before the last release. */
+SK_API int cam_mpath_start(struct bdev *mp);
+SK_API void cam_mpath_stop(struct bdev *mp);
+/* Path idx (in the order added) is the device path_id:target:lun in
+ * target port group tpg: its REPORT TARGET PORT GROUPS is read every
+ * second and after failures, and its priority follows its group's state.
+ * Before cam_mpath_start.  0, -EINVAL, -EEXIST, -ENOMEM. */
+SK_API int cam_mpath_path_scsi(struct bdev *mp, unsigned idx,
+			       uint32_t path_id, uint32_t target,
+			       uint64_t lun, uint16_t tpg);
+SK_API bool cam_mpath_is(const struct bdev *bd);
+/* Up to max multipath bdevs of the process into out, each held (release
+ * them); returns how many exist. */
+SK_API unsigned cam_mpath_list(struct bdev **out, unsigned max);
+struct cam_mpath_path_info {
+	char label[64];
+	int prio;
+	bool failed;
+	uint64_t ios, errors, failovers;
+};
+/* Up to max paths into out; returns how many the bdev has. */
+SK_API unsigned cam_mpath_paths(struct bdev *mp,
+				struct cam_mpath_path_info *out, unsigned max);
+
+/* REPORT TARGET PORT GROUPS parameter data (either format) of len bytes:
+ * up to max groups into out.  0; -EINVAL when the data is truncated or
+ * its lengths are inconsistent (nothing is read past len); -ENOSPC when
+ * there are more than max groups. */
+struct cam_rtpg_group {
+	uint16_t id;
+	uint8_t state;		/* ASYMMETRIC ACCESS STATE */
+	bool pref;
+	uint8_t nports;
+};
+SK_API int cam_rtpg_parse(const uint8_t *buf, size_t len,
+			  struct cam_rtpg_group *out, unsigned max,
+			  unsigned *count);
+
+/*
  * Synchronous helpers for tools and tests on a thread that is NOT the
  * bus's loop (the loop runs elsewhere).  Each runs the CCB on the loop and
  * waits for it.

@@ -53,7 +53,9 @@ SK_API int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv,
 
 /* Option lines for --help (also as a literal, for static tables). */
 #define ISCSI_SRV_USAGE \
-"  --iscsi ADDR              iSCSI portal, HOST:PORT or [V6]:PORT\n" \
+"  --iscsi ADDR[,TAG]        iSCSI portal, HOST:PORT or [V6]:PORT, in\n" \
+"                            portal group TAG (default 1), which is\n" \
+"                            relative target port TAG for ALUA\n" \
 "                            (repeatable; default " ISCSI_DEFAULT_PORTAL \
 "; 'none' disables)\n" \
 "  --iscsi-target DISK:IQN   name DISK's target (default\n" \

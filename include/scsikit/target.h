@@ -202,6 +202,126 @@ enum tgt_tmf {
 SK_API int tgt_tmf(struct tgt_target *t, struct tgt_nexus *issuer,
 		   enum tgt_tmf fn, uint64_t lun);
 
+/* ---- Asymmetric logical unit access (SPC-4 5.15), tgt_alua.c ----
+ *
+ * The process is one SCSI target device whose target ports (an iSCSI
+ * portal group is one) are named by relative target port identifiers and
+ * sit in target port groups; every LUN of every target shares them.  Peer
+ * groups are groups whose ports live in another daemon exporting the same
+ * LUs: they are reported by REPORT TARGET PORT GROUPS but no nexus here is
+ * on them.  With no group defined the engine reports TPGS 0 and refuses
+ * REPORT/SET TARGET PORT GROUPS as unsupported.  Configuration calls may
+ * run while commands flow. */
+enum tgt_alua_state {
+	TGT_ALUA_OPTIMIZED = 0x0,	/* active/optimized */
+	TGT_ALUA_NON_OPTIMIZED = 0x1,	/* active/non-optimized */
+	TGT_ALUA_STANDBY = 0x2,
+	TGT_ALUA_UNAVAILABLE = 0x3,
+	TGT_ALUA_TRANSITIONING = 0xf,
+};
+
+#define TGT_ALUA_MAX_GROUPS 16
+#define TGT_ALUA_MAX_PORTS 64	/* relative target ports in all groups */
+
+struct tgt_alua_group_info {
+	uint16_t id;			/* target port group, 1..65535 */
+	enum tgt_alua_state state;
+	bool peer;			/* its ports are in another daemon */
+	uint8_t status;			/* RTPG STATUS CODE: 0 none, 1 set by
+					 * SET TARGET PORT GROUPS, 2 implicit */
+	unsigned nports;
+	uint16_t ports[TGT_ALUA_MAX_PORTS];	/* relative port ids */
+};
+
+/* Add group id in state st.  0, -EINVAL (id 0, bad state), -EEXIST,
+ * -ENOSPC. */
+SK_API int tgt_alua_group_add(uint16_t id, enum tgt_alua_state st,
+			      bool peer);
+/* Put relative target port rtpi (1..65535) in group.  0, -ENOENT (no such
+ * group), -EEXIST (the port is in a group already), -ENOSPC, -EINVAL. */
+SK_API int tgt_alua_port_add(uint16_t group, uint16_t rtpi);
+/* Change the state of group (an implicit transition): every I_T nexus
+ * gets ASYMMETRIC ACCESS STATE CHANGED on every LUN.  0, -ENOENT,
+ * -EINVAL. */
+SK_API int tgt_alua_state_set(uint16_t group, enum tgt_alua_state st);
+/* Every group, in id order, into out (max entries); returns the count. */
+SK_API unsigned tgt_alua_groups(struct tgt_alua_group_info *out,
+				unsigned max);
+/* IMPLICIT TRANSITION TIME reported by RTPG (seconds, 0..255). */
+SK_API void tgt_alua_transition_time_set(unsigned seconds);
+/* "active/optimized", "active/non-optimized", "standby", "unavailable",
+ * "transitioning"; parse also takes ao, an, s, u, t.  -EINVAL if unknown. */
+SK_API const char *tgt_alua_state_name(enum tgt_alua_state st);
+SK_API int tgt_alua_state_parse(const char *s, enum tgt_alua_state *st);
+/* Forget every group and port (tests; no nexus may be alive). */
+SK_API void tgt_alua_reset(void);
+
+/* The relative target port the nexus came in through (default 1).  Call
+ * before the nexus's first task. */
+SK_API void tgt_nexus_set_port(struct tgt_nexus *n, uint16_t rtpi);
+
+/*
+ * Shared state of an LU presented by several daemons.  Today the engine
+ * keeps ALUA and reservation state in its own memory (tgt_ha_mem_ops, the
+ * default); a cluster backend replaces the ops so every daemon sees one
+ * state.  All return 0 or a negative errno and may block briefly (they run
+ * on non-I/O commands and control requests only).
+ *   alua_load:  the current state of group (-ENOENT: keep the local one);
+ *   alua_store: publish a new state of group;
+ *   pr_load:    the encoded reservation state of the LU named by its NAA
+ *               id (buf of cap bytes; *len set; -ENOENT: none stored);
+ *   pr_store:   publish it, only if the stored sequence number is still
+ *               old_gen (-EAGAIN otherwise); on any error the engine
+ *               puts its state back and answers BUSY, and the retry
+ *               reloads first;
+ *   notify:     see below.
+ */
+/* Events other daemons presenting the same LUs must apply (the shared
+ * store's change feed, or a direct channel between daemons). */
+enum tgt_ha_event_kind {
+	TGT_HA_LU_RESET = 1,	/* a LUN or target reset of the LU naa */
+	TGT_HA_ALUA_STATE = 2,	/* group's state changed */
+};
+struct tgt_ha_event {
+	enum tgt_ha_event_kind kind;
+	uint64_t naa;		/* LU_RESET: the LU (its NAA id) */
+	bool power_on;		/* LU_RESET: cold (POWER ON) or warm */
+	uint16_t group;		/* ALUA_STATE */
+	enum tgt_alua_state state;
+};
+/* Apply an event from another daemon: a reset gives every nexus of this
+ * daemon's LUNs with that NAA id the reset's unit attention (and drops
+ * SPC-2 reservations); a state change sets the group's state here, with
+ * ASYMMETRIC ACCESS STATE CHANGED, without telling anyone again.  0,
+ * -ENOENT (no such LU or group), -EINVAL. */
+SK_API int tgt_ha_event_apply(const struct tgt_ha_event *ev);
+
+struct tgt_ha_ops {
+	int (*alua_load)(void *arg, uint16_t group, enum tgt_alua_state *st);
+	int (*alua_store)(void *arg, uint16_t group, enum tgt_alua_state st);
+	int (*pr_load)(void *arg, uint64_t naa, void *buf, size_t cap,
+		       size_t *len);
+	int (*pr_store)(void *arg, uint64_t naa, uint32_t old_gen,
+			const void *buf, size_t len);
+	/* Tell the other daemons (NULL: nobody to tell).  Called after the
+	 * change is made here, outside the engine's locks, on the thread
+	 * that made it; it may wait for delivery but must not call into the
+	 * engine. */
+	void (*notify)(void *arg, const struct tgt_ha_event *ev);
+};
+SK_API extern const struct tgt_ha_ops tgt_ha_mem_ops;
+/* Use ops (NULL: the in-memory default) for shared state from now on. */
+SK_API void tgt_ha_ops_set(const struct tgt_ha_ops *ops, void *arg);
+
+/* LU identity by disk (bdev) name, for LUNs created with no serial or
+ * NAA id of their own: two daemons given the same identity for the same
+ * backing store present one logical unit.  serial may be NULL (keep the
+ * default); naa_hi/naa_lo are the 16-byte NAA 6 designator (naa_lo 0:
+ * derived from the serial).  0, -EINVAL, -ENOMEM. */
+SK_API int tgt_lun_identity_set(const char *disk, const char *serial,
+				uint64_t naa_hi, uint64_t naa_lo);
+SK_API void tgt_lun_identity_clear(void);
+
 /* Counters per LUN, for the control socket. */
 struct tgt_lun_stats {
 	uint64_t cmds;

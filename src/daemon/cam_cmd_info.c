@@ -44,6 +44,47 @@ static void devlist_fn(void *arg)
 	}
 }
 
+/* The multipath disks over the buses' devices (a daemon's imports). */
+static void devlist_mpath(struct cli *c)
+{
+	struct bdev *mp[16];
+	struct cam_mpath_path_info pi[CAM_MPATH_MAX_PATHS];
+	unsigned n = cam_mpath_list(mp, 16);
+	FILE *o = c->out;
+
+	if (c->json)
+		fputs("],\"multipath\":[", o);
+	for (unsigned i = 0; i < n && i < 16; i++) {
+		unsigned np = cam_mpath_paths(mp[i], pi, CAM_MPATH_MAX_PATHS);
+
+		if (np > CAM_MPATH_MAX_PATHS)
+			np = CAM_MPATH_MAX_PATHS;
+		if (c->json) {
+			fprintf(o, "%s{\"disk\":", i ? "," : "");
+			json_put_string(o, bdev_name(mp[i]));
+			fputs(",\"paths\":[", o);
+		} else {
+			fprintf(o, "multipath %s:\n", bdev_name(mp[i]));
+		}
+		for (unsigned j = 0; j < np; j++) {
+			if (c->json) {
+				fprintf(o, "%s{\"path\":", j ? "," : "");
+				json_put_string(o, pi[j].label);
+				fprintf(o, ",\"state\":\"%s\",\"priority\":%d}",
+					pi[j].failed ? "failed" : "active",
+					pi[j].prio);
+			} else {
+				fprintf(o, "  %-7s prio %d  %s\n",
+					pi[j].failed ? "failed" : "active",
+					pi[j].prio, pi[j].label);
+			}
+		}
+		if (c->json)
+			fputs("]}", o);
+		bdev_release(mp[i]);
+	}
+}
+
 int cam_cmd_devlist(struct cli *c)
 {
 	struct devlist_ctx *x = calloc(1, sizeof(*x));
@@ -102,6 +143,7 @@ int cam_cmd_devlist(struct cli *c)
 		}
 		(void)shown;
 	}
+	devlist_mpath(c);
 	if (c->json)
 		fputs("]}\n", o);
 	free(x);

@@ -84,7 +84,7 @@ const struct cli_opt serve_opts[] = {
 	  "log to syslog instead of stderr" },
 	{ "help", 'h', CLI_FLAG, SO_HELP, NULL, 0, 0, "this text" },
 	SO_FE("iscsi"), SO_FE("nbd"), SO_FE("xdisk"), SO_FE("cam"),
-	SO_FE("vscsi"), SO_FE("import"),
+	SO_FE("vscsi"), SO_FE("import"), SO_FE("alua"),
 	{ NULL },
 };
 
@@ -160,7 +160,8 @@ void serve_usage(FILE *out)
 	fprintf(out,
 		"\n  --disk SPEC: mem:SIZE[,bs=N] or "
 		"file:PATH[,direct][,size=SIZE][,bs=N],\n"
-		"  either with ,ro for read-only (default: %s)\n"
+		"  either with ,ro for read-only, and ,serial=S,wwn=naa.6HEX\n"
+		"  for the LU identity (one LU across daemons) (default: %s)\n"
 		"  --socket default: %s (--ctl is an old name for it)\n"
 		"  In a --config file, flags take 'yes' or 'no'.\n",
 		SERVE_DEFAULT_DISK, ctl_default_socket());
@@ -386,7 +387,7 @@ out_fail:
 int serve_disk_add(const char *name_spec, char *err, size_t errlen)
 {
 	const char *eq = strchr(name_spec, '=');
-	char name[128];
+	char name[128], spec[1024];
 	struct bdev *bd;
 	int rc;
 
@@ -408,7 +409,14 @@ int serve_disk_add(const char *name_spec, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	bd = bdev_create_spec(name, eq + 1, err, errlen);
+	if (strlen(eq + 1) >= sizeof(spec)) {
+		snprintf(err, errlen, "disk spec too long");
+		return -1;
+	}
+	strcpy(spec, eq + 1);
+	if (serve_disk_identity(name, spec, err, errlen) < 0)
+		return -1;
+	bd = bdev_create_spec(name, spec, err, errlen);
 	if (!bd)
 		return -1;
 	rc = bdev_registry_add(bd);

@@ -12,6 +12,7 @@
 
 #include "serve.h"
 
+extern const struct serve_frontend serve_frontend_alua __attribute__((weak));
 extern const struct serve_frontend serve_frontend_iscsi __attribute__((weak));
 extern const struct serve_frontend serve_frontend_nbd __attribute__((weak));
 extern const struct serve_frontend serve_frontend_xdisk __attribute__((weak));
@@ -23,12 +24,13 @@ extern const struct serve_frontend serve_frontend_import
 const struct serve_frontend *const serve_frontends[] = {
 	&serve_frontend_iscsi, &serve_frontend_nbd,   &serve_frontend_xdisk,
 	&serve_frontend_cam,   &serve_frontend_vscsi, &serve_frontend_import,
+	&serve_frontend_alua,
 };
 
 /* Names of the entries above, known even when one is not linked in, so
  * that "--NAME none" is accepted by every build. */
 const char *const serve_frontend_names[] = {
-	"iscsi", "nbd", "xdisk", "cam", "vscsi", "import",
+	"iscsi", "nbd", "xdisk", "cam", "vscsi", "import", "alua",
 };
 
 const unsigned serve_nfrontends =

@@ -40,7 +40,7 @@ void serve_ctl_stop(struct serve_ctl *ctl);
  * message in err. */
 int serve_disk_add(const char *name_spec, char *err, size_t errlen);
 
-/* tools/serve_save.c: what "config save" prints.  The daemon notes each
+/* src/daemon/serve_save.c: what "config save" prints.  The daemon notes each
  * option it applies and each disk it makes from a SPEC; 0 or -1 (out of
  * memory). */
 int serve_save_note_option(const char *key, const char *value);
@@ -51,6 +51,12 @@ char *serve_save_keep(char *s);
 /* Print the config file; 0 or -1. */
 int serve_save_write(struct serve_daemon *d, FILE *out);
 void serve_save_free(void);
+
+/* Take the LU identity keys (serial=..., wwn=...) out of a disk's SPEC
+ * (edited in place) and register them for disk name with the target
+ * engine (src/daemon/serve_alua.c).  0, or -1 with a message in err. */
+int serve_disk_identity(const char *name, char *spec, char *err,
+			size_t errlen);
 
 /* Ask the daemon to stop (from any thread). */
 void serve_request_stop(struct serve_daemon *d);

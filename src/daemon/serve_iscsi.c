@@ -46,10 +46,22 @@ static int serve_iscsi_configure(void *arg, const char *key,
 {
 	struct serve_iscsi *st = arg;
 
-	/* People name real ports (the library also takes 0, any port). */
-	if (strcmp(key, "iscsi") == 0 && value && strcmp(value, "none") &&
-	    serve_check_hostport(value, false, err, errlen) < 0)
-		return -1;
+	/* People name real ports (the library also takes 0, any port); a
+	 * portal may end in ",TAG", its portal group (the library checks
+	 * the tag). */
+	if (strcmp(key, "iscsi") == 0 && value && strcmp(value, "none")) {
+		char addr[256];
+		size_t n = strcspn(value, ",");
+
+		if (n >= sizeof(addr)) {
+			snprintf(err, errlen, "portal address too long");
+			return -1;
+		}
+		memcpy(addr, value, n);
+		addr[n] = '\0';
+		if (serve_check_hostport(addr, false, err, errlen) < 0)
+			return -1;
+	}
 	return iscsi_srv_configure(st->srv, key, value, err, errlen);
 }
 

@@ -35,8 +35,22 @@
 #define TX_OWNED_HIGH (8u << 20)
 #define TX_FREE_MAX 64
 
+/* The server's lookup, answering with the portal group of the portal
+ * the connection came in through. */
+static uint16_t conn_login_lookup(void *arg, const char *target_name,
+				  const char *initiator_name,
+				  struct iscsi_login_target *t)
+{
+	struct iscsi_conn *c = arg;
+	uint16_t st = iscsi_srv_login_lookup(c->srv, target_name,
+					     initiator_name, t);
+
+	t->tpgt = c->tpgt;
+	return st;
+}
+
 static const struct iscsi_login_ops conn_login_ops = {
-	.lookup = iscsi_srv_login_lookup,
+	.lookup = conn_login_lookup,
 };
 
 static void conn_io_cb(struct ev_io *io, int fd, uint32_t events, void *arg);
@@ -283,7 +297,8 @@ static void login_timeout_cb(struct ev_timer *tm, void *arg)
 		iscsi_conn_close(c, "login timed out");
 }
 
-void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop)
+void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
+		      uint16_t tpgt)
 {
 	struct iscsi_conn *c = calloc(1, sizeof(*c));
 	struct sockaddr_storage ss;
@@ -303,9 +318,10 @@ void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop)
 	c->loop = loop;
 	c->fd = fd;
 	c->state = CONN_LOGIN;
+	c->tpgt = tpgt;
 	c->txq_tail = &c->txq;
 	iscsi_params_defaults(&c->p);
-	iscsi_login_init(c->login, &conn_login_ops, s, s->max_recv_dsl);
+	iscsi_login_init(c->login, &conn_login_ops, c, s->max_recv_dsl);
 	sl = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		iscsi_sockaddr_format(&ss, c->peer, sizeof(c->peer));
@@ -518,6 +534,8 @@ static void conn_login(struct iscsi_conn *c, const uint8_t *bhs,
 			c->nexus = tgt_nexus_create(c->tgt, port);
 			if (c->nexus == NULL)
 				fail = ISCSI_LS_OUT_OF_RESOURCES;
+			else	/* portal group N is relative port N */
+				tgt_nexus_set_port(c->nexus, c->tpgt);
 		}
 		if (fail != 0) {
 			st = LOGIN_FAILED;

@@ -71,7 +71,13 @@ struct iscsi_export {
 
 struct iscsi_portal {
 	struct iscsi_portal *next;
-	char spec[96];			/* as configured */
+	struct iscsi_srv *srv;
+	char spec[96];			/* as configured, without the tag */
+	/* Target portal group tag (",N" after the address; default 1).
+	 * The portal group is the target port with relative target port
+	 * identifier N for the engine (ALUA, reservations). */
+	uint16_t tpgt;
+	char addr[64];			/* bound address as host:port */
 	int fd;
 	struct ev_io *io;
 };
@@ -209,6 +215,7 @@ struct iscsi_conn {
 	bool kill_posted;
 	char peer[64];
 	char local[64];			/* our address as host:port */
+	uint16_t tpgt;			/* portal group it came in through */
 	bool local_v6;
 
 	struct iscsi_login *login;	/* during CONN_LOGIN */
@@ -331,7 +338,8 @@ void iscsi_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
 			   size_t len);
 
 /* tgt_conn.c */
-void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop);
+void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
+		      uint16_t tpgt);
 void iscsi_conn_hold(struct iscsi_conn *c);
 void iscsi_conn_release(struct iscsi_conn *c);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);

@@ -243,19 +243,34 @@ int iscsi_srv_add_portal(struct iscsi_srv *s, const char *v, char *err,
 		s->portals_none = true;
 		return 0;
 	}
-	char host[96];
+	/* HOST:PORT[,TAG]: the tag makes the portal relative target port
+	 * TAG (its portal group). */
+	const char *comma = strrchr(v, ',');
+	size_t alen = comma != NULL ? (size_t)(comma - v) : strlen(v);
+	char host[96], addr[sizeof(((struct iscsi_portal *)0)->spec)];
+	uint32_t tag = 1;
 	uint16_t port;
 
-	if (sk_parse_hostport(v, SK_HP_PORT_ZERO, host, sizeof(host), &port, 3260, err,
-			      errlen) < 0)
-		return -1;
-	struct iscsi_portal *p = calloc(1, sizeof(*p));
-	if (p == NULL || strlen(v) >= sizeof(p->spec)) {
-		free(p);
-		snprintf(err, errlen, "bad portal address");
+	if (alen == 0 || alen >= sizeof(addr) ||
+	    (comma != NULL && parse_u32(comma + 1, 1, 65535, &tag) < 0)) {
+		snprintf(err, errlen, "bad portal address (HOST:PORT[,TAG] "
+			 "with TAG 1..65535)");
 		return -1;
 	}
-	snprintf(p->spec, sizeof(p->spec), "%s", v);
+	memcpy(addr, v, alen);
+	addr[alen] = '\0';
+	if (sk_parse_hostport(addr, SK_HP_PORT_ZERO, host, sizeof(host), &port,
+			      3260, err, errlen) < 0)
+		return -1;
+	struct iscsi_portal *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(p->spec, sizeof(p->spec), "%s", addr);
+	p->tpgt = (uint16_t)tag;
+	p->srv = s;
 	p->fd = -1;
 	struct iscsi_portal **pp = &s->portals;
 	while (*pp != NULL)
@@ -670,6 +685,17 @@ static uint16_t login_lookup_locked(struct iscsi_srv *s,
 	return 0;
 }
 
+/* True for 0.0.0.0 and ::, which no initiator can connect to. */
+static bool sockaddr_is_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+		return IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr);
+	}
+	const struct sockaddr_in *a = (const void *)ss;
+	return a->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
 static void addr_format(const struct sockaddr_storage *ss, char *buf,
 			size_t len)
 {
@@ -705,7 +731,20 @@ void iscsi_srv_send_targets(struct iscsi_srv *s, struct iscsi_conn *c,
 		    !acl_allows(all, c->initiator))
 			continue;
 		iscsi_text_add(out, "TargetName", e->iqn);
-		iscsi_text_addf(out, "TargetAddress", "%s,1", c->local);
+		/* Every portal, each with its group tag, so an initiator can
+		 * find every path; a wildcard listener is reachable at the
+		 * address this session came to. */
+		for (const struct iscsi_portal *p = s->portals; p != NULL;
+		     p = p->next) {
+			if (p->fd < 0)
+				continue;
+			if (p->addr[0] != '\0')
+				iscsi_text_addf(out, "TargetAddress", "%s,%u",
+						p->addr, p->tpgt);
+			else if (p->tpgt == c->tpgt)
+				iscsi_text_addf(out, "TargetAddress", "%s,%u",
+						c->local, p->tpgt);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_unlock(&s->cfg_lock);
@@ -729,7 +768,8 @@ uint16_t iscsi_srv_session_add(struct iscsi_srv *s, struct iscsi_conn *c)
 	for (struct iscsi_conn *o = s->conns; o != NULL; o = o->next) {
 		if (o == c || !o->in_session || o->discovery != c->discovery)
 			continue;
-		if (memcmp(o->isid, c->isid, 6) != 0 ||
+		/* The session is the ISID and the portal group (SSID). */
+		if (memcmp(o->isid, c->isid, 6) != 0 || o->tpgt != c->tpgt ||
 		    strcasecmp(o->initiator, c->initiator) != 0 ||
 		    strcasecmp(o->target_name, c->target_name) != 0)
 			continue;
@@ -768,13 +808,14 @@ struct accept_handoff {
 	struct iscsi_srv *s;
 	struct ev_loop *loop;
 	int fd;
+	uint16_t tpgt;
 };
 
 static void accept_on_loop(void *arg)
 {
 	struct accept_handoff *h = arg;
 
-	iscsi_conn_start(h->s, h->fd, h->loop);
+	iscsi_conn_start(h->s, h->fd, h->loop, h->tpgt);
 	iscsi_srv_release(h->s);
 	free(h);
 }
@@ -782,7 +823,8 @@ static void accept_on_loop(void *arg)
 static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
 			     void *arg)
 {
-	struct iscsi_srv *s = arg;
+	struct iscsi_portal *portal = arg;
+	struct iscsi_srv *s = portal->srv;
 
 	for (int i = 0; i < 64; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -812,6 +854,7 @@ static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
 		h->s = s;
 		h->fd = cfd;
 		h->loop = loop;
+		h->tpgt = portal->tpgt;
 		iscsi_srv_hold(s);
 		if (ev_loop_post(loop, accept_on_loop, h) < 0) {
 			iscsi_srv_release(s);
@@ -865,10 +908,19 @@ int iscsi_portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
 		goto out_err;
-	p->io = ev_io_add(s->main_loop, fd, EV_READ, portal_accept_cb, s);
+	p->io = ev_io_add(s->main_loop, fd, EV_READ, portal_accept_cb, p);
 	if (p->io == NULL)
 		goto out_err;
 	p->fd = fd;
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		/* A specific address is what SendTargets reports. */
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+		    !sockaddr_is_any(&ss))
+			addr_format(&ss, p->addr, sizeof(p->addr));
+	}
 	freeaddrinfo(ai);
 	log_info("iscsi: listening on %s", p->spec);
 	return 0;
@@ -1013,14 +1065,14 @@ int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv, FILE *out)
 	} else if (strcmp(what, "portals") == 0) {
 		for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next) {
 			if (!json) {
-				fprintf(out, "%s%s\n", p->spec,
+				fprintf(out, "%s,%u%s\n", p->spec, p->tpgt,
 					p->fd >= 0 ? "" : " (closed)");
 				continue;
 			}
 			fputs(p == s->portals ? "{\"portal\": " : ", {\"portal\": ",
 			      out);
 			sk_json_str(out, p->spec);
-			fprintf(out, ", \"open\": %s}",
+			fprintf(out, ", \"tag\": %u, \"open\": %s}", p->tpgt,
 				p->fd >= 0 ? "true" : "false");
 		}
 	} else if (strcmp(what, "sessions") == 0) {

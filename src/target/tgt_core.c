@@ -12,6 +12,8 @@
  *   3. the opcode / service action is in the table and usable on this LUN;
  *   4. every reserved CDB bit is zero (the row's valid-bit mask), with a
  *      field pointer to the first offending byte and bit;
+ *   4a. the ALUA state of the nexus's target port allows the command (the
+ *      row's TGT_CF_ALUA_* column, tgt_alua.c);
  *   5. reservations (SPC-2 RESERVE and persistent reservations);
  *   6. write protection for commands that write the medium;
  * then the handler runs.
@@ -484,6 +486,10 @@ static void cmd_dispatch(struct tgt_cmd *c)
 		return;
 	}
 
+	/* 4a. Asymmetric access state of the target port. */
+	if (tgt_alua_refuse(c))
+		return;
+
 	/* 5. Reservations. */
 	if (!(d->flags & TGT_CF_RES_OK)) {
 		uint64_t holder = atomic_load_explicit(&lun->res2_holder,
@@ -590,8 +596,7 @@ void tgt_task_abort(struct tgt_task *task)
 /* Task management                                                     */
 /* ------------------------------------------------------------------ */
 
-static void lun_reset(struct tgt_lun *lun, struct tgt_nexus *issuer,
-		      enum tgt_ua ua)
+void tgt_lun_reset(struct tgt_lun *lun, enum tgt_ua ua)
 {
 	pthread_mutex_lock(&lun->lock);
 	/* SPC-2 reservations do not survive a reset; persistent ones do. */
@@ -602,8 +607,15 @@ static void lun_reset(struct tgt_lun *lun, struct tgt_nexus *issuer,
 	/* SAM-5 6.6/6.7: every I_T nexus, the issuer's included, gets the
 	 * reset unit attention (libiscsi MultipathIO.Reset checks all
 	 * paths). */
-	(void)issuer;
 	tgt_lun_ua_all(lun, ua, NULL);
+}
+
+/* A reset asked for here: this daemon's nexuses, then the other daemons
+ * that present the LU (tgt_alua.c). */
+static void lun_reset(struct tgt_lun *lun, enum tgt_ua ua)
+{
+	tgt_lun_reset(lun, ua);
+	tgt_ha_notify_reset(lun, ua == TGT_UA_POWER_ON);
 }
 
 int tgt_tmf(struct tgt_target *t, struct tgt_nexus *issuer, enum tgt_tmf fn,
@@ -631,7 +643,7 @@ int tgt_tmf(struct tgt_target *t, struct tgt_nexus *issuer, enum tgt_tmf fn,
 		pthread_mutex_unlock(&t->lock);
 		if (lun == NULL)
 			return -ENOENT;
-		lun_reset(lun, issuer, TGT_UA_BUS_DEVICE_RESET);
+		lun_reset(lun, TGT_UA_BUS_DEVICE_RESET);
 		tgt_lun_release(lun);
 		return 0;
 	case TGT_TMF_TARGET_WARM_RESET:
@@ -644,10 +656,9 @@ int tgt_tmf(struct tgt_target *t, struct tgt_nexus *issuer, enum tgt_tmf fn,
 		}
 		pthread_mutex_unlock(&t->lock);
 		for (i = 0; i < nheld; i++) {
-			lun_reset(held[i], issuer,
-				  fn == TGT_TMF_TARGET_COLD_RESET ?
-					  TGT_UA_POWER_ON :
-					  TGT_UA_BUS_DEVICE_RESET);
+			lun_reset(held[i], fn == TGT_TMF_TARGET_COLD_RESET ?
+						   TGT_UA_POWER_ON :
+						   TGT_UA_BUS_DEVICE_RESET);
 			tgt_lun_release(held[i]);
 		}
 		return 0;

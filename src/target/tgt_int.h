@@ -9,7 +9,9 @@
  *   tgt_mode.c   MODE SENSE / MODE SELECT and the mode pages;
  *   tgt_sbc.c    SBC block commands (READ/WRITE/VERIFY/WRITE SAME/...);
  *   tgt_io.c     the block I/O engine (split, sub-iov slicing, chunks);
- *   tgt_pr.c     persistent reservations.
+ *   tgt_pr.c     persistent reservations;
+ *   tgt_alua.c   target port groups (ALUA), REPORT/SET TARGET PORT GROUPS,
+ *                the per-port access check, LU identities by disk name.
  *
  * Not installed; front ends see only include/scsikit/target.h.
  */
@@ -42,7 +44,8 @@ enum tgt_ua {
 	TGT_UA_CAPACITY_CHANGED = 7,	/* 2A/09 */
 	TGT_UA_CMDS_CLEARED = 8,	/* 2F/00 */
 	TGT_UA_LUNS_CHANGED = 9,	/* 3F/0E */
-	TGT_UA_COUNT = 10,
+	TGT_UA_ALUA_CHANGED = 10,	/* 2A/06 */
+	TGT_UA_COUNT = 11,
 };
 
 /* ---- Mode pages state (per LUN, shared by every nexus). ---- */
@@ -59,6 +62,8 @@ struct tgt_mode {
 #define TGT_PR_MAX_REGS 64
 struct tgt_pr_reg {
 	char *initiator;	/* I_T nexus identity (initiator port) */
+	uint16_t rtpi;		/* ... and the target port it came through */
+	bool all_tg_pt;		/* registered through every target port */
 	uint64_t key;
 	bool holder;		/* made the reservation (not for *_AR types) */
 };
@@ -68,6 +73,7 @@ struct tgt_pr {
 	struct tgt_pr_reg regs[TGT_PR_MAX_REGS];
 	bool reserved;
 	uint8_t type;		/* PR type when reserved */
+	uint32_t seq;		/* changes published (tgt_pr_store.c) */
 };
 
 /* An active COMPARE AND WRITE range, for per-LUN serialization. */
@@ -87,6 +93,7 @@ struct tgt_lun {
 	char revision[5];
 	char serial[65];
 	uint64_t naa;
+	uint64_t naa_ext;	/* VENDOR SPECIFIC IDENTIFIER EXTENSION */
 	bool cfg_read_only;	/* asked for by the creator or the bdev */
 	uint32_t lbsize;
 	uint8_t lbshift;	/* log2(lbsize) */
@@ -138,6 +145,7 @@ struct tgt_nexus {
 	struct tgt_target *t;
 	char *initiator;
 	uint64_t id;		/* unique, nonzero: reservation token */
+	uint16_t rtpi;		/* relative target port (tgt_nexus_set_port) */
 	bool dead;		/* tgt_nexus_destroy ran */
 	struct tgt_nexus *next;	/* in t->nexuses, under t->lock */
 	_Atomic uint32_t ua[TGT_MAX_LUNS];	/* 1u << enum tgt_ua */
@@ -156,6 +164,13 @@ struct tgt_nexus {
 #define TGT_CF_PR_READ 0x0040u	  /* a read for PR conflict checks */
 #define TGT_CF_PR_ALLOWED 0x0080u /* never a PR conflict (SPC-4 5.9.1) */
 #define TGT_CF_IO 0x0100u	  /* a medium access command (stats) */
+/* ALUA (tgt_alua.c): the asymmetric access states, besides the two
+ * active ones, in which the command runs (SPC-4 5.15.2.4 - 5.15.2.6);
+ * elsewhere it gets NOT READY with the state's ASC. */
+#define TGT_CF_ALUA_SB 0x1000u	  /* standby */
+#define TGT_CF_ALUA_UN 0x2000u	  /* unavailable */
+#define TGT_CF_ALUA_TR 0x4000u	  /* transitioning */
+#define TGT_CF_NEEDS_ALUA 0x8000u /* only with target port groups */
 
 typedef void (*tgt_handler)(struct tgt_cmd *c);
 
@@ -301,10 +316,11 @@ void tgt_nexus_ua_set(struct tgt_nexus *n, uint32_t lun_id, enum tgt_ua ua);
 /* Take the highest-priority pending UA of n on lun_id into *asc; false if
  * none.  Clears it (and LUNS_CHANGED on every LUN when that one). */
 bool tgt_nexus_ua_take(struct tgt_nexus *n, uint32_t lun_id, uint16_t *asc);
-/* Set ua on the nexuses whose initiator port is initiator, on every LUN
- * number lun is mapped at. */
+/* Set ua on the nexuses whose initiator port is initiator and whose
+ * target port is rtpi (0: any port), on every LUN number lun is mapped
+ * at. */
 void tgt_lun_ua_initiator(struct tgt_lun *lun, enum tgt_ua ua,
-			  const char *initiator);
+			  const char *initiator, uint16_t rtpi);
 /* Release the SPC-2 reservation and clear PR holders for a nexus going
  * away (under lun->lock). */
 void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n);
@@ -371,6 +387,37 @@ void tgt_h_pr_in(struct tgt_cmd *c);
 void tgt_h_pr_out(struct tgt_cmd *c);
 /* PR access check for c (lun->lock held): true when c conflicts. */
 bool tgt_pr_conflict(struct tgt_cmd *c);
+/* tgt_alua.c */
+void tgt_h_rtpg(struct tgt_cmd *c);
+void tgt_h_stpg(struct tgt_cmd *c);
+/* True when target port groups are defined (TPGS reported). */
+bool tgt_alua_enabled(void);
+/* The ALUA access check for c: true when it answered c (the state of the
+ * nexus's target port refuses the command). */
+bool tgt_alua_refuse(struct tgt_cmd *c);
+/* The target port group of relative port rtpi; 0 when in none. */
+uint16_t tgt_alua_port_group(uint16_t rtpi);
+/* The identity set for disk by tgt_lun_identity_set: false if none. */
+bool tgt_lun_identity_get(const char *disk, char *serial, size_t cap,
+			  uint64_t *naa_hi, uint64_t *naa_lo);
+/* tgt_obj.c: ua on every nexus of every target, on every mapped LUN,
+ * except except (may be NULL). */
+void tgt_ua_everyone(enum tgt_ua ua, struct tgt_nexus *except);
+/* tgt_obj.c: up to max mapped LUNs whose NAA id is naa, held. */
+unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max);
+/* tgt_core.c: the effects of a reset on lun (SPC-2 reservation, mode
+ * pages, ua on every nexus), here only. */
+void tgt_lun_reset(struct tgt_lun *lun, enum tgt_ua ua);
+/* tgt_alua.c: the shared-state ops in use and their argument. */
+const struct tgt_ha_ops *tgt_ha_ops_get(void **arg);
+/* tgt_pr_store.c (lun->lock held): reload lun's reservation state from
+ * the shared store; an encoded copy of it (free it; NULL if no memory);
+ * publish the state, or on failure put the snapshot back (0 or -errno). */
+void tgt_pr_store_load(struct tgt_lun *lun);
+void *tgt_pr_store_snapshot(struct tgt_lun *lun, size_t *len);
+int tgt_pr_store_publish(struct tgt_lun *lun, void *snap, size_t snap_len);
+/* tgt_alua.c: tell the other daemons that lun was reset. */
+void tgt_ha_notify_reset(struct tgt_lun *lun, bool power_on);
 
 /* ---- Limits the engine advertises (VPD B0) and enforces. ---- */
 #define TGT_MAX_UNMAP_LBA_COUNT 0x100000u	/* blocks per UNMAP */

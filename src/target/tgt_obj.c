@@ -62,6 +62,21 @@ static unsigned ilog2u(uint32_t v)
 	return r;
 }
 
+/* A configured identity for this disk name (tgt_lun_identity_set). */
+static void lun_identity_apply(struct tgt_lun *lun, const char *disk)
+{
+	char serial[65];
+	uint64_t hi, lo;
+
+	if (disk == NULL ||
+	    !tgt_lun_identity_get(disk, serial, sizeof(serial), &hi, &lo))
+		return;
+	if (serial[0] != '\0')
+		copy_ascii(lun->serial, sizeof(lun->serial), serial, "");
+	lun->naa = hi;
+	lun->naa_ext = lo;
+}
+
 struct tgt_lun *tgt_lun_create(struct bdev *bd, const struct tgt_lun_params *p)
 {
 	static const struct tgt_lun_params defaults;
@@ -94,7 +109,13 @@ struct tgt_lun *tgt_lun_create(struct bdev *bd, const struct tgt_lun_params *p)
 	if (lun->serial[0] == '\0')
 		snprintf(lun->serial, sizeof(lun->serial), "sk%016llx",
 			 (unsigned long long)(uintptr_t)lun);
-	if (p->naa_id != 0) {
+	if (p->serial == NULL && p->naa_id == 0)
+		lun_identity_apply(lun, bdev_name(bd));
+	if (lun->naa_ext == 0)
+		lun->naa_ext = fnv1a64(lun->serial, 0xcbf29ce484222325ull);
+	if (lun->naa != 0) {
+		/* set by the disk's identity */
+	} else if (p->naa_id != 0) {
 		lun->naa = p->naa_id;
 	} else {
 		/* NAA 6 (IEEE registered extended) with a made-up company ID
@@ -339,6 +360,7 @@ struct tgt_nexus *tgt_nexus_create(struct tgt_target *t,
 	}
 	atomic_init(&n->refs, 1);
 	n->id = atomic_fetch_add(&tgt_nexus_ids, 1) + 1;
+	n->rtpi = 1;
 	for (i = 0; i < TGT_MAX_LUNS; i++)
 		atomic_init(&n->ua[i], 1u << TGT_UA_POWER_ON);
 	n->t = tgt_target_hold(t);
@@ -403,6 +425,11 @@ const char *tgt_nexus_initiator(const struct tgt_nexus *n)
 	return n->initiator;
 }
 
+void tgt_nexus_set_port(struct tgt_nexus *n, uint16_t rtpi)
+{
+	n->rtpi = rtpi != 0 ? rtpi : 1;
+}
+
 void tgt_nexus_ua_set(struct tgt_nexus *n, uint32_t lun_id, enum tgt_ua ua)
 {
 	if (lun_id < TGT_MAX_LUNS)
@@ -420,6 +447,8 @@ static const uint16_t tgt_ua_asc[TGT_UA_COUNT] = {
 	[TGT_UA_CAPACITY_CHANGED] = SCSI_ASC_CAPACITY_DATA_CHANGED,
 	[TGT_UA_CMDS_CLEARED] = SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
 	[TGT_UA_LUNS_CHANGED] = SCSI_ASC_REPORTED_LUNS_DATA_CHANGED,
+	[TGT_UA_ALUA_CHANGED] = SCSI_ASC(0x2a, 0x06), /* ASYMMETRIC ACCESS
+							* STATE CHANGED */
 };
 
 bool tgt_nexus_ua_take(struct tgt_nexus *n, uint32_t lun_id, uint16_t *asc)
@@ -439,8 +468,12 @@ bool tgt_nexus_ua_take(struct tgt_nexus *n, uint32_t lun_id, uint16_t *asc)
 	return true;
 }
 
-void tgt_lun_ua_all(struct tgt_lun *lun, enum tgt_ua ua,
-		    struct tgt_nexus *except)
+/* Set ua on the nexuses that see lun (NULL: any mapped LUN), on each LUN
+ * number it is mapped at, but not on except, and only for initiator (NULL:
+ * any) through target port rtpi (0: any). */
+static void ua_broadcast(const struct tgt_lun *lun, enum tgt_ua ua,
+			 const struct tgt_nexus *except,
+			 const char *initiator, uint16_t rtpi)
 {
 	struct tgt_target *t;
 	struct tgt_nexus *n;
@@ -450,37 +483,63 @@ void tgt_lun_ua_all(struct tgt_lun *lun, enum tgt_ua ua,
 	for (t = tgt_global_list; t != NULL; t = t->gnext) {
 		pthread_mutex_lock(&t->lock);
 		for (i = 0; i < TGT_MAX_LUNS; i++) {
-			if (atomic_load(&t->luns[i]) != lun)
+			struct tgt_lun *l = atomic_load(&t->luns[i]);
+
+			if (l == NULL || (lun != NULL && l != lun))
 				continue;
-			for (n = t->nexuses; n != NULL; n = n->next)
-				if (n != except)
-					tgt_nexus_ua_set(n, i, ua);
+			for (n = t->nexuses; n != NULL; n = n->next) {
+				if (n == except ||
+				    (initiator != NULL &&
+				     strcmp(n->initiator, initiator) != 0) ||
+				    (rtpi != 0 && n->rtpi != rtpi))
+					continue;
+				tgt_nexus_ua_set(n, i, ua);
+			}
 		}
 		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&tgt_global_lock);
 }
 
-void tgt_lun_ua_initiator(struct tgt_lun *lun, enum tgt_ua ua,
-			  const char *initiator)
+unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max)
 {
 	struct tgt_target *t;
-	struct tgt_nexus *n;
-	unsigned i;
+	unsigned i, j, n = 0;
 
 	pthread_mutex_lock(&tgt_global_lock);
 	for (t = tgt_global_list; t != NULL; t = t->gnext) {
 		pthread_mutex_lock(&t->lock);
-		for (i = 0; i < TGT_MAX_LUNS; i++) {
-			if (atomic_load(&t->luns[i]) != lun)
+		for (i = 0; i < TGT_MAX_LUNS && n < max; i++) {
+			struct tgt_lun *l = atomic_load(&t->luns[i]);
+
+			if (l == NULL || l->naa != naa)
 				continue;
-			for (n = t->nexuses; n != NULL; n = n->next)
-				if (strcmp(n->initiator, initiator) == 0)
-					tgt_nexus_ua_set(n, i, ua);
+			for (j = 0; j < n && out[j] != l; j++)
+				;
+			if (j == n)
+				out[n++] = tgt_lun_hold(l);
 		}
 		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&tgt_global_lock);
+	return n;
+}
+
+void tgt_lun_ua_all(struct tgt_lun *lun, enum tgt_ua ua,
+		    struct tgt_nexus *except)
+{
+	ua_broadcast(lun, ua, except, NULL, 0);
+}
+
+void tgt_ua_everyone(enum tgt_ua ua, struct tgt_nexus *except)
+{
+	ua_broadcast(NULL, ua, except, NULL, 0);
+}
+
+void tgt_lun_ua_initiator(struct tgt_lun *lun, enum tgt_ua ua,
+			  const char *initiator, uint16_t rtpi)
+{
+	ua_broadcast(lun, ua, NULL, initiator, rtpi);
 }
 
 void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n)

@@ -4,10 +4,14 @@
  * abort, whose task aborting is the front end's), READ KEYS, READ
  * RESERVATION, REPORT CAPABILITIES and READ FULL STATUS.
  *
- * Registrations are kept per LUN by initiator port name (the I_T nexus
- * identity the front end gives tgt_nexus_create), in memory only: APTPL,
- * SPEC_I_PT and ALL_TG_PT are not supported and answer INVALID FIELD IN
- * PARAMETER LIST.  All of it runs under the LUN lock; the I/O path only
+ * Registrations are kept per LUN by I_T nexus: the initiator port name the
+ * front end gives tgt_nexus_create and the relative target port the nexus
+ * came through (tgt_nexus_set_port), or every target port with ALL_TG_PT.
+ * A LUN is one object however many targets and ports show it, so a
+ * registration or reservation made through one port is seen through all
+ * of them.  The state lives in this daemon's memory: APTPL and SPEC_I_PT
+ * are not supported and answer INVALID FIELD IN PARAMETER LIST; across
+ * daemons see docs/multipath.md.  All of it runs under the LUN lock; the I/O path only
  * looks at lun->pr_active and takes the lock when a reservation exists.
  */
 #include <errno.h>
@@ -44,14 +48,23 @@ static bool type_all_registrants(uint8_t t)
 	return t == PR_WE_AR || t == PR_EA_AR;
 }
 
-static int reg_find(const struct tgt_pr *pr, const char *initiator)
+static int reg_find(const struct tgt_pr *pr, const struct tgt_nexus *n)
 {
 	unsigned i;
 
 	for (i = 0; i < pr->nregs; i++)
-		if (strcmp(pr->regs[i].initiator, initiator) == 0)
+		if (strcmp(pr->regs[i].initiator, n->initiator) == 0 &&
+		    (pr->regs[i].all_tg_pt || pr->regs[i].rtpi == n->rtpi))
 			return (int)i;
 	return -1;
+}
+
+/* Unit attention ua for the nexuses of registration g. */
+static void reg_ua(struct tgt_lun *lun, const struct tgt_pr_reg *g,
+		   enum tgt_ua ua)
+{
+	tgt_lun_ua_initiator(lun, ua, g->initiator,
+			     g->all_tg_pt ? 0 : g->rtpi);
 }
 
 static bool is_holder(const struct tgt_pr *pr, int r)
@@ -93,7 +106,7 @@ bool tgt_pr_conflict(struct tgt_cmd *c)
 
 	if (!pr->reserved || (d->flags & TGT_CF_PR_ALLOWED))
 		return false;
-	r = reg_find(pr, c->n->initiator);
+	r = reg_find(pr, c->n);
 	if (type_registrants(pr->type) ? r >= 0 : is_holder(pr, r))
 		return false;
 	/* Write Exclusive types let everyone read. */
@@ -121,6 +134,7 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 		return;
 	}
 	pthread_mutex_lock(&lun->lock);
+	tgt_pr_store_load(lun);
 	switch (sa) {
 	case 0x00: /* READ KEYS */
 		scsi_put32(buf, pr->generation);
@@ -148,7 +162,7 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 		break;
 	case 0x02: /* REPORT CAPABILITIES */
 		scsi_put16(buf, 8);		/* LENGTH */
-		buf[2] = 0x10;			/* CRH */
+		buf[2] = 0x10 | 0x04;		/* CRH, ATP_C */
 		buf[3] = 0x80;			/* TMV: the mask is valid */
 		buf[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;
 		buf[5] = 0x01;			/* + EX_AC_AR */
@@ -172,7 +186,10 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 				d[12] = 0x01;		/* R_HOLDER */
 				d[13] = pr->type & 0x0f;
 			}
-			scsi_put16(d + 18, 1);	/* RELATIVE TARGET PORT ID */
+			if (r->all_tg_pt)
+				d[12] |= 0x02;		/* ALL_TG_PT */
+			else			/* RELATIVE TARGET PORT ID */
+				scsi_put16(d + 18, r->rtpi);
 			scsi_put32(d + 20, (uint32_t)tl);
 			/* iSCSI TransportID, initiator port format (01b). */
 			d[24] = 0x40 | 0x05;
@@ -192,10 +209,10 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 /* ---- PERSISTENT RESERVE OUT ---- */
 
 enum pr_result { PR_OK, PR_CONFLICT, PR_BAD_TYPE, PR_BAD_RELEASE,
-		 PR_BAD_PARAM, PR_NO_SPACE };
+		 PR_BAD_PARAM, PR_NO_SPACE, PR_NOT_STORED };
 
 static enum pr_result pr_register(struct tgt_cmd *c, int r, uint64_t rk,
-				  uint64_t sark, bool ignore)
+				  uint64_t sark, bool ignore, bool all_tg_pt)
 {
 	struct tgt_lun *lun = c->lun;
 	struct tgt_pr *pr = &lun->pr;
@@ -211,6 +228,8 @@ static enum pr_result pr_register(struct tgt_cmd *c, int r, uint64_t rk,
 		if (pr->regs[pr->nregs].initiator == NULL)
 			return PR_NO_SPACE;
 		pr->regs[pr->nregs].key = sark;
+		pr->regs[pr->nregs].rtpi = c->n->rtpi;
+		pr->regs[pr->nregs].all_tg_pt = all_tg_pt;
 		pr->regs[pr->nregs].holder = false;
 		pr->nregs++;
 		pr->generation++;
@@ -229,8 +248,8 @@ static enum pr_result pr_register(struct tgt_cmd *c, int r, uint64_t rk,
 			unsigned i;
 
 			for (i = 0; i < pr->nregs; i++)
-				tgt_lun_ua_initiator(lun, TGT_UA_RES_RELEASED,
-						     pr->regs[i].initiator);
+				reg_ua(lun, &pr->regs[i],
+				       TGT_UA_RES_RELEASED);
 		}
 	} else {
 		pr->regs[r].key = sark;
@@ -289,8 +308,8 @@ static enum pr_result pr_release(struct tgt_cmd *c, int r, uint64_t rk,
 	if (type_registrants(type) || type == PR_WE || type == PR_EA)
 		for (i = 0; i < pr->nregs; i++)
 			if ((int)i != r)
-				tgt_lun_ua_initiator(lun, TGT_UA_RES_RELEASED,
-						     pr->regs[i].initiator);
+				reg_ua(lun, &pr->regs[i],
+				       TGT_UA_RES_RELEASED);
 	return PR_OK;
 }
 
@@ -304,9 +323,8 @@ static enum pr_result pr_clear(struct tgt_cmd *c, int r, uint64_t rk)
 	while (pr->nregs > 0) {
 		unsigned i = pr->nregs - 1;
 
-		if (strcmp(pr->regs[i].initiator, c->n->initiator) != 0)
-			tgt_lun_ua_initiator(lun, TGT_UA_RES_PREEMPTED,
-					     pr->regs[i].initiator);
+		if ((int)i != r)
+			reg_ua(lun, &pr->regs[i], TGT_UA_RES_PREEMPTED);
 		reg_remove(lun, i);
 	}
 	pr_release_all(lun);
@@ -342,10 +360,8 @@ static enum pr_result pr_preempt(struct tgt_cmd *c, int r, uint64_t rk,
 	while (i < pr->nregs) {
 		struct tgt_pr_reg *g = &pr->regs[i];
 
-		if ((int)i != r && (sark == 0 || g->key == sark) &&
-		    strcmp(g->initiator, c->n->initiator) != 0) {
-			tgt_lun_ua_initiator(lun, TGT_UA_REG_PREEMPTED,
-					     g->initiator);
+		if ((int)i != r && (sark == 0 || g->key == sark)) {
+			reg_ua(lun, g, TGT_UA_REG_PREEMPTED);
 			/* reg_remove moves the last entry into i. */
 			if (r == (int)pr->nregs - 1)
 				r = (int)i;
@@ -379,6 +395,8 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 	uint8_t p[24];
 	uint64_t rk, sark;
 	enum pr_result res = PR_OK;
+	size_t snap_len = 0;
+	void *snap;
 	int r;
 
 	c->implied = plen;
@@ -394,10 +412,6 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 		tgt_cmd_bad_param(c, 20, 3);
 		return;
 	}
-	if (p[20] & 0x04) {	/* ALL_TG_PT */
-		tgt_cmd_bad_param(c, 20, 2);
-		return;
-	}
 	if (p[20] & 0x01) {	/* APTPL: nothing persists across power loss */
 		tgt_cmd_bad_param(c, 20, 0);
 		return;
@@ -410,13 +424,15 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 	rk = scsi_get64(p);
 	sark = scsi_get64(p + 8);
 	pthread_mutex_lock(&lun->lock);
-	r = reg_find(&lun->pr, c->n->initiator);
+	tgt_pr_store_load(lun);
+	snap = tgt_pr_store_snapshot(lun, &snap_len);
+	r = reg_find(&lun->pr, c->n);
 	switch (sa) {
 	case 0x00:
-		res = pr_register(c, r, rk, sark, false);
+		res = pr_register(c, r, rk, sark, false, p[20] & 0x04);
 		break;
 	case 0x06:
-		res = pr_register(c, r, rk, sark, true);
+		res = pr_register(c, r, rk, sark, true, p[20] & 0x04);
 		break;
 	case 0x01:
 		res = pr_reserve(c, r, rk, type);
@@ -432,7 +448,12 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 		res = pr_preempt(c, r, rk, sark, type);
 		break;
 	}
+	/* Another daemon may have changed it meanwhile: then ours is
+	 * undone and the initiator retries against the new state. */
+	if (res == PR_OK && tgt_pr_store_publish(lun, snap, snap_len) < 0)
+		res = PR_NOT_STORED;
 	pthread_mutex_unlock(&lun->lock);
+	free(snap);
 	switch (res) {
 	case PR_OK:
 		tgt_cmd_good(c);
@@ -449,6 +470,9 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 		break;
 	case PR_BAD_PARAM:
 		tgt_cmd_bad_param(c, 8, -1);
+		break;
+	case PR_NOT_STORED:
+		tgt_cmd_status(c, SCSI_STATUS_BUSY);
 		break;
 	case PR_NO_SPACE:
 		/* SPC-4 5.9.7: INSUFFICIENT REGISTRATION RESOURCES. */

@@ -48,6 +48,8 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	p[2] = 0x06;		/* VERSION: SPC-4 */
 	p[3] = 0x10 | 0x02;	/* HISUP, RESPONSE DATA FORMAT 2 */
 	p[4] = INQ_STD_LEN - 5;	/* ADDITIONAL LENGTH */
+	if (tgt_alua_enabled())
+		p[5] = 0x30;	/* TPGS 11b: implicit and explicit ALUA */
 	p[7] = 0x02;		/* CMDQUE */
 	put_ascii(p + 8, 8, lun != NULL ? lun->vendor : "SCSIKIT");
 	put_ascii(p + 16, 16, lun != NULL ? lun->product : "NO LUN");
@@ -66,19 +68,14 @@ static size_t vpd_designators(struct tgt_cmd *c, struct tgt_lun *lun,
 {
 	const char *tname = c->n->t->name;
 	size_t n = 4, sl = strlen(lun->serial);
-	uint64_t ext = 0xcbf29ce484222325ull;
-	const char *s;
+	uint16_t tpg = tgt_alua_port_group(c->n->rtpi);
 
 	/* NAA IEEE Registered Extended (NAA 6), 16 bytes, binary. */
 	p[n + 0] = 0x01;	/* PROTOCOL IDENTIFIER 0, CODE SET binary */
 	p[n + 1] = 0x03;	/* PIV 0, ASSOCIATION LU, TYPE NAA */
 	p[n + 3] = 16;
 	scsi_put64(p + n + 4, lun->naa);
-	for (s = lun->serial; *s != '\0'; s++) {
-		ext ^= (unsigned char)*s;
-		ext *= 0x100000001b3ull;
-	}
-	scsi_put64(p + n + 12, ext);	/* VENDOR SPECIFIC IDENTIFIER EXT. */
+	scsi_put64(p + n + 12, lun->naa_ext); /* VENDOR SPECIFIC ID. EXT. */
 	n += 4 + 16;
 
 	/* T10 vendor ID: vendor (8 bytes) + the unit serial, ASCII. */
@@ -91,13 +88,22 @@ static size_t vpd_designators(struct tgt_cmd *c, struct tgt_lun *lun,
 	memcpy(p + n + 12, lun->serial, sl);
 	n += 4 + 8 + sl;
 
-	/* Relative target port identifier: one port, 1; association target
-	 * port.  PIV 0: the engine does not know the transport protocol. */
+	/* Relative target port identifier of the nexus's port; association
+	 * target port.  PIV 0: the engine does not know the transport. */
 	p[n + 0] = 0x01;
 	p[n + 1] = 0x10 | 0x04;
 	p[n + 3] = 4;
-	scsi_put16(p + n + 6, 1);
+	scsi_put16(p + n + 6, c->n->rtpi);
 	n += 8;
+
+	/* Target port group of that port (SPC-4 7.8.6.7), with ALUA. */
+	if (tpg != 0) {
+		p[n + 0] = 0x01;
+		p[n + 1] = 0x10 | 0x05;
+		p[n + 3] = 4;
+		scsi_put16(p + n + 6, tpg);
+		n += 8;
+	}
 
 	/* SCSI name string of the target device (its iSCSI name), UTF-8,
 	 * null-terminated and padded to a multiple of 4. */

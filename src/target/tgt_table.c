@@ -26,9 +26,14 @@
 #define W TGT_DIR_WRITE
 #define N TGT_DIR_NONE
 
-/* Flag groups. */
+/* Flag groups.  ALUA: SPC-4 5.15.2.4-6 let INQUIRY, REPORT LUNS and
+ * REQUEST SENSE run in every state (F_ALWAYS), the reporting MAINTENANCE
+ * IN commands too (F_ALUA_INFO); standby adds mode pages and persistent
+ * reservations (F_ALUA_SB), unavailable adds SET TARGET PORT GROUPS. */
+#define F_ALUA_INFO (TGT_CF_ALUA_SB | TGT_CF_ALUA_UN | TGT_CF_ALUA_TR)
+#define F_ALUA_SB TGT_CF_ALUA_SB
 #define F_ALWAYS (TGT_CF_UA_OK | TGT_CF_RES_OK | TGT_CF_NO_LUN_OK | \
-		  TGT_CF_PR_ALLOWED)
+		  TGT_CF_PR_ALLOWED | F_ALUA_INFO)
 #define F_RD (TGT_CF_IO | TGT_CF_PR_READ)
 #define F_WR (TGT_CF_IO | TGT_CF_MEDIUM_WRITE)
 
@@ -43,84 +48,96 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	  { 0, 0x01, 0, 0, B, 0 }, tgt_h_request_sense, "REQUEST SENSE" },
 	{ SCSI_INQUIRY, 0, 6, R, F_ALWAYS, 1,
 	  { 0, 0x01, B, B, B, 0 }, tgt_h_inquiry, "INQUIRY" },
-	{ SCSI_MODE_SELECT_6, 0, 6, W, 0, 1,
+	{ SCSI_MODE_SELECT_6, 0, 6, W, F_ALUA_SB, 1,
 	  { 0, 0x11, 0, 0, B, 0 }, tgt_h_mode_select, "MODE SELECT(6)" },
 	{ SCSI_RESERVE_6, 0, 6, N, 0, 1,
 	  { 0, 0, 0, 0, 0, 0 }, tgt_h_reserve, "RESERVE(6)" },
 	{ SCSI_RELEASE_6, 0, 6, N, TGT_CF_RES_OK, 1,
 	  { 0, 0, 0, 0, 0, 0 }, tgt_h_release, "RELEASE(6)" },
-	{ SCSI_MODE_SENSE_6, 0, 6, R, TGT_CF_PR_READ, 1,
+	{ SCSI_MODE_SENSE_6, 0, 6, R, TGT_CF_PR_READ | F_ALUA_SB, 1,
 	  { 0, 0x08, B, B, B, 0 }, tgt_h_mode_sense, "MODE SENSE(6)" },
 	{ SCSI_START_STOP_UNIT, 0, 6, N, 0, 30,
 	  { 0, 0x01, 0, 0, 0x07, 0 }, tgt_h_start_stop, "START STOP UNIT" },
 	{ SCSI_PREVENT_ALLOW, 0, 6, N, 0, 1,
 	  { 0, 0, 0, 0, 0x03, 0 }, tgt_h_prevent_allow,
 	  "PREVENT ALLOW MEDIUM REMOVAL" },
-	{ SCSI_MODE_SELECT_10, 0, 10, W, 0, 1,
+	{ SCSI_MODE_SELECT_10, 0, 10, W, F_ALUA_SB, 1,
 	  { 0, 0x11, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_mode_select,
 	  "MODE SELECT(10)" },
 	{ SCSI_RESERVE_10, 0, 10, N, 0, 1,
 	  { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, tgt_h_reserve, "RESERVE(10)" },
 	{ SCSI_RELEASE_10, 0, 10, N, TGT_CF_RES_OK, 1,
 	  { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, tgt_h_release, "RELEASE(10)" },
-	{ SCSI_MODE_SENSE_10, 0, 10, R, TGT_CF_PR_READ, 1,
+	{ SCSI_MODE_SENSE_10, 0, 10, R, TGT_CF_PR_READ | F_ALUA_SB, 1,
 	  { 0, 0x18, B, B, 0, 0, 0, B, B, 0 }, tgt_h_mode_sense,
 	  "MODE SENSE(10)" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x00, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / READ KEYS" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x01, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / READ RESERVATION" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x02, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / REPORT CAPABILITIES" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x03, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / READ FULL STATUS" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x00, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / REGISTER" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x01, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / RESERVE" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x02, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / RELEASE" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x03, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / CLEAR" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x04, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / PREEMPT" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x05, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / PREEMPT AND ABORT" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x06, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY" },
 	{ SCSI_REPORT_LUNS, 0, 12, R, F_ALWAYS, 1,
 	  { 0, 0, B, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_report_luns,
 	  "REPORT LUNS" },
 	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES, 12, R,
-	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO, 1,
 	  { 0, 0x1f, 0x87, B, B, B, B, B, B, B, 0, 0 }, tgt_h_rsoc,
 	  "REPORT SUPPORTED OPERATION CODES" },
 	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_TMFS, 12, R,
-	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED, 1,
+	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO, 1,
 	  { 0, 0x1f, 0x80, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_rstmf,
 	  "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS" },
+	/* ALUA (tgt_alua.c): only when target port groups exist.  SPC-4
+	 * 5.9.1: neither conflicts with reservations. */
+	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_TARGET_PORT_GROUPS, 12, R,
+	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | TGT_CF_NEEDS_ALUA |
+	  F_ALUA_INFO, 1,
+	  { 0, 0xff, 0, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_rtpg,
+	  "REPORT TARGET PORT GROUPS" },
+	{ SCSI_MAINTENANCE_OUT, 0x0a, 12, W,
+	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | TGT_CF_NEEDS_ALUA |
+	  TGT_CF_ALUA_SB | TGT_CF_ALUA_UN, 1,
+	  { 0, 0x1f, 0, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_stpg,
+	  "SET TARGET PORT GROUPS" },
 
 	/* ---- SBC ---- */
 	{ SCSI_READ_6, 0, 6, R, F_RD, 30,
@@ -243,6 +260,8 @@ bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 {
 	if ((d->flags & TGT_CF_NEEDS_DISCARD) && lun != NULL &&
 	    !bdev_geometry(lun->bd)->can_discard)
+		return false;
+	if ((d->flags & TGT_CF_NEEDS_ALUA) && !tgt_alua_enabled())
 		return false;
 	return true;
 }

@@ -9,14 +9,7 @@
 static uint8_t prout(struct tt *e, struct tgt_nexus *n, struct tt_res *r,
 		     uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark)
 {
-	uint8_t cdb[10] = { SCSI_PERSISTENT_RESERVE_OUT, sa, type };
-	static uint8_t p[24];
-
-	memset(p, 0, sizeof(p));
-	scsi_put64(p, rk);
-	scsi_put64(p + 8, sark);
-	scsi_put32(cdb + 5, 24);
-	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, p, 24);
+	return tt_prout(e, n, r, sa, type, rk, sark, 0);
 }
 
 static uint8_t prin(struct tt *e, struct tgt_nexus *n, struct tt_res *r,
@@ -36,14 +29,6 @@ static uint8_t rd(struct tt *e, struct tgt_nexus *n, struct tt_res *r)
 	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_READ, buf, 512);
 }
 
-static uint8_t wr(struct tt *e, struct tgt_nexus *n, struct tt_res *r)
-{
-	uint8_t cdb[16], buf[512];
-
-	memset(buf, 0, sizeof(buf));
-	cdb_rw10(cdb, SCSI_WRITE_10, 1, 1, 0);
-	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, buf, 512);
-}
 
 #define GOOD SCSI_STATUS_GOOD
 #define RC SCSI_STATUS_RESERVATION_CONFLICT
@@ -83,11 +68,11 @@ static void test_pr_access(void **state)
 		assert_int_equal(prout(&e, e.n1, &r, 1, t, 0xa1, 0), GOOD);
 		/* The holder reads and writes. */
 		assert_int_equal(rd(&e, e.n1, &r), GOOD);
-		assert_int_equal(wr(&e, e.n1, &r), GOOD);
+		assert_int_equal(tt_wr1(&e, e.n1, &r), GOOD);
 		assert_int_equal(rd(&e, e.n2, &r), access_cases[i].reg_rd);
-		assert_int_equal(wr(&e, e.n2, &r), access_cases[i].reg_wr);
+		assert_int_equal(tt_wr1(&e, e.n2, &r), access_cases[i].reg_wr);
 		assert_int_equal(rd(&e, n3, &r), access_cases[i].unreg_rd);
-		assert_int_equal(wr(&e, n3, &r), access_cases[i].unreg_wr);
+		assert_int_equal(tt_wr1(&e, n3, &r), access_cases[i].unreg_wr);
 		/* INQUIRY, TUR and PR IN are always allowed. */
 		{
 			uint8_t inq[6] = { SCSI_INQUIRY, 0, 0, 0, 36, 0 };
@@ -113,7 +98,7 @@ static void test_pr_access(void **state)
 		       TGT_DIR_NONE, NULL, 0);
 		tt_expect_sense(&r, SCSI_SK_UNIT_ATTENTION,
 				SCSI_ASC_RESERVATIONS_PREEMPTED);
-		assert_int_equal(wr(&e, n3, &r), GOOD);
+		assert_int_equal(tt_wr1(&e, n3, &r), GOOD);
 	}
 	tgt_nexus_destroy(n3);
 	tt_teardown(&e);
@@ -210,17 +195,17 @@ static void test_pr_preempt_and_errors(void **state)
 	/* Preempt the holder: the reservation moves. */
 	assert_int_equal(prout(&e, e.n2, &r, 0, 0, 0, 0xbb), GOOD);
 	assert_int_equal(prout(&e, e.n2, &r, 1, 3, 0xbb, 0), GOOD);
-	assert_int_equal(wr(&e, e.n1, &r), RC);
+	assert_int_equal(tt_wr1(&e, e.n1, &r), RC);
 	assert_int_equal(prout(&e, e.n1, &r, 5, 1, 0xaa, 0xbb), GOOD);
 	assert_int_equal(prin(&e, e.n1, &r, 1, buf, 64), GOOD);
 	assert_int_equal(scsi_get64(buf + 8), 0xaa);
 	assert_int_equal(buf[21], 1);
-	assert_int_equal(wr(&e, e.n1, &r), GOOD);
+	assert_int_equal(tt_wr1(&e, e.n1, &r), GOOD);
 	/* n2 first hears that it was preempted, then conflicts. */
-	wr(&e, e.n2, &r);
+	tt_wr1(&e, e.n2, &r);
 	tt_expect_sense(&r, SCSI_SK_UNIT_ATTENTION,
 			SCSI_ASC_REGISTRATIONS_PREEMPTED);
-	assert_int_equal(wr(&e, e.n2, &r), RC);
+	assert_int_equal(tt_wr1(&e, e.n2, &r), RC);
 	/* Bad parameter list length, APTPL, bad type, bad scope. */
 	memset(p, 0, sizeof(p));
 	scsi_put32(cdb + 5, 20);

@@ -308,6 +308,33 @@ static inline void tt_clear_ua(struct tt *e, struct tgt_nexus *n)
 	fail_msg("unit attentions do not clear");
 }
 
+/* WRITE(10) of one zeroed block at LBA 1 through n; returns the status. */
+static inline uint8_t tt_wr1(struct tt *e, struct tgt_nexus *n,
+			     struct tt_res *r)
+{
+	uint8_t cdb[10] = { SCSI_WRITE_10, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+	static uint8_t buf[512];
+
+	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, buf, 512);
+}
+
+/* PERSISTENT RESERVE OUT with a 24-byte parameter list (flags: byte 20,
+ * SPEC_I_PT / ALL_TG_PT / APTPL); returns the status. */
+static inline uint8_t tt_prout(struct tt *e, struct tgt_nexus *n,
+			       struct tt_res *r, uint8_t sa, uint8_t type,
+			       uint64_t rk, uint64_t sark, uint8_t flags)
+{
+	uint8_t cdb[10] = { SCSI_PERSISTENT_RESERVE_OUT, sa, type };
+	static uint8_t p[24];
+
+	memset(p, 0, sizeof(p));
+	scsi_put64(p, rk);
+	scsi_put64(p + 8, sark);
+	p[20] = flags;
+	scsi_put32(cdb + 5, 24);
+	return tt_run(e, n, r, 0, cdb, 10, TGT_DIR_WRITE, p, 24);
+}
+
 /* CDB builders. */
 static inline void cdb_rw10(uint8_t *c, uint8_t op, uint32_t lba,
 			    uint16_t nlb, uint8_t flags)
