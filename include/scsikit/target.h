@@ -72,6 +72,16 @@ SK_API struct bdev *tgt_lun_bdev(const struct tgt_lun *lun);
  * HAS CHANGED unit attention. */
 SK_API void tgt_lun_capacity_changed(struct tgt_lun *lun);
 
+/*
+ * Swap the medium of a removable drive bdev (bdev_medium_create) under
+ * every LUN that sits on it: medium NULL ejects, otherwise medium is
+ * loaded (a reference is taken) and every I_T nexus gets NOT READY TO
+ * READY CHANGE, MEDIUM MAY HAVE CHANGED.  0, -EBUSY while an initiator
+ * prevents medium removal, -EINVAL (not a drive, other block size),
+ * -EROFS (read-only medium in a read-write drive).
+ */
+SK_API int tgt_medium_change(struct bdev *bd, struct bdev *medium);
+
 SK_API struct tgt_target *tgt_target_create(const char *name);
 SK_API struct tgt_target *tgt_target_hold(struct tgt_target *t);
 SK_API void tgt_target_release(struct tgt_target *t);

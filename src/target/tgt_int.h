@@ -27,6 +27,8 @@
 #include <scsikit/scsi.h>
 #include <scsikit/target.h>
 
+#include "target/tgt_media.h"
+
 struct tgt_cmd;
 
 /* ---- Unit attention conditions, one bit each, in reporting order (the
@@ -42,7 +44,8 @@ enum tgt_ua {
 	TGT_UA_CAPACITY_CHANGED = 7,	/* 2A/09 */
 	TGT_UA_CMDS_CLEARED = 8,	/* 2F/00 */
 	TGT_UA_LUNS_CHANGED = 9,	/* 3F/0E */
-	TGT_UA_COUNT = 10,
+	TGT_UA_MEDIUM_CHANGED = 10,	/* 28/00 (tgt_medium.c) */
+	TGT_UA_COUNT = 11,
 };
 
 /* ---- Mode pages state (per LUN, shared by every nexus). ---- */
@@ -113,6 +116,9 @@ struct tgt_lun {
 	 * takes the lock to check it. */
 	atomic_bool pr_active;
 
+	/* Removable medium and sanitize state (tgt_media.h). */
+	struct tgt_media media;
+
 	struct {
 		_Atomic uint64_t cmds, read_cmds, write_cmds;
 		_Atomic uint64_t read_bytes, write_bytes, errors, in_flight;
@@ -156,6 +162,8 @@ struct tgt_nexus {
 #define TGT_CF_PR_READ 0x0040u	  /* a read for PR conflict checks */
 #define TGT_CF_PR_ALLOWED 0x0080u /* never a PR conflict (SPC-4 5.9.1) */
 #define TGT_CF_IO 0x0100u	  /* a medium access command (stats) */
+#define TGT_CF_NO_MEDIUM_OK 0x0200u /* runs with no medium loaded */
+#define TGT_CF_SANITIZE_OK 0x0400u /* runs while a sanitize is running */
 
 typedef void (*tgt_handler)(struct tgt_cmd *c);
 

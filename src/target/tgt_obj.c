@@ -115,6 +115,7 @@ struct tgt_lun *tgt_lun_create(struct bdev *bd, const struct tgt_lun_params *p)
 	lun->def_wce = p == &defaults ? geo->volatile_cache : p->write_cache;
 	lun->def_d_sense = p->descriptor_sense;
 	tgt_mode_defaults(lun);
+	tgt_media_init(lun);
 	return lun;
 }
 
@@ -420,6 +421,7 @@ static const uint16_t tgt_ua_asc[TGT_UA_COUNT] = {
 	[TGT_UA_CAPACITY_CHANGED] = SCSI_ASC_CAPACITY_DATA_CHANGED,
 	[TGT_UA_CMDS_CLEARED] = SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
 	[TGT_UA_LUNS_CHANGED] = SCSI_ASC_REPORTED_LUNS_DATA_CHANGED,
+	[TGT_UA_MEDIUM_CHANGED] = SCSI_ASC(0x28, 0x00),
 };
 
 bool tgt_nexus_ua_take(struct tgt_nexus *n, uint32_t lun_id, uint16_t *asc)
@@ -461,6 +463,38 @@ void tgt_lun_ua_all(struct tgt_lun *lun, enum tgt_ua ua,
 	pthread_mutex_unlock(&tgt_global_lock);
 }
 
+unsigned tgt_luns_of_bdev(struct bdev *bd, struct tgt_lun **out,
+			  unsigned max)
+{
+	struct tgt_target *t;
+	struct tgt_lun *lun, *prev = NULL;
+	unsigned i, j, n = 0;
+
+	pthread_mutex_lock(&tgt_global_lock);
+	for (t = tgt_global_list; t != NULL; t = t->gnext) {
+		pthread_mutex_lock(&t->lock);
+		for (i = 0; i < TGT_MAX_LUNS; i++) {
+			bool seen = false;
+
+			lun = atomic_load(&t->luns[i]);
+			if (lun == NULL || lun->bd != bd)
+				continue;
+			/* One LUN may be mapped at several numbers. */
+			for (j = 0; j < n && j < max && out != NULL; j++)
+				seen = seen || out[j] == lun;
+			if (seen || lun == prev)
+				continue;
+			prev = lun;
+			if (out != NULL && n < max)
+				out[n] = tgt_lun_hold(lun);
+			n++;
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&tgt_global_lock);
+	return out != NULL && n > max ? max : n;
+}
+
 void tgt_lun_ua_initiator(struct tgt_lun *lun, enum tgt_ua ua,
 			  const char *initiator)
 {
@@ -489,4 +523,8 @@ void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n)
 
 	/* SPC-2: an I_T nexus loss releases that nexus's reservation. */
 	atomic_compare_exchange_strong(&lun->res2_holder, &id, 0);
+	/* SPC-4 6.13: and its medium removal prevention. */
+	pthread_mutex_lock(&lun->lock);
+	tgt_media_prevent_clear(lun, n);
+	pthread_mutex_unlock(&lun->lock);
 }

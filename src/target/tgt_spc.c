@@ -42,9 +42,11 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 		 * 1Fh; the rest is still well-formed. */
 		p[0] = 0x60 | SCSI_TYPE_NO_LUN;
 	} else {
-		p[0] = SCSI_TYPE_DISK;	/* qualifier 000b, direct access */
+		/* qualifier 000b, direct access or CD/DVD (MMC) */
+		p[0] = lun->media.cdrom ? SCSI_TYPE_CDROM : SCSI_TYPE_DISK;
 	}
-	p[1] = 0x00;		/* RMB = 0: not removable */
+	/* RMB: removable medium */
+	p[1] = lun != NULL && lun->media.removable ? 0x80 : 0x00;
 	p[2] = 0x06;		/* VERSION: SPC-4 */
 	p[3] = 0x10 | 0x02;	/* HISUP, RESPONSE DATA FORMAT 2 */
 	p[4] = INQ_STD_LEN - 5;	/* ADDITIONAL LENGTH */
@@ -123,7 +125,7 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 	const struct bdev_geometry *geo = bdev_geometry(lun->bd);
 	size_t n;
 
-	p[0] = SCSI_TYPE_DISK;
+	p[0] = lun->media.cdrom ? SCSI_TYPE_CDROM : SCSI_TYPE_DISK;
 	p[1] = page;
 	switch (page) {
 	case 0x00: /* SUPPORTED VPD PAGES */
@@ -266,6 +268,8 @@ void tgt_h_request_sense(struct tgt_cmd *c)
 		 * unit attention. */
 		s.key = SCSI_SK_UNIT_ATTENTION;
 		s.asc_ascq = asc;
+	} else if (tgt_media_sense(c, &s)) {
+		/* Sanitize progress, no medium (tgt_medium.c). */
 	} else {
 		s.key = SCSI_SK_NO_SENSE;
 		s.asc_ascq = SCSI_ASC_NO_ADDITIONAL_SENSE;
@@ -326,6 +330,10 @@ void tgt_h_start_stop(struct tgt_cmd *c)
 	const uint8_t *cdb = c->task->cdb;
 	int rc;
 
+	if (c->lun->media.removable) {
+		tgt_medium_start_stop(c);
+		return;
+	}
 	/* A fixed disk has no medium to load or eject: LOEJ is an invalid
 	 * field (libiscsi StartStopUnit.Simple expects a failure when RMB is
 	 * 0). */
@@ -348,6 +356,10 @@ void tgt_h_start_stop(struct tgt_cmd *c)
 
 void tgt_h_prevent_allow(struct tgt_cmd *c)
 {
+	if (c->lun->media.removable) {
+		tgt_medium_prevent_allow(c);
+		return;
+	}
 	/* Nothing can be removed from a fixed disk, so preventing removal
 	 * (00b/01b) holds trivially; 10b/11b are obsolete in SBC-3. */
 	if ((c->task->cdb[4] & 0x03) > 1) {
