@@ -16,8 +16,13 @@ static void ctl_usage(const char *cmd, FILE *out)
 			"usage: scsikit disk [--socket PATH] list [--json]\n"
 			"       scsikit disk [--socket PATH] add NAME SPEC\n"
 			"       scsikit disk [--socket PATH] remove NAME\n"
+			"       scsikit disk [--socket PATH] eject NAME\n"
+			"       scsikit disk [--socket PATH] load NAME "
+			"[FILE|SPEC]\n"
 			"SPEC as for 'scsikit serve --disk': mem:SIZE or "
-			"file:PATH[,direct][,size=SIZE], ,ro for read-only.\n"
+			"file:PATH[,direct][,size=SIZE], ,ro for read-only,\n"
+			",removable or ,cdrom for a drive whose medium eject "
+			"and load swap.\n"
 			"Every front end of the daemon exports a disk as soon "
 			"as it is added.\n");
 	else if (strcmp(cmd, "stats") == 0)

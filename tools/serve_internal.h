@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "serve.h"
 
@@ -39,6 +40,10 @@ void serve_ctl_stop(struct serve_ctl *ctl);
 /* Make a disk from "NAME=SPEC" and add it to the registry; 0 or -1 with a
  * message in err. */
 int serve_disk_add(const char *name_spec, char *err, size_t errlen);
+
+/* `disk eject NAME` / `disk load NAME [SPEC]` (serve_medium.c): argv as
+ * the control socket split it; 0, or -1 with a message in out. */
+int ctl_disk_medium(int argc, char **argv, FILE *out);
 
 /* Ask the daemon to stop (from any thread). */
 void serve_request_stop(struct serve_daemon *d);

@@ -7,8 +7,9 @@
  * with LOEJ opens the tray: the medium stays in the drive (the bdev is
  * untouched) and the LU answers MEDIUM NOT PRESENT - TRAY OPEN until a
  * load closes it again.  The operator's `disk eject` (tgt_medium_eject)
- * takes the medium out of the drive bdev, and `disk load` puts another
- * one in (src/bdev/medium.c).  A load that brings a medium back gives
+ * opens the tray of every LUN on the drive the same way, and `disk load`
+ * (tgt_medium_load) closes it, first putting another medium in the drive
+ * bdev when given one (src/bdev/medium.c).  A load that brings a medium back gives
  * NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED to every I_T nexus
  * but the one that asked for it.
  *
@@ -257,7 +258,11 @@ static void luns_put(struct tgt_lun **v, unsigned n)
 	free(v);
 }
 
-int tgt_medium_change(struct bdev *bd, struct bdev *medium)
+/*
+ * Lock every LUN on bd (always in the order of v[], so two operators
+ * cannot deadlock) and refuse when any nexus prevents removal.
+ */
+static int drive_lock(struct bdev *bd, struct tgt_lun ***vp, unsigned *np)
 {
 	struct tgt_lun **v;
 	unsigned i, n;
@@ -266,28 +271,66 @@ int tgt_medium_change(struct bdev *bd, struct bdev *medium)
 	if (bdev_medium_kind(bd) == BDEV_MEDIUM_FIXED)
 		return -EINVAL;
 	v = luns_on(bd, &n);
-	/* Lock every LUN on the drive so that no PREVENT slips in between
-	 * the check and the change (always in the same order: v[]). */
 	for (i = 0; i < n; i++)
 		pthread_mutex_lock(&v[i]->lock);
 	for (i = 0; i < n && rc == 0; i++)
 		if (v[i]->media.nprevent > 0)
 			rc = -EBUSY;
-	if (rc == 0)
-		rc = bdev_medium_change(bd, medium);
-	for (i = 0; i < n && rc == 0; i++) {
-		if (medium == NULL) {
-			atomic_store(&v[i]->media.tray, TGT_TRAY_OPEN);
-			media_event(v[i], MEDIA_EV_REMOVAL);
-		} else {
-			tray_close(v[i]);
-		}
-	}
+	*vp = v;
+	*np = n;
+	return rc;
+}
+
+static void drive_unlock(struct tgt_lun **v, unsigned n)
+{
+	unsigned i;
+
 	for (i = n; i-- > 0;)
 		pthread_mutex_unlock(&v[i]->lock);
-	/* A new medium: every nexus may have missed the change. */
-	for (i = 0; i < n && rc == 0 && medium != NULL; i++)
-		tgt_lun_ua_all(v[i], TGT_UA_MEDIUM_CHANGED, NULL);
+}
+
+int tgt_medium_eject(struct bdev *bd)
+{
+	struct tgt_lun **v = NULL;
+	unsigned i, n = 0;
+	int rc = drive_lock(bd, &v, &n);
+
+	for (i = 0; i < n && rc == 0; i++) {
+		if (atomic_exchange(&v[i]->media.tray, TGT_TRAY_OPEN) ==
+		    TGT_TRAY_LOADED)
+			media_event(v[i], MEDIA_EV_REMOVAL);
+	}
+	drive_unlock(v, n);
+	luns_put(v, n);
+	return rc;
+}
+
+int tgt_medium_load(struct bdev *bd, struct bdev *medium)
+{
+	struct tgt_lun **v = NULL;
+	unsigned i, n = 0;
+	int rc = drive_lock(bd, &v, &n);
+	bool *ready = calloc(n + 1, sizeof(*ready));
+
+	if (rc == 0 && medium != NULL)
+		rc = bdev_medium_change(bd, medium);
+	if (rc == 0 && medium == NULL && !bdev_medium_present(bd, NULL))
+		rc = -ENOMEDIUM;
+	for (i = 0; i < n && rc == 0; i++) {
+		bool was = atomic_load(&v[i]->media.tray) == TGT_TRAY_LOADED;
+
+		/* A new medium is a change even where the tray was closed. */
+		bool now = tray_close(v[i]) && (medium != NULL || !was);
+
+		if (ready != NULL)
+			ready[i] = now;
+	}
+	drive_unlock(v, n);
+	/* The operator changed it: every nexus may have missed it. */
+	for (i = 0; i < n && rc == 0; i++)
+		if (ready == NULL || ready[i])
+			tgt_lun_ua_all(v[i], TGT_UA_MEDIUM_CHANGED, NULL);
+	free(ready);
 	luns_put(v, n);
 	return rc;
 }

@@ -2,7 +2,7 @@
  * Removable medium: INQUIRY RMB, START STOP UNIT with LOEJ, PREVENT ALLOW
  * MEDIUM REMOVAL per I_T nexus (ended by nexus loss and resets), the NOT
  * READY answers without a medium, the MEDIUM MAY HAVE CHANGED unit
- * attention, and the daemon's eject / load (tgt_medium_change).
+ * attention, and the daemon's eject / load (tgt_medium_eject / _load).
  */
 #include "tgt_test.h"
 
@@ -151,7 +151,8 @@ static void test_prevent_allow(void **state)
 	tt_expect_sense(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC(0x53, 0x02));
 	ssu(&e, e.n2, &r, true, true);
 	tt_expect_sense(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC(0x53, 0x02));
-	assert_int_equal(tgt_medium_change(e.bd, NULL), -EBUSY);
+	assert_int_equal(tgt_medium_eject(e.bd), -EBUSY);
+	assert_int_equal(tgt_medium_load(e.bd, NULL), -EBUSY);
 	tt_run(&e, e.n1, &r, 0, tur, 6, TGT_DIR_NONE, NULL, 0);
 	tt_expect_good(&r);
 	/* n2 allowing does not end n1's prevention (SPC-4 6.13). */
@@ -196,17 +197,28 @@ static void test_medium_change(void **state)
 	(void)state;
 	setup_removable(&e);
 	/* Not a drive; another block size. */
-	assert_int_equal(tgt_medium_change(mem, NULL), -EINVAL);
-	assert_int_equal(tgt_medium_change(e.bd, b4k), -EINVAL);
-	/* Operator eject: TRAY OPEN; a SCSI load closes an empty tray. */
-	assert_int_equal(tgt_medium_change(e.bd, NULL), 0);
-	assert_false(bdev_medium_present(e.bd, NULL));
+	assert_int_equal(tgt_medium_eject(mem), -EINVAL);
+	assert_int_equal(tgt_medium_load(e.bd, b4k), -EINVAL);
+	/* Operator eject: TRAY OPEN for everybody; load closes it again. */
+	assert_int_equal(tgt_medium_eject(e.bd), 0);
 	expect_no_medium(&e, e.n1, SCSI_ASC(0x3a, 0x02));
+	expect_no_medium(&e, e.n2, SCSI_ASC(0x3a, 0x02));
+	assert_int_equal(tgt_medium_load(e.bd, NULL), 0);
+	tt_run(&e, e.n1, &r, 0, tur, 6, TGT_DIR_NONE, NULL, 0);
+	tt_expect_sense(&r, SCSI_SK_UNIT_ATTENTION, SCSI_ASC(0x28, 0x00));
+	tt_clear_ua(&e, e.n1);
+	tt_clear_ua(&e, e.n2);
+	/* A drive with nothing in it: a SCSI load closes an empty tray,
+	 * an operator load without a medium is refused. */
+	assert_int_equal(tgt_medium_eject(e.bd), 0);
+	assert_int_equal(bdev_medium_change(e.bd, NULL), 0);
+	assert_false(bdev_medium_present(e.bd, NULL));
 	assert_int_equal(ssu(&e, e.n1, &r, true, true), SCSI_STATUS_GOOD);
 	expect_no_medium(&e, e.n1, SCSI_ASC(0x3a, 0x01));
+	assert_int_equal(tgt_medium_load(e.bd, NULL), -ENOMEDIUM);
 	/* Operator load of a bigger medium: every nexus hears of it, and
 	 * the capacity is the new one. */
-	assert_int_equal(tgt_medium_change(e.bd, big), 0);
+	assert_int_equal(tgt_medium_load(e.bd, big), 0);
 	tt_run(&e, e.n1, &r, 0, tur, 6, TGT_DIR_NONE, NULL, 0);
 	tt_expect_sense(&r, SCSI_SK_UNIT_ATTENTION, SCSI_ASC(0x28, 0x00));
 	tt_run(&e, e.n2, &r, 0, tur, 6, TGT_DIR_NONE, NULL, 0);
@@ -242,7 +254,7 @@ static void test_fixed_disk_unchanged(void **state)
 	ssu(&e, e.n1, &r, true, false);
 	tt_expect_field(&r, true, 4, 1);
 	assert_int_equal(prevent(&e, e.n1, &r, 1), SCSI_STATUS_GOOD);
-	assert_int_equal(tgt_medium_change(e.bd, NULL), -EINVAL);
+	assert_int_equal(tgt_medium_eject(e.bd), -EINVAL);
 	tt_teardown(&e);
 }
 
