@@ -164,6 +164,7 @@ struct tgt_nexus {
 #define TGT_CF_IO 0x0100u	  /* a medium access command (stats) */
 #define TGT_CF_NO_MEDIUM_OK 0x0200u /* runs with no medium loaded */
 #define TGT_CF_SANITIZE_OK 0x0400u /* runs while a sanitize is running */
+#define TGT_CF_MMC_ONLY 0x0800u	  /* only on a CD-ROM LU (tgt_mmc.c) */
 
 typedef void (*tgt_handler)(struct tgt_cmd *c);
 

@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct bdev;
@@ -93,7 +94,21 @@ void tgt_cmd_check_sense(struct tgt_cmd *c, const struct scsi_sense *s);
 unsigned tgt_luns_of_bdev(struct bdev *bd, struct tgt_lun **out,
 			  unsigned max);
 
+/* tgt_mmc.c: whether row d is in the command set of lun (a CD-ROM LU
+ * takes the MMC rows and the SPC/SBC ones MMC has; the others never take
+ * the MMC rows), and the capabilities mode page 2Ah into p (len bytes,
+ * header already there). */
+struct tgt_cmd_desc;
+bool tgt_mmc_row_ok(const struct tgt_cmd_desc *d, const struct tgt_lun *lun);
+void tgt_mmc_caps_page(const struct tgt_lun *lun, bool changeable,
+		       uint8_t *p, size_t len);
+
 /* Handlers. */
+void tgt_h_read_toc(struct tgt_cmd *c);
+void tgt_h_get_configuration(struct tgt_cmd *c);
+void tgt_h_read_disc_info(struct tgt_cmd *c);
+void tgt_h_get_event_status(struct tgt_cmd *c);
+void tgt_h_mechanism_status(struct tgt_cmd *c);
 void tgt_h_sanitize(struct tgt_cmd *c);
 void tgt_h_read_defect(struct tgt_cmd *c);
 void tgt_medium_start_stop(struct tgt_cmd *c);

@@ -56,8 +56,13 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	put_ascii(p + 32, 4, lun != NULL ? lun->revision : "0");
 	scsi_put16(p + 58, VD_SAM5);	/* VERSION DESCRIPTORS */
 	scsi_put16(p + 60, VD_SPC4);
-	scsi_put16(p + 62, VD_SBC3);
-	scsi_put16(p + 64, VD_ISCSI);
+	/* A CD-ROM claims no SBC (and no particular MMC version). */
+	if (lun != NULL && lun->media.cdrom) {
+		scsi_put16(p + 62, VD_ISCSI);
+	} else {
+		scsi_put16(p + 62, VD_SBC3);
+		scsi_put16(p + 64, VD_ISCSI);
+	}
 	return INQ_STD_LEN;
 }
 

@@ -208,6 +208,27 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	  { 0, 0x1f, B, B, B, B, B, B, B, B, 0, 0 }, tgt_h_read_defect,
 	  "READ DEFECT DATA(12)" },
 
+	/* ---- MMC, on CD-ROM LUs only (tgt_mmc.c) ---- */
+	{ SCSI_MMC_READ_TOC, 0, 10, R, TGT_CF_MMC_ONLY | TGT_CF_PR_READ, 1,
+	  { 0, 0x02, 0x0f, 0, 0, 0, B, B, B, 0 }, tgt_h_read_toc,
+	  "READ TOC/PMA/ATIP" },
+	{ SCSI_MMC_GET_CONFIGURATION, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_UA_OK | TGT_CF_PR_ALLOWED | NM, 1,
+	  { 0, 0x03, B, B, 0, 0, 0, B, B, 0 }, tgt_h_get_configuration,
+	  "GET CONFIGURATION" },
+	{ SCSI_MMC_GET_EVENT_STATUS, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_UA_OK | TGT_CF_PR_ALLOWED | NM, 1,
+	  { 0, 0x01, 0, 0, B, 0, 0, B, B, 0 }, tgt_h_get_event_status,
+	  "GET EVENT STATUS NOTIFICATION" },
+	{ SCSI_MMC_READ_DISC_INFORMATION, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_PR_READ, 1,
+	  { 0, 0x07, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_read_disc_info,
+	  "READ DISC INFORMATION" },
+	{ SCSI_MMC_MECHANISM_STATUS, 0, 12, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_PR_ALLOWED | NM, 1,
+	  { 0, 0, 0, 0, 0, 0, 0, 0, B, B, 0, 0 }, tgt_h_mechanism_status,
+	  "MECHANISM STATUS" },
+
 	{ SCSI_READ_12, 0, 12, R, F_RD, 30,
 	  { 0, 0x18, B, B, B, B, B, B, B, B, 0x1f, 0 }, tgt_h_read,
 	  "READ(12)" },
@@ -269,6 +290,9 @@ bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 {
 	if ((d->flags & TGT_CF_NEEDS_DISCARD) && lun != NULL &&
 	    !bdev_geometry(lun->bd)->can_discard)
+		return false;
+	/* A CD-ROM LU has its own command set (tgt_mmc.c). */
+	if (lun != NULL && !tgt_mmc_row_ok(d, lun))
 		return false;
 	return true;
 }
