@@ -472,7 +472,9 @@ static void cmd_dispatch(struct tgt_cmd *c)
 
 	/* 3. Opcode and service action. */
 	if (d == NULL || !tgt_desc_supported(d, lun)) {
-		if (has_sa)
+		/* An unknown service action of an opcode this LU has, or an
+		 * opcode it does not have at all. */
+		if (has_sa && tgt_opcode_supported(op, lun))
 			tgt_cmd_bad_cdb(c, 1, 4);
 		else
 			tgt_cmd_check(c, SCSI_SK_ILLEGAL_REQUEST,

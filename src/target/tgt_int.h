@@ -189,6 +189,8 @@ extern const unsigned tgt_cmd_table_len;
  * NULL if not implemented.  *has_sa tells whether opcode uses SAs. */
 const struct tgt_cmd_desc *tgt_table_lookup(uint8_t opcode, uint8_t sa,
 					    bool *has_sa);
+/* True if some row of opcode is usable on lun. */
+bool tgt_opcode_supported(uint8_t opcode, const struct tgt_lun *lun);
 /* True if the row is usable on lun (e.g. UNMAP needs discard). */
 bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 			const struct tgt_lun *lun);

@@ -297,6 +297,17 @@ bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 	return true;
 }
 
+bool tgt_opcode_supported(uint8_t opcode, const struct tgt_lun *lun)
+{
+	unsigned i;
+
+	for (i = 0; i < tgt_cmd_table_len; i++)
+		if (tgt_cmd_table[i].opcode == opcode &&
+		    tgt_desc_supported(&tgt_cmd_table[i], lun))
+			return true;
+	return false;
+}
+
 void tgt_foreach_command(void (*fn)(uint8_t opcode, uint16_t sa,
 				    const char *name, void *arg),
 			 void *arg)
