@@ -132,10 +132,13 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 
 	p[0] = lun->media.cdrom ? SCSI_TYPE_CDROM : SCSI_TYPE_DISK;
 	p[1] = page;
+	if (lun->media.cdrom && page >= 0xb0)
+		return 0;
 	switch (page) {
-	case 0x00: /* SUPPORTED VPD PAGES */
-		memcpy(p + 4, vpd_supported, sizeof(vpd_supported));
-		n = 4 + sizeof(vpd_supported);
+	case 0x00: /* SUPPORTED VPD PAGES (a CD-ROM has no SBC pages) */
+		n = lun->media.cdrom ? 3 : sizeof(vpd_supported);
+		memcpy(p + 4, vpd_supported, n);
+		n += 4;
 		break;
 	case 0x80: /* UNIT SERIAL NUMBER */
 		n = strlen(lun->serial);
@@ -165,6 +168,10 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 	case 0xb1: /* BLOCK DEVICE CHARACTERISTICS */
 		n = 64;
 		scsi_put16(p + 4, 0x0001);	/* MEDIUM ROTATION RATE: none */
+		/* WABEREQ 01b: a read after SANITIZE BLOCK ERASE (offered
+		 * where the bdev can discard) succeeds (tgt_sanitize.c). */
+		if (geo->can_discard)
+			p[7] = 0x40;
 		break;
 	case 0xb2: /* LOGICAL BLOCK PROVISIONING (SBC-3 6.5.4) */
 		n = 8;
@@ -335,6 +342,12 @@ void tgt_h_start_stop(struct tgt_cmd *c)
 	const uint8_t *cdb = c->task->cdb;
 	int rc;
 
+	/* SBC-3 5.25: with a POWER CONDITION, START and LOEJ are ignored;
+	 * a virtual unit has no power states to move between. */
+	if (cdb[4] & 0xf0) {
+		tgt_cmd_good(c);
+		return;
+	}
 	if (c->lun->media.removable) {
 		tgt_medium_start_stop(c);
 		return;

@@ -57,7 +57,7 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	{ SCSI_MODE_SENSE_6, 0, 6, R, TGT_CF_PR_READ | NM, 1,
 	  { 0, 0x08, B, B, B, 0 }, tgt_h_mode_sense, "MODE SENSE(6)" },
 	{ SCSI_START_STOP_UNIT, 0, 6, N, NM, 30,
-	  { 0, 0x01, 0, 0, 0x07, 0 }, tgt_h_start_stop, "START STOP UNIT" },
+	  { 0, 0x01, 0, 0x0f, 0xf7, 0 }, tgt_h_start_stop, "START STOP UNIT" },
 	{ SCSI_PREVENT_ALLOW, 0, 6, N, NM, 1,
 	  { 0, 0, 0, 0, 0x03, 0 }, tgt_h_prevent_allow,
 	  "PREVENT ALLOW MEDIUM REMOVAL" },

@@ -56,6 +56,17 @@ static void test_cd_basics(void **state)
 	(void)state;
 	setup_cd(&e);
 	expect_bytes(&e, inq, 6, 8, inq_want, 8);
+	/* VPD: the SPC pages only. */
+	{
+		static const uint8_t vpd0[4 + 3] = { 0x05, 0, 0, 3,
+						     0x00, 0x80, 0x83 };
+		uint8_t v[6] = { SCSI_INQUIRY, 1, 0, 0, 64, 0 };
+
+		expect_bytes(&e, v, 6, 64, vpd0, sizeof(vpd0));
+		v[2] = 0xb0;
+		tt_run(&e, e.n1, &r, 0, v, 6, TGT_DIR_READ, buf, 64);
+		tt_expect_field(&r, true, 2, -1);
+	}
 	expect_bytes(&e, rc10, 10, 8, rc10_want, 8);
 	/* READ(10) and READ(12) of 2048-byte blocks. */
 	cdb_rw10(cdb, SCSI_READ_10, 3, 2, 0);
