@@ -107,6 +107,7 @@ void tgt_mmc_caps_page(const struct tgt_lun *lun, bool changeable,
 void tgt_h_read_toc(struct tgt_cmd *c);
 void tgt_h_get_configuration(struct tgt_cmd *c);
 void tgt_h_read_disc_info(struct tgt_cmd *c);
+void tgt_h_read_track_info(struct tgt_cmd *c);
 void tgt_h_get_event_status(struct tgt_cmd *c);
 void tgt_h_mechanism_status(struct tgt_cmd *c);
 void tgt_h_sanitize(struct tgt_cmd *c);

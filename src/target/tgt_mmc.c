@@ -4,8 +4,8 @@
  * image) -- one session, one data track -- made by the ,cdrom disk option
  * (src/bdev/medium.c).  The commands here are the ones operating systems
  * send a CD/DVD drive before they read it: READ TOC/PMA/ATIP, GET
- * CONFIGURATION, READ DISC INFORMATION, GET EVENT STATUS NOTIFICATION
- * (polled, media class) and MECHANISM STATUS; the rest of a CD-ROM's
+ * CONFIGURATION, READ DISC INFORMATION, READ TRACK INFORMATION, GET EVENT
+ * STATUS NOTIFICATION (polled, media class) and MECHANISM STATUS; the rest of a CD-ROM's
  * command set comes from the SPC/SBC rows listed in mmc_shared[] (READ,
  * READ CAPACITY, MODE SENSE with the capabilities page 2Ah, START STOP
  * UNIT, PREVENT ALLOW ...).  Every other opcode is INVALID COMMAND
@@ -249,6 +249,49 @@ void tgt_h_read_disc_info(struct tgt_cmd *c)
 	/* A finalized disc has no next session: both addresses all ones. */
 	scsi_put32(out + 16, 0xffffffffu);
 	scsi_put32(out + 20, 0xffffffffu);
+	tgt_cmd_data_in(c, out, sizeof(out), scsi_get16(cdb + 7));
+	tgt_cmd_good(c);
+}
+
+/* ---- READ TRACK INFORMATION (MMC-6 6.27) ---- */
+
+void tgt_h_read_track_info(struct tgt_cmd *c)
+{
+	const uint8_t *cdb = c->task->cdb;
+	uint32_t addr = scsi_get32(cdb + 2);
+	uint64_t nb = tgt_lun_nblocks(c->lun);
+	uint8_t out[48];
+	bool ok;
+
+	/* ADDRESS/NUMBER TYPE: an LBA on the disc, track 1 or session 1;
+	 * the lead-in (track 0) and the invisible track (FFh) do not exist
+	 * on a finalized disc. */
+	switch (cdb[1] & 0x03) {
+	case 0:
+		ok = addr < nb;
+		break;
+	case 1:
+	case 2:
+		ok = addr == 1;
+		break;
+	default:
+		tgt_cmd_bad_cdb(c, 1, 1);
+		return;
+	}
+	if (!ok) {
+		tgt_cmd_bad_cdb(c, 2, -1);
+		return;
+	}
+	memset(out, 0, sizeof(out));
+	scsi_put16(out, sizeof(out) - 2);	/* DATA LENGTH */
+	out[2] = 1;				/* TRACK NUMBER (LSB) */
+	out[3] = 1;				/* SESSION NUMBER (LSB) */
+	out[5] = 0x04;				/* TRACK MODE: data */
+	out[6] = 0x01;				/* DATA MODE: mode 1 */
+	/* TRACK START ADDRESS 0, no next writable address, no free
+	 * blocks; TRACK SIZE and LAST RECORDED ADDRESS. */
+	scsi_put32(out + 24, (uint32_t)nb);
+	scsi_put32(out + 28, (uint32_t)(nb - 1));
 	tgt_cmd_data_in(c, out, sizeof(out), scsi_get16(cdb + 7));
 	tgt_cmd_good(c);
 }

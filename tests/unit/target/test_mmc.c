@@ -1,7 +1,8 @@
 /*
  * The CD-ROM LU (MMC): INQUIRY, READ CAPACITY, READ, writes refused, the
  * command set (everything else INVALID COMMAND OPERATION CODE), and the
- * MMC answers -- READ TOC, GET CONFIGURATION, READ DISC INFORMATION, GET
+ * MMC answers -- READ TOC, GET CONFIGURATION, READ DISC / TRACK
+ * INFORMATION, GET
  * EVENT STATUS NOTIFICATION, MECHANISM STATUS, mode page 2Ah -- checked
  * byte by byte, with a medium, without one, and as a DVD.
  */
@@ -104,7 +105,7 @@ static void test_cd_command_set(void **state)
 	static const uint8_t mmc_only[] = {
 		SCSI_MMC_READ_TOC, SCSI_MMC_GET_CONFIGURATION,
 		SCSI_MMC_GET_EVENT_STATUS, SCSI_MMC_READ_DISC_INFORMATION,
-		SCSI_MMC_MECHANISM_STATUS,
+		SCSI_MMC_READ_TRACK_INFORMATION, SCSI_MMC_MECHANISM_STATUS,
 	};
 	struct tt e;
 	struct tt_res r;
@@ -366,6 +367,46 @@ static void test_cd_disc_info_events(void **state)
 	tt_teardown(&e);
 }
 
+static void test_cd_track_info(void **state)
+{
+	static const uint8_t ti[48] = {
+		0x00, 0x2e, 0x01, 0x01, 0x00, 0x04, 0x01, 0x00,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0x00, 0x00, 0x02, 0x00,		/* TRACK SIZE 512 */
+		0x00, 0x00, 0x01, 0xff,		/* LAST RECORDED ADDRESS */
+	};
+	static const struct {
+		uint8_t type;
+		uint32_t addr;
+		unsigned fbyte;	/* 0: GOOD */
+		int fbit;
+	} cases[] = {
+		{ 0, 0, 0, 0 }, { 0, CD_BLOCKS - 1, 0, 0 }, { 1, 1, 0, 0 },
+		{ 2, 1, 0, 0 }, { 0, CD_BLOCKS, 2, -1 }, { 1, 0, 2, -1 },
+		{ 1, 0xff, 2, -1 }, { 2, 2, 2, -1 }, { 3, 0, 1, 1 },
+	};
+	uint8_t cdb[10] = { SCSI_MMC_READ_TRACK_INFORMATION, 0, 0, 0, 0, 0,
+			    0, 0, 48, 0 };
+	struct tt e;
+	struct tt_res r;
+	uint8_t buf[64];
+	unsigned i;
+
+	(void)state;
+	setup_cd(&e);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cdb[1] = cases[i].type;
+		scsi_put32(cdb + 2, cases[i].addr);
+		if (cases[i].fbyte == 0) {
+			expect_bytes(&e, cdb, 10, 48, ti, 48);
+			continue;
+		}
+		tt_run(&e, e.n1, &r, 0, cdb, 10, TGT_DIR_READ, buf, 48);
+		tt_expect_field(&r, true, cases[i].fbyte, cases[i].fbit);
+	}
+	tt_teardown(&e);
+}
+
 static void test_cd_mode_pages(void **state)
 {
 	static const uint8_t caps[8 + 32] = {
@@ -457,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_cd_read_toc),
 		cmocka_unit_test(test_cd_get_configuration),
 		cmocka_unit_test(test_cd_disc_info_events),
+		cmocka_unit_test(test_cd_track_info),
 		cmocka_unit_test(test_cd_mode_pages),
 		cmocka_unit_test(test_dvd_profile),
 	};
