@@ -9,7 +9,10 @@
  *   tgt_mode.c   MODE SENSE / MODE SELECT and the mode pages;
  *   tgt_sbc.c    SBC block commands (READ/WRITE/VERIFY/WRITE SAME/...);
  *   tgt_io.c     the block I/O engine (split, sub-iov slicing, chunks);
- *   tgt_pr.c     persistent reservations.
+ *   tgt_pr.c     persistent reservations;
+ *   tgt_medium.c, tgt_sanitize.c, tgt_defect.c, tgt_mmc.c
+ *                the medium: removable media, SANITIZE, READ DEFECT
+ *                DATA and the CD-ROM (MMC) LU (tgt_media.h).
  *
  * Not installed; front ends see only include/scsikit/target.h.
  */
