@@ -3,7 +3,10 @@
  * shutdown and the raw "ctl".  Each takes --socket PATH (default: the
  * daemon's default control socket) and --json where the daemon offers it.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -46,8 +49,8 @@ int cmd_ctl_main(int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	const char *sock = ctl_default_socket();
-	char *args[64];
-	int n = 0;
+	char *args[64], *abs = NULL;
+	int n = 0, rc;
 
 	if (strcmp(cmd, "ctl") != 0)
 		args[n++] = argv[0];
@@ -77,12 +80,21 @@ int cmd_ctl_main(int argc, char **argv)
 		ctl_usage(cmd, stderr);
 		return 2;
 	}
-	switch (ctl_call(sock, n, args, stdout)) {
-	case 0:
-		return 0;
-	case 1:
-		return 1;
-	default:
-		return 3;
+	/* `disk load NAME FILE`: the daemon has its own working directory,
+	 * so a bare file path goes to it absolute. */
+	if (strcmp(cmd, "disk") == 0 && n == 4 &&
+	    strcmp(args[1], "load") == 0 && args[3][0] != '/' &&
+	    strncmp(args[3], "mem:", 4) != 0 &&
+	    strncmp(args[3], "file:", 5) != 0) {
+		abs = realpath(args[3], NULL);
+		if (abs == NULL) {
+			fprintf(stderr, "scsikit disk: %s: %s\n", args[3],
+				strerror(errno));
+			return 2;
+		}
+		args[3] = abs;
 	}
+	rc = ctl_call(sock, n, args, stdout);
+	free(abs);
+	return rc == 0 ? 0 : rc == 1 ? 1 : 3;
 }
