@@ -45,7 +45,7 @@ disk eject rm
 if iscsi-readcapacity16 "$U:rm/0" >/dev/null 2>&1; then
 	fail "READ CAPACITY works with the medium ejected"
 fi
-disk load rm "$T/second.img"
+(cd "$T" && disk load rm second.img)	# a relative path, made absolute
 iscsi-readcapacity16 "$U:rm/0" | grep -q "ADDRESS:196607" ||
 	fail "the new 96 MiB medium does not show"
 disk load mem 2>"$T/err.txt" && fail "load on a fixed disk succeeded"
