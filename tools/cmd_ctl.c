@@ -5,7 +5,10 @@
  * it; options may come anywhere.  What each accepts is checked here, so a
  * malformed command is a usage error (exit 2) before the daemon is asked.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -40,8 +43,12 @@ static const struct relay relays[] = {
 	  "       scsikit disk [--socket PATH] add NAME SPEC\n"
 	  "       scsikit disk [--socket PATH] remove NAME\n"
 	  "       scsikit disk [--socket PATH] fault NAME RULE\n"
+	  "       scsikit disk [--socket PATH] eject NAME\n"
+	  "       scsikit disk [--socket PATH] load NAME [FILE|SPEC]\n"
 	  "SPEC as for 'scsikit serve --disk': mem:SIZE or "
-	  "file:PATH[,direct][,size=SIZE], ,ro for read-only.\n"
+	  "file:PATH[,direct][,size=SIZE], ,ro for read-only,\n"
+	  ",removable or ,cdrom for a drive whose medium eject and load "
+	  "swap.\n"
 	  "Every front end of the daemon exports a disk as soon as it is "
 	  "added.\n",
 	  1, 3, true },
@@ -87,35 +94,36 @@ static const struct relay relays[] = {
 /* The verbs of "disk" and the words each takes after the verb. */
 static const struct {
 	const char *verb;
-	int words;
+	int min_words, max_words;
 } disk_verbs[] = {
-	{ "list", 0 }, { "add", 2 }, { "remove", 1 }, { "fault", 2 },
+	{ "list", 0, 0 }, { "add", 2, 2 }, { "remove", 1, 1 },
+	{ "fault", 2, 2 }, { "eject", 1, 1 }, { "load", 1, 2 },
 };
 
 static int check_disk(const char *prog, char **pos, int npos)
 {
 	for (size_t i = 0; i < sizeof(disk_verbs) / sizeof(disk_verbs[0]); i++)
 		if (strcmp(pos[0], disk_verbs[i].verb) == 0) {
-			if (npos - 1 != disk_verbs[i].words)
+			if (npos - 1 < disk_verbs[i].min_words ||
+			    npos - 1 > disk_verbs[i].max_words)
 				return cli_usage_error(
-					prog, "'disk %s' takes %d argument%s",
-					pos[0], disk_verbs[i].words,
-					disk_verbs[i].words == 1 ? "" : "s");
+					prog, "wrong number of arguments for "
+					"'disk %s' (see --help)", pos[0]);
 			return 0;
 		}
 	return cli_usage_error(prog, "unknown disk command '%s' (list, add, "
-				     "remove, fault)", pos[0]);
+				     "remove, fault, eject, load)", pos[0]);
 }
 
 int cmd_ctl_main(int argc, char **argv)
 {
 	const struct relay *r = &relays[sizeof(relays) / sizeof(relays[0]) - 1];
 	const char *sock = ctl_default_socket();
-	char prog[64], *pos[64], *req[66];
+	char prog[64], *pos[64], *req[66], *abs = NULL;
 	struct cli_parser p;
 	struct cli_val v;
 	bool json = false;
-	int id, n = 0;
+	int id, n = 0, rc;
 
 	for (size_t i = 0; i < sizeof(relays) / sizeof(relays[0]); i++)
 		if (strcmp(argv[0], relays[i].cmd) == 0)
@@ -154,5 +162,21 @@ int cmd_ctl_main(int argc, char **argv)
 		req[n++] = pos[i];
 	if (json)
 		req[n++] = "--json";
-	return ctl_call_exit(sock, n, req);
+	/* `disk load NAME FILE`: the daemon has its own working directory,
+	 * so a bare file path goes to it absolute. */
+	if (strcmp(r->cmd, "disk") == 0 && n == 4 &&
+	    strcmp(req[1], "load") == 0 && req[3][0] != '/' &&
+	    strncmp(req[3], "mem:", 4) != 0 &&
+	    strncmp(req[3], "file:", 5) != 0) {
+		abs = realpath(req[3], NULL);
+		if (abs == NULL) {
+			fprintf(stderr, "%s: %s: %s\n", prog, req[3],
+				strerror(errno));
+			return CLI_EXIT_USAGE;
+		}
+		req[3] = abs;
+	}
+	rc = ctl_call_exit(sock, n, req);
+	free(abs);
+	return rc;
 }

@@ -19,7 +19,7 @@ const struct command scsikit_commands[] = {
 	  serve_opts, NULL },
 	{ "disk", cmd_ctl_main,
 	  "list, add or remove a running daemon's disks", ctl_opts,
-	  "list add remove fault" },
+	  "list add remove fault eject load" },
 	{ "stats", cmd_ctl_main, "show a running daemon's I/O statistics",
 	  ctl_opts, NULL },
 	{ "trace", cmd_ctl_main,

@@ -166,6 +166,32 @@ SK_API int bdev_block_status(struct bdev *bd, uint64_t offset,
  */
 SK_API struct bdev *bdev_create_spec(const char *name, const char *spec,
 				     char *err, size_t errlen);
+/*
+ * The medium bdev (src/bdev/medium.c): a drive whose medium -- another
+ * bdev -- can be ejected and replaced at run time.  Spec options
+ * ",removable" and ",cdrom" make one around the spec's bdev.  The drive's
+ * size follows its medium (0 when empty); I/O without a medium fails
+ * -ENOMEDIUM.  The target engine shows a removable drive as RMB=1 and an
+ * optical one as a CD-ROM (peripheral type 5).
+ */
+enum bdev_medium_kind {
+	BDEV_MEDIUM_FIXED = 0,		/* not a medium bdev */
+	BDEV_MEDIUM_REMOVABLE = 1,	/* a removable disk */
+	BDEV_MEDIUM_OPTICAL = 2,	/* a CD/DVD drive (read-only) */
+};
+/* A drive of kind (not FIXED) holding medium (taking a reference). */
+SK_API struct bdev *bdev_medium_create(const char *name, struct bdev *medium,
+				       enum bdev_medium_kind kind);
+/* The kind of bd; BDEV_MEDIUM_FIXED for every other bdev. */
+SK_API enum bdev_medium_kind bdev_medium_kind(const struct bdev *bd);
+/* Put medium in the drive (NULL: take it out); I/O in flight finishes on
+ * the old one.  0, -EINVAL (not a drive, or another logical block size),
+ * -EROFS (a read-only medium in a read-write drive). */
+SK_API int bdev_medium_change(struct bdev *bd, struct bdev *medium);
+/* True when bd holds a medium (always, for other bdevs); *gen (may be
+ * NULL) counts the changes. */
+SK_API bool bdev_medium_present(struct bdev *bd, uint64_t *gen);
+
 SK_API struct bdev *bdev_mem_create(const char *name, uint64_t size,
 				    uint32_t lbsize, bool read_only);
 /* Bytes of memory pages currently allocated by a mem bdev. */

@@ -94,6 +94,21 @@ enum scsi_opcode {
 	SCSI_SECURITY_PROTOCOL_OUT = 0xb5,
 };
 
+/* More operation codes: SBC's SANITIZE and READ DEFECT DATA(12), and the
+ * MMC commands of a CD-ROM logical unit. */
+#define SCSI_SANITIZE 0x48
+#define SCSI_READ_DEFECT_DATA_12 0xb7
+#define SCSI_MMC_READ_TOC 0x43
+#define SCSI_MMC_GET_CONFIGURATION 0x46
+#define SCSI_MMC_GET_EVENT_STATUS 0x4a
+#define SCSI_MMC_READ_DISC_INFORMATION 0x51
+#define SCSI_MMC_READ_TRACK_INFORMATION 0x52
+#define SCSI_MMC_MECHANISM_STATUS 0xbd
+#define SCSI_SANITIZE_OVERWRITE 0x01	  /* of 0x48 */
+#define SCSI_SANITIZE_BLOCK_ERASE 0x02
+#define SCSI_SANITIZE_CRYPTO_ERASE 0x03
+#define SCSI_SANITIZE_EXIT_FAILURE_MODE 0x1f
+
 /* Service actions. */
 #define SCSI_SAI_READ_CAPACITY_16 0x10	  /* of 0x9e */
 #define SCSI_SAI_GET_LBA_STATUS 0x12	  /* of 0x9e */
@@ -117,6 +132,7 @@ SK_API unsigned scsi_cdb_length(const uint8_t *cdb, size_t avail);
 
 /* Peripheral device types. */
 #define SCSI_TYPE_DISK 0x00
+#define SCSI_TYPE_CDROM 0x05 /* CD/DVD device (MMC) */
 #define SCSI_TYPE_NO_LUN 0x1f /* with qualifier 3: no device at this LUN */
 
 /* Sense keys. */

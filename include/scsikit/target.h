@@ -72,6 +72,19 @@ SK_API struct bdev *tgt_lun_bdev(const struct tgt_lun *lun);
  * HAS CHANGED unit attention. */
 SK_API void tgt_lun_capacity_changed(struct tgt_lun *lun);
 
+/*
+ * The operator's eject and load of a removable drive bdev
+ * (bdev_medium_create), for every LUN that sits on it.  Eject opens the
+ * tray: the LUNs answer MEDIUM NOT PRESENT - TRAY OPEN.  Load closes it,
+ * first putting medium in the drive when it is not NULL (a reference is
+ * taken), and every I_T nexus gets NOT READY TO READY CHANGE, MEDIUM MAY
+ * HAVE CHANGED.  0, -EBUSY while an initiator prevents medium removal,
+ * -EINVAL (not a drive, other block size), -EROFS (read-only medium in a
+ * read-write drive), -ENOMEDIUM (load with nothing in the drive).
+ */
+SK_API int tgt_medium_eject(struct bdev *bd);
+SK_API int tgt_medium_load(struct bdev *bd, struct bdev *medium);
+
 SK_API struct tgt_target *tgt_target_create(const char *name);
 SK_API struct tgt_target *tgt_target_hold(struct tgt_target *t);
 SK_API void tgt_target_release(struct tgt_target *t);

@@ -7,6 +7,10 @@
  *   file:PATH[,direct][,size=SIZE][,bs=N][,ro]
  *   fault:SPEC   (src/bdev/fault_spec.c)
  *
+ * and, on mem and file, ",removable" (a drive whose medium can be ejected
+ * and swapped, src/bdev/medium.c) or ",cdrom" (a CD/DVD drive: read-only,
+ * 2048-byte blocks).
+ *
  * A PATH cannot contain a comma (options are comma separated).  Errors are
  * one line, naming the offending piece.
  */
@@ -182,8 +186,93 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 	return bdev_file_create(name, path, &o, err, errlen);
 }
 
+/*
+ * The drive options ",removable" and ",cdrom" (any backend): take them out
+ * of spec (in place) and say which drive the medium goes in.  A CD-ROM's
+ * medium is read-only with 2048-byte blocks unless bs= says otherwise.
+ * Returns the rewritten spec, malloc'ed, or NULL when out of memory.
+ */
+static char *spec_take_drive(const char *spec, enum bdev_medium_kind *kind)
+{
+	size_t n = strlen(spec);
+	char *out = malloc(n + sizeof(",bs=2048,ro"));
+	char *tmp = strdup(spec), *save = NULL, *tok;
+	bool bs = false, ro = false, first = true;
+
+	*kind = BDEV_MEDIUM_FIXED;
+	if (out == NULL || tmp == NULL) {
+		free(out);
+		free(tmp);
+		return NULL;
+	}
+	out[0] = '\0';
+	for (tok = strtok_r(tmp, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!first && strcmp(tok, "removable") == 0) {
+			if (*kind == BDEV_MEDIUM_FIXED)
+				*kind = BDEV_MEDIUM_REMOVABLE;
+			continue;
+		}
+		if (!first && strcmp(tok, "cdrom") == 0) {
+			*kind = BDEV_MEDIUM_OPTICAL;
+			continue;
+		}
+		if (!first && strncmp(tok, "bs=", 3) == 0)
+			bs = true;
+		if (!first && strcmp(tok, "ro") == 0)
+			ro = true;
+		if (!first)
+			strcat(out, ",");
+		strcat(out, tok);
+		first = false;
+	}
+	if (*kind == BDEV_MEDIUM_OPTICAL) {
+		if (!bs)
+			strcat(out, ",bs=2048");
+		if (!ro)
+			strcat(out, ",ro");
+	}
+	free(tmp);
+	return out;
+}
+
+static struct bdev *spec_create_fixed(const char *name, const char *spec,
+				      char *err, size_t errlen);
+
 struct bdev *bdev_create_spec(const char *name, const char *spec, char *err,
 			      size_t errlen)
+{
+	enum bdev_medium_kind kind;
+	struct bdev *medium, *drive;
+	char dummy[2];
+	char *inner;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (spec == NULL || strncmp(spec, "fault:", 6) == 0)
+		return spec_create_fixed(name, spec, err, errlen);
+	inner = spec_take_drive(spec, &kind);
+	if (inner == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	medium = spec_create_fixed(name, inner, err, errlen);
+	free(inner);
+	if (medium == NULL || kind == BDEV_MEDIUM_FIXED)
+		return medium;
+	drive = bdev_medium_create(name, medium, kind);
+	bdev_release(medium);
+	if (drive == NULL)
+		snprintf(err, errlen, "cannot create the drive: %s",
+			 strerror(errno));
+	return drive;
+}
+
+static struct bdev *spec_create_fixed(const char *name, const char *spec,
+				      char *err, size_t errlen)
 {
 	char dummy[2];
 	char *copy, *colon;

@@ -160,7 +160,9 @@ void serve_usage(FILE *out)
 	fprintf(out,
 		"\n  --disk SPEC: mem:SIZE[,bs=N] or "
 		"file:PATH[,direct][,size=SIZE][,bs=N],\n"
-		"  either with ,ro for read-only, and ,serial=S,wwn=naa.6HEX\n"
+		"  either with ,ro for read-only, ,removable for a removable\n"
+		"  medium or ,cdrom for a CD/DVD-ROM (an ISO image), and\n"
+		"  ,serial=S,wwn=naa.6HEX\n"
 		"  for the LU identity (one LU across daemons) (default: %s)\n"
 		"  --socket default: %s (--ctl is an old name for it)\n"
 		"  In a --config file, flags take 'yes' or 'no'.\n",

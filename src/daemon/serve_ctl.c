@@ -375,8 +375,12 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 		}
 		if (argc == 4 && strcmp(argv[1], "fault") == 0)
 			return ctl_disk_fault(argv[2], argv[3], out);
+		if ((argc == 3 && strcmp(argv[1], "eject") == 0) ||
+		    ((argc == 3 || argc == 4) && strcmp(argv[1], "load") == 0))
+			return ctl_disk_medium(argc, argv, out);
 		fprintf(out, "usage: disk list [--json] | disk add NAME SPEC "
-			     "| disk remove NAME | disk fault NAME RULE");
+			     "| disk remove NAME | disk fault NAME RULE "
+			     "| disk eject NAME | disk load NAME [SPEC]");
 		return -1;
 	}
 	if (strcmp(argv[0], "stats") == 0) {

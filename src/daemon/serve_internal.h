@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "serve.h"
 
@@ -57,6 +58,9 @@ void serve_save_free(void);
  * engine (src/daemon/serve_alua.c).  0, or -1 with a message in err. */
 int serve_disk_identity(const char *name, char *spec, char *err,
 			size_t errlen);
+/* `disk eject NAME` / `disk load NAME [SPEC]` (serve_medium.c): argv as
+ * the control socket split it; 0, or -1 with a message in out. */
+int ctl_disk_medium(int argc, char **argv, FILE *out);
 
 /* Ask the daemon to stop (from any thread). */
 void serve_request_stop(struct serve_daemon *d);

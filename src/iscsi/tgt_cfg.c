@@ -471,7 +471,10 @@ static int cfg_save(struct iscsi_srv *s, FILE *out)
 	if (s->portals_none)
 		fprintf(out, "iscsi none\n");
 	for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next)
-		fprintf(out, "iscsi %s,%u\n", p->spec, p->tpgt);
+		if (p->tpgt == 1)	/* the default tag */
+			fprintf(out, "iscsi %s\n", p->spec);
+		else
+			fprintf(out, "iscsi %s,%u\n", p->spec, p->tpgt);
 	fprintf(out, "iscsi-iqn-prefix %s\n", s->iqn_prefix);
 	fprintf(out, "iscsi-queue-depth %u\n", s->queue_depth);
 	fprintf(out, "iscsi-max-sessions %u\n", s->max_sessions);

@@ -216,8 +216,17 @@ void iscsi_conn_logout(struct iscsi_conn *c, const uint8_t *bhs)
 		return;
 	}
 	iscsi_conn_fill_sn(c, t->hdr, true);
-	if (t->close_after)
+	if (t->close_after) {
 		c->state = CONN_LOGOUT;
+		/* The I_T nexus ends with the logout: what it holds (an SPC-2
+		 * reservation, a medium removal prevention) is released
+		 * before the initiator can see the response and log in
+		 * again.  Tasks still in flight keep their own reference. */
+		if (c->nexus != NULL) {
+			tgt_nexus_destroy(c->nexus);
+			c->nexus = NULL;
+		}
+	}
 	iscsi_conn_queue(c, t);
 }
 

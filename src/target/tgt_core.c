@@ -107,6 +107,12 @@ static void cmd_sense(struct tgt_cmd *c, const struct scsi_sense *s)
 		s, c->descriptor_sense, task->sense, sizeof(task->sense));
 }
 
+void tgt_cmd_check_sense(struct tgt_cmd *c, const struct scsi_sense *s)
+{
+	cmd_sense(c, s);
+	tgt_cmd_complete(c);
+}
+
 void tgt_cmd_check(struct tgt_cmd *c, uint8_t key, uint16_t asc)
 {
 	struct scsi_sense s;
@@ -468,7 +474,9 @@ static void cmd_dispatch(struct tgt_cmd *c)
 
 	/* 3. Opcode and service action. */
 	if (d == NULL || !tgt_desc_supported(d, lun)) {
-		if (has_sa)
+		/* An unknown service action of an opcode this LU has, or an
+		 * opcode it does not have at all. */
+		if (has_sa && tgt_opcode_supported(op, lun))
 			tgt_cmd_bad_cdb(c, 1, 4);
 		else
 			tgt_cmd_check(c, SCSI_SK_ILLEGAL_REQUEST,
@@ -511,6 +519,11 @@ static void cmd_dispatch(struct tgt_cmd *c)
 			return;
 		}
 	}
+
+	/* 5b. The medium: sanitize in progress or failed, none loaded
+	 * (tgt_medium.c). */
+	if (tgt_media_gate(c))
+		return;
 
 	/* 6. Write protection (the SWP mode bit or a read-only LUN). */
 	if ((d->flags & TGT_CF_MEDIUM_WRITE) && tgt_lun_write_protected(lun)) {
@@ -577,6 +590,10 @@ void tgt_task_abort(struct tgt_task *task)
 	lun = c->lun;
 	if (lun == NULL)
 		return;
+	if (c->d != NULL && c->d->handler == tgt_h_sanitize) {
+		tgt_sanitize_abort(c);
+		return;
+	}
 	/* A COMPARE AND WRITE waiting for an overlapping one holds no I/O:
 	 * take it off the queue and finish it now. */
 	pthread_mutex_lock(&lun->lock);
@@ -603,6 +620,8 @@ void tgt_lun_reset(struct tgt_lun *lun, enum tgt_ua ua)
 	atomic_store(&lun->res2_holder, 0);
 	/* Mode parameters return to their defaults (nothing is saved). */
 	tgt_mode_defaults(lun);
+	/* SPC-4 6.13: a reset ends every medium removal prevention. */
+	tgt_media_prevent_clear(lun, NULL);
 	pthread_mutex_unlock(&lun->lock);
 	/* SAM-5 6.6/6.7: every I_T nexus, the issuer's included, gets the
 	 * reset unit attention (libiscsi MultipathIO.Reset checks all

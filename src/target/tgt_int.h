@@ -12,6 +12,9 @@
  *   tgt_pr.c     persistent reservations;
  *   tgt_alua.c   target port groups (ALUA), REPORT/SET TARGET PORT GROUPS,
  *                the per-port access check, LU identities by disk name.
+ *   tgt_medium.c, tgt_sanitize.c, tgt_defect.c, tgt_mmc.c
+ *                the medium: removable media, SANITIZE, READ DEFECT
+ *                DATA and the CD-ROM (MMC) LU (tgt_media.h).
  *
  * Not installed; front ends see only include/scsikit/target.h.
  */
@@ -29,6 +32,8 @@
 #include <scsikit/scsi.h>
 #include <scsikit/target.h>
 
+#include "target/tgt_media.h"
+
 struct tgt_cmd;
 
 /* ---- Unit attention conditions, one bit each, in reporting order (the
@@ -45,7 +50,8 @@ enum tgt_ua {
 	TGT_UA_CMDS_CLEARED = 8,	/* 2F/00 */
 	TGT_UA_LUNS_CHANGED = 9,	/* 3F/0E */
 	TGT_UA_ALUA_CHANGED = 10,	/* 2A/06 */
-	TGT_UA_COUNT = 11,
+	TGT_UA_MEDIUM_CHANGED = 11,	/* 28/00 (tgt_medium.c) */
+	TGT_UA_COUNT = 12,
 };
 
 /* ---- Mode pages state (per LUN, shared by every nexus). ---- */
@@ -120,6 +126,9 @@ struct tgt_lun {
 	 * takes the lock to check it. */
 	atomic_bool pr_active;
 
+	/* Removable medium and sanitize state (tgt_media.h). */
+	struct tgt_media media;
+
 	struct {
 		_Atomic uint64_t cmds, read_cmds, write_cmds;
 		_Atomic uint64_t read_bytes, write_bytes, errors, in_flight;
@@ -171,6 +180,9 @@ struct tgt_nexus {
 #define TGT_CF_ALUA_UN 0x2000u	  /* unavailable */
 #define TGT_CF_ALUA_TR 0x4000u	  /* transitioning */
 #define TGT_CF_NEEDS_ALUA 0x8000u /* only with target port groups */
+#define TGT_CF_NO_MEDIUM_OK 0x0200u /* runs with no medium loaded */
+#define TGT_CF_SANITIZE_OK 0x0400u /* runs while a sanitize is running */
+#define TGT_CF_MMC_ONLY 0x0800u	  /* only on a CD-ROM LU (tgt_mmc.c) */
 
 typedef void (*tgt_handler)(struct tgt_cmd *c);
 
@@ -195,6 +207,8 @@ extern const unsigned tgt_cmd_table_len;
  * NULL if not implemented.  *has_sa tells whether opcode uses SAs. */
 const struct tgt_cmd_desc *tgt_table_lookup(uint8_t opcode, uint8_t sa,
 					    bool *has_sa);
+/* True if some row of opcode is usable on lun. */
+bool tgt_opcode_supported(uint8_t opcode, const struct tgt_lun *lun);
 /* True if the row is usable on lun (e.g. UNMAP needs discard). */
 bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 			const struct tgt_lun *lun);

@@ -30,7 +30,21 @@ static const struct {
 	{ 0x08, 20 },
 	{ 0x0a, 12 },
 	{ 0x1c, 12 },
+	{ 0x2a, 32 },	/* CD-ROM only (tgt_mmc.c) */
 };
+
+/* Page idx exists on lun: 2Ah only on a CD-ROM, 08h (caching) only on a
+ * disk. */
+static bool page_on(const struct tgt_lun *lun, unsigned idx)
+{
+	uint8_t code = mode_pages[idx].code;
+
+	if (code == 0x2a)
+		return lun->media.cdrom;
+	if (code == 0x08)
+		return !lun->media.cdrom;
+	return true;
+}
 
 #define NPAGES (sizeof(mode_pages) / sizeof(mode_pages[0]))
 
@@ -47,12 +61,12 @@ void tgt_mode_defaults(struct tgt_lun *lun)
 	atomic_store(&lun->swp, lun->mode.swp);
 }
 
-static int page_index(uint8_t code)
+static int page_index(const struct tgt_lun *lun, uint8_t code)
 {
 	unsigned i;
 
 	for (i = 0; i < NPAGES; i++)
-		if (mode_pages[i].code == code)
+		if (mode_pages[i].code == code && page_on(lun, i))
 			return (int)i;
 	return -1;
 }
@@ -108,6 +122,9 @@ static size_t page_build(const struct tgt_lun *lun, const struct tgt_mode *m,
 			p[2] = v->dexcpt ? 0x08 : 0;
 		p[3] = chg ? 0 : (uint8_t)(v->mrie & 0x0f);
 		break;
+	case 0x2a:
+		tgt_mmc_caps_page(lun, chg, p, len);
+		break;
 	}
 	return len;
 }
@@ -138,7 +155,7 @@ void tgt_h_mode_sense(struct tgt_cmd *c)
 		return;
 	}
 	if (page != 0x3f) {
-		idx = page_index(page);
+		idx = page_index(lun, page);
 		if (idx < 0) {
 			tgt_cmd_bad_cdb(c, 2, 5);
 			return;
@@ -165,7 +182,7 @@ void tgt_h_mode_sense(struct tgt_cmd *c)
 	n += bdl;
 	pthread_mutex_lock(&lun->lock);
 	for (i = 0; i < NPAGES; i++) {
-		if (idx >= 0 && (unsigned)idx != i)
+		if ((idx >= 0 && (unsigned)idx != i) || !page_on(lun, i))
 			continue;
 		n += page_build(lun, &lun->mode, i, pc, buf + n);
 	}
@@ -308,7 +325,7 @@ void tgt_h_mode_select(struct tgt_cmd *c)
 			tgt_cmd_bad_param(c, pos, (p[pos] & 0x80) ? 7 : 6);
 			return;
 		}
-		idx = page_index(p[pos] & 0x3f);
+		idx = page_index(lun, p[pos] & 0x3f);
 		if (idx < 0) {
 			pthread_mutex_unlock(&lun->lock);
 			tgt_cmd_bad_param(c, pos, 5);

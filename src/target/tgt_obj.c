@@ -136,6 +136,7 @@ struct tgt_lun *tgt_lun_create(struct bdev *bd, const struct tgt_lun_params *p)
 	lun->def_wce = p == &defaults ? geo->volatile_cache : p->write_cache;
 	lun->def_d_sense = p->descriptor_sense;
 	tgt_mode_defaults(lun);
+	tgt_media_init(lun);
 	return lun;
 }
 
@@ -449,6 +450,9 @@ static const uint16_t tgt_ua_asc[TGT_UA_COUNT] = {
 	[TGT_UA_LUNS_CHANGED] = SCSI_ASC_REPORTED_LUNS_DATA_CHANGED,
 	[TGT_UA_ALUA_CHANGED] = SCSI_ASC(0x2a, 0x06), /* ASYMMETRIC ACCESS
 							* STATE CHANGED */
+	[TGT_UA_MEDIUM_CHANGED] = SCSI_ASC(0x28, 0x00), /* NOT READY TO READY
+							  * CHANGE, MEDIUM
+							  * MAY HAVE CHANGED */
 };
 
 bool tgt_nexus_ua_take(struct tgt_nexus *n, uint32_t lun_id, uint16_t *asc)
@@ -501,6 +505,38 @@ static void ua_broadcast(const struct tgt_lun *lun, enum tgt_ua ua,
 	pthread_mutex_unlock(&tgt_global_lock);
 }
 
+unsigned tgt_luns_of_bdev(struct bdev *bd, struct tgt_lun **out,
+			  unsigned max)
+{
+	struct tgt_target *t;
+	struct tgt_lun *lun, *prev = NULL;
+	unsigned i, j, n = 0;
+
+	pthread_mutex_lock(&tgt_global_lock);
+	for (t = tgt_global_list; t != NULL; t = t->gnext) {
+		pthread_mutex_lock(&t->lock);
+		for (i = 0; i < TGT_MAX_LUNS; i++) {
+			bool seen = false;
+
+			lun = atomic_load(&t->luns[i]);
+			if (lun == NULL || lun->bd != bd)
+				continue;
+			/* One LUN may be mapped at several numbers. */
+			for (j = 0; j < n && j < max && out != NULL; j++)
+				seen = seen || out[j] == lun;
+			if (seen || lun == prev)
+				continue;
+			prev = lun;
+			if (out != NULL && n < max)
+				out[n] = tgt_lun_hold(lun);
+			n++;
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&tgt_global_lock);
+	return out != NULL && n > max ? max : n;
+}
+
 unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max)
 {
 	struct tgt_target *t;
@@ -548,4 +584,8 @@ void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n)
 
 	/* SPC-2: an I_T nexus loss releases that nexus's reservation. */
 	atomic_compare_exchange_strong(&lun->res2_holder, &id, 0);
+	/* SPC-4 6.13: and its medium removal prevention. */
+	pthread_mutex_lock(&lun->lock);
+	tgt_media_prevent_clear(lun, n);
+	pthread_mutex_unlock(&lun->lock);
 }

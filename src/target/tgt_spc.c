@@ -42,9 +42,11 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 		 * 1Fh; the rest is still well-formed. */
 		p[0] = 0x60 | SCSI_TYPE_NO_LUN;
 	} else {
-		p[0] = SCSI_TYPE_DISK;	/* qualifier 000b, direct access */
+		/* qualifier 000b, direct access or CD/DVD (MMC) */
+		p[0] = lun->media.cdrom ? SCSI_TYPE_CDROM : SCSI_TYPE_DISK;
 	}
-	p[1] = 0x00;		/* RMB = 0: not removable */
+	/* RMB: removable medium */
+	p[1] = lun != NULL && lun->media.removable ? 0x80 : 0x00;
 	p[2] = 0x06;		/* VERSION: SPC-4 */
 	p[3] = 0x10 | 0x02;	/* HISUP, RESPONSE DATA FORMAT 2 */
 	p[4] = INQ_STD_LEN - 5;	/* ADDITIONAL LENGTH */
@@ -56,8 +58,13 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	put_ascii(p + 32, 4, lun != NULL ? lun->revision : "0");
 	scsi_put16(p + 58, VD_SAM5);	/* VERSION DESCRIPTORS */
 	scsi_put16(p + 60, VD_SPC4);
-	scsi_put16(p + 62, VD_SBC3);
-	scsi_put16(p + 64, VD_ISCSI);
+	/* A CD-ROM claims no SBC (and no particular MMC version). */
+	if (lun != NULL && lun->media.cdrom) {
+		scsi_put16(p + 62, VD_ISCSI);
+	} else {
+		scsi_put16(p + 62, VD_SBC3);
+		scsi_put16(p + 64, VD_ISCSI);
+	}
 	return INQ_STD_LEN;
 }
 
@@ -129,12 +136,15 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 	const struct bdev_geometry *geo = bdev_geometry(lun->bd);
 	size_t n;
 
-	p[0] = SCSI_TYPE_DISK;
+	p[0] = lun->media.cdrom ? SCSI_TYPE_CDROM : SCSI_TYPE_DISK;
 	p[1] = page;
+	if (lun->media.cdrom && page >= 0xb0)
+		return 0;
 	switch (page) {
-	case 0x00: /* SUPPORTED VPD PAGES */
-		memcpy(p + 4, vpd_supported, sizeof(vpd_supported));
-		n = 4 + sizeof(vpd_supported);
+	case 0x00: /* SUPPORTED VPD PAGES (a CD-ROM has no SBC pages) */
+		n = lun->media.cdrom ? 3 : sizeof(vpd_supported);
+		memcpy(p + 4, vpd_supported, n);
+		n += 4;
 		break;
 	case 0x80: /* UNIT SERIAL NUMBER */
 		n = strlen(lun->serial);
@@ -164,6 +174,10 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 	case 0xb1: /* BLOCK DEVICE CHARACTERISTICS */
 		n = 64;
 		scsi_put16(p + 4, 0x0001);	/* MEDIUM ROTATION RATE: none */
+		/* WABEREQ 01b: a read after SANITIZE BLOCK ERASE (offered
+		 * where the bdev can discard) succeeds (tgt_sanitize.c). */
+		if (geo->can_discard)
+			p[7] = 0x40;
 		break;
 	case 0xb2: /* LOGICAL BLOCK PROVISIONING (SBC-3 6.5.4) */
 		n = 8;
@@ -272,6 +286,8 @@ void tgt_h_request_sense(struct tgt_cmd *c)
 		 * unit attention. */
 		s.key = SCSI_SK_UNIT_ATTENTION;
 		s.asc_ascq = asc;
+	} else if (tgt_media_sense(c, &s)) {
+		/* Sanitize progress, no medium (tgt_medium.c). */
 	} else {
 		s.key = SCSI_SK_NO_SENSE;
 		s.asc_ascq = SCSI_ASC_NO_ADDITIONAL_SENSE;
@@ -332,6 +348,16 @@ void tgt_h_start_stop(struct tgt_cmd *c)
 	const uint8_t *cdb = c->task->cdb;
 	int rc;
 
+	/* SBC-3 5.25: with a POWER CONDITION, START and LOEJ are ignored;
+	 * a virtual unit has no power states to move between. */
+	if (cdb[4] & 0xf0) {
+		tgt_cmd_good(c);
+		return;
+	}
+	if (c->lun->media.removable) {
+		tgt_medium_start_stop(c);
+		return;
+	}
 	/* A fixed disk has no medium to load or eject: LOEJ is an invalid
 	 * field (libiscsi StartStopUnit.Simple expects a failure when RMB is
 	 * 0). */
@@ -354,6 +380,10 @@ void tgt_h_start_stop(struct tgt_cmd *c)
 
 void tgt_h_prevent_allow(struct tgt_cmd *c)
 {
+	if (c->lun->media.removable) {
+		tgt_medium_prevent_allow(c);
+		return;
+	}
 	/* Nothing can be removed from a fixed disk, so preventing removal
 	 * (00b/01b) holds trivially; 10b/11b are obsolete in SBC-3. */
 	if ((c->task->cdb[4] & 0x03) > 1) {

@@ -33,7 +33,12 @@
 #define F_ALUA_INFO (TGT_CF_ALUA_SB | TGT_CF_ALUA_UN | TGT_CF_ALUA_TR)
 #define F_ALUA_SB TGT_CF_ALUA_SB
 #define F_ALWAYS (TGT_CF_UA_OK | TGT_CF_RES_OK | TGT_CF_NO_LUN_OK | \
-		  TGT_CF_PR_ALLOWED | F_ALUA_INFO)
+		  TGT_CF_PR_ALLOWED | F_ALUA_INFO | F_MEDIUMLESS)
+/* Commands about the device, not its medium: they run with no medium
+ * (NOT READY otherwise) and, the first ones, while a sanitize runs
+ * (SBC-4 4.11.5). */
+#define F_MEDIUMLESS (TGT_CF_NO_MEDIUM_OK | TGT_CF_SANITIZE_OK)
+#define NM TGT_CF_NO_MEDIUM_OK
 #define F_RD (TGT_CF_IO | TGT_CF_PR_READ)
 #define F_WR (TGT_CF_IO | TGT_CF_MEDIUM_WRITE)
 
@@ -48,94 +53,94 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	  { 0, 0x01, 0, 0, B, 0 }, tgt_h_request_sense, "REQUEST SENSE" },
 	{ SCSI_INQUIRY, 0, 6, R, F_ALWAYS, 1,
 	  { 0, 0x01, B, B, B, 0 }, tgt_h_inquiry, "INQUIRY" },
-	{ SCSI_MODE_SELECT_6, 0, 6, W, F_ALUA_SB, 1,
+	{ SCSI_MODE_SELECT_6, 0, 6, W, F_ALUA_SB | NM, 1,
 	  { 0, 0x11, 0, 0, B, 0 }, tgt_h_mode_select, "MODE SELECT(6)" },
-	{ SCSI_RESERVE_6, 0, 6, N, 0, 1,
+	{ SCSI_RESERVE_6, 0, 6, N, NM, 1,
 	  { 0, 0, 0, 0, 0, 0 }, tgt_h_reserve, "RESERVE(6)" },
-	{ SCSI_RELEASE_6, 0, 6, N, TGT_CF_RES_OK, 1,
+	{ SCSI_RELEASE_6, 0, 6, N, TGT_CF_RES_OK | NM, 1,
 	  { 0, 0, 0, 0, 0, 0 }, tgt_h_release, "RELEASE(6)" },
-	{ SCSI_MODE_SENSE_6, 0, 6, R, TGT_CF_PR_READ | F_ALUA_SB, 1,
+	{ SCSI_MODE_SENSE_6, 0, 6, R, TGT_CF_PR_READ | F_ALUA_SB | NM, 1,
 	  { 0, 0x08, B, B, B, 0 }, tgt_h_mode_sense, "MODE SENSE(6)" },
-	{ SCSI_START_STOP_UNIT, 0, 6, N, 0, 30,
-	  { 0, 0x01, 0, 0, 0x07, 0 }, tgt_h_start_stop, "START STOP UNIT" },
-	{ SCSI_PREVENT_ALLOW, 0, 6, N, 0, 1,
+	{ SCSI_START_STOP_UNIT, 0, 6, N, NM, 30,
+	  { 0, 0x01, 0, 0x0f, 0xf7, 0 }, tgt_h_start_stop, "START STOP UNIT" },
+	{ SCSI_PREVENT_ALLOW, 0, 6, N, NM, 1,
 	  { 0, 0, 0, 0, 0x03, 0 }, tgt_h_prevent_allow,
 	  "PREVENT ALLOW MEDIUM REMOVAL" },
-	{ SCSI_MODE_SELECT_10, 0, 10, W, F_ALUA_SB, 1,
+	{ SCSI_MODE_SELECT_10, 0, 10, W, F_ALUA_SB | NM, 1,
 	  { 0, 0x11, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_mode_select,
 	  "MODE SELECT(10)" },
-	{ SCSI_RESERVE_10, 0, 10, N, 0, 1,
+	{ SCSI_RESERVE_10, 0, 10, N, NM, 1,
 	  { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, tgt_h_reserve, "RESERVE(10)" },
-	{ SCSI_RELEASE_10, 0, 10, N, TGT_CF_RES_OK, 1,
+	{ SCSI_RELEASE_10, 0, 10, N, TGT_CF_RES_OK | NM, 1,
 	  { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, tgt_h_release, "RELEASE(10)" },
-	{ SCSI_MODE_SENSE_10, 0, 10, R, TGT_CF_PR_READ | F_ALUA_SB, 1,
+	{ SCSI_MODE_SENSE_10, 0, 10, R, TGT_CF_PR_READ | F_ALUA_SB | NM, 1,
 	  { 0, 0x18, B, B, 0, 0, 0, B, B, 0 }, tgt_h_mode_sense,
 	  "MODE SENSE(10)" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x00, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / READ KEYS" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x01, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / READ RESERVATION" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x02, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / REPORT CAPABILITIES" },
 	{ SCSI_PERSISTENT_RESERVE_IN, 0x03, 10, R,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_pr_in,
 	  "PERSISTENT RESERVE IN / READ FULL STATUS" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x00, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / REGISTER" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x01, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / RESERVE" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x02, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / RELEASE" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x03, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / CLEAR" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x04, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / PREEMPT" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x05, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / PREEMPT AND ABORT" },
 	{ SCSI_PERSISTENT_RESERVE_OUT, 0x06, 10, W,
-	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB, 1,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED | F_ALUA_SB | NM, 1,
 	  { 0, 0x1f, B, 0, 0, B, B, B, B, 0 }, tgt_h_pr_out,
 	  "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY" },
 	{ SCSI_REPORT_LUNS, 0, 12, R, F_ALWAYS, 1,
 	  { 0, 0, B, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_report_luns,
 	  "REPORT LUNS" },
 	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES, 12, R,
-	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO, 1,
+	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO | F_MEDIUMLESS, 1,
 	  { 0, 0x1f, 0x87, B, B, B, B, B, B, B, 0, 0 }, tgt_h_rsoc,
 	  "REPORT SUPPORTED OPERATION CODES" },
 	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_TMFS, 12, R,
-	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO, 1,
+	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO | F_MEDIUMLESS, 1,
 	  { 0, 0x1f, 0x80, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_rstmf,
 	  "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS" },
 	/* ALUA (tgt_alua.c): only when target port groups exist.  SPC-4
 	 * 5.9.1: neither conflicts with reservations. */
 	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_TARGET_PORT_GROUPS, 12, R,
 	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | TGT_CF_NEEDS_ALUA |
-	  F_ALUA_INFO, 1,
+	  F_ALUA_INFO | NM, 1,
 	  { 0, 0xff, 0, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_rtpg,
 	  "REPORT TARGET PORT GROUPS" },
 	{ SCSI_MAINTENANCE_OUT, 0x0a, 12, W,
 	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | TGT_CF_NEEDS_ALUA |
-	  TGT_CF_ALUA_SB | TGT_CF_ALUA_UN, 1,
+	  TGT_CF_ALUA_SB | TGT_CF_ALUA_UN | NM, 1,
 	  { 0, 0x1f, 0, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_stpg,
 	  "SET TARGET PORT GROUPS" },
 
@@ -199,6 +204,52 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	  TGT_CF_SA | TGT_CF_PR_READ, 1,
 	  { 0, 0x1f, B, B, B, B, B, B, B, B, B, B, B, B, 0, 0 },
 	  tgt_h_get_lba_status, "GET LBA STATUS" },
+	/* ---- SBC: sanitize and defect data (tgt_sanitize.c, tgt_defect.c);
+	 * CRYPTO ERASE (03h) has no row: no encryption to forget. ---- */
+	{ SCSI_SANITIZE, SCSI_SANITIZE_OVERWRITE, 10, W,
+	  TGT_CF_SA | TGT_CF_MEDIUM_WRITE, 3600,
+	  { 0, 0xbf, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_sanitize,
+	  "SANITIZE / OVERWRITE" },
+	{ SCSI_SANITIZE, SCSI_SANITIZE_BLOCK_ERASE, 10, N,
+	  TGT_CF_SA | TGT_CF_MEDIUM_WRITE | TGT_CF_NEEDS_DISCARD, 3600,
+	  { 0, 0xbf, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_sanitize,
+	  "SANITIZE / BLOCK ERASE" },
+	{ SCSI_SANITIZE, SCSI_SANITIZE_EXIT_FAILURE_MODE, 10, N,
+	  TGT_CF_SA | TGT_CF_MEDIUM_WRITE, 1,
+	  { 0, 0xbf, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_sanitize,
+	  "SANITIZE / EXIT FAILURE MODE" },
+	{ SCSI_READ_DEFECT_DATA_10, 0, 10, R, 0, 1,
+	  { 0, 0, 0x1f, 0, 0, 0, 0, B, B, 0 }, tgt_h_read_defect,
+	  "READ DEFECT DATA(10)" },
+	{ SCSI_READ_DEFECT_DATA_12, 0, 12, R, 0, 1,
+	  { 0, 0x1f, B, B, B, B, B, B, B, B, 0, 0 }, tgt_h_read_defect,
+	  "READ DEFECT DATA(12)" },
+
+	/* ---- MMC, on CD-ROM LUs only (tgt_mmc.c) ---- */
+	{ SCSI_MMC_READ_TOC, 0, 10, R, TGT_CF_MMC_ONLY | TGT_CF_PR_READ, 1,
+	  { 0, 0x02, 0x0f, 0, 0, 0, B, B, B, 0 }, tgt_h_read_toc,
+	  "READ TOC/PMA/ATIP" },
+	{ SCSI_MMC_GET_CONFIGURATION, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_UA_OK | TGT_CF_PR_ALLOWED | NM, 1,
+	  { 0, 0x03, B, B, 0, 0, 0, B, B, 0 }, tgt_h_get_configuration,
+	  "GET CONFIGURATION" },
+	{ SCSI_MMC_GET_EVENT_STATUS, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_UA_OK | TGT_CF_PR_ALLOWED | NM, 1,
+	  { 0, 0x01, 0, 0, B, 0, 0, B, B, 0 }, tgt_h_get_event_status,
+	  "GET EVENT STATUS NOTIFICATION" },
+	{ SCSI_MMC_READ_DISC_INFORMATION, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_PR_READ, 1,
+	  { 0, 0x07, 0, 0, 0, 0, 0, B, B, 0 }, tgt_h_read_disc_info,
+	  "READ DISC INFORMATION" },
+	{ SCSI_MMC_READ_TRACK_INFORMATION, 0, 10, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_PR_READ, 1,
+	  { 0, 0x03, B, B, B, B, 0, B, B, 0 }, tgt_h_read_track_info,
+	  "READ TRACK INFORMATION" },
+	{ SCSI_MMC_MECHANISM_STATUS, 0, 12, R,
+	  TGT_CF_MMC_ONLY | TGT_CF_PR_ALLOWED | NM, 1,
+	  { 0, 0, 0, 0, 0, 0, 0, 0, B, B, 0, 0 }, tgt_h_mechanism_status,
+	  "MECHANISM STATUS" },
+
 	{ SCSI_READ_12, 0, 12, R, F_RD, 30,
 	  { 0, 0x18, B, B, B, B, B, B, B, B, 0x1f, 0 }, tgt_h_read,
 	  "READ(12)" },
@@ -263,7 +314,21 @@ bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 		return false;
 	if ((d->flags & TGT_CF_NEEDS_ALUA) && !tgt_alua_enabled())
 		return false;
+	/* A CD-ROM LU has its own command set (tgt_mmc.c). */
+	if (lun != NULL && !tgt_mmc_row_ok(d, lun))
+		return false;
 	return true;
+}
+
+bool tgt_opcode_supported(uint8_t opcode, const struct tgt_lun *lun)
+{
+	unsigned i;
+
+	for (i = 0; i < tgt_cmd_table_len; i++)
+		if (tgt_cmd_table[i].opcode == opcode &&
+		    tgt_desc_supported(&tgt_cmd_table[i], lun))
+			return true;
+	return false;
 }
 
 void tgt_foreach_command(void (*fn)(uint8_t opcode, uint16_t sa,

@@ -51,7 +51,7 @@ complete_words() { # complete_words WORD... : COMPREPLY for the last word
 bash -c '. "$1"; complete -p scsikit' _ "$C" | grep -q -- '-F _scsikit scsikit' ||
 	fail "completion not bound to scsikit"
 [ "$(complete_words scsikit di)" = disk ] || fail "scsikit di<TAB>"
-[ "$(complete_words scsikit disk l)" = list ] || fail "scsikit disk l<TAB>"
+[ "$(complete_words scsikit disk li)" = list ] || fail "scsikit disk li<TAB>"
 [ "$(complete_words scsikit disk --js)" = --json ] || fail "disk --js<TAB>"
 [ "$(complete_words scsikit serve --nbd-max-c)" = --nbd-max-conns ] ||
 	fail "serve --nbd-max-c<TAB>"

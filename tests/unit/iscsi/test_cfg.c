@@ -55,8 +55,8 @@ static void apply_config(struct iscsi_srv *s, const char *text)
 
 		assert_non_null(sp);
 		*sp = '\0';
-		if (strcmp(l, "iscsi") == 0)
-			continue;	/* "iscsi none": not in these tests */
+		if (strcmp(l, "iscsi") == 0 && strcmp(sp + 1, "none") == 0)
+			continue;	/* not in these tests */
 		if (iscsi_srv_configure(s, l, sp + 1, err, sizeof(err)) < 0)
 			fail_msg("%s %s: %s", l, sp + 1, err);
 	}

@@ -103,7 +103,7 @@ static const struct {
 	{ { SCSI_WRITE_SAME_10, 0x10, 0, 0, 0, 0, 0, 0, 1 }, 10, 1, 4 }, /* ANCHOR */
 	{ { SCSI_REPORT_LUNS, 0x80, 0, 0, 0, 0, 0, 0, 0, 16 }, 12, 1, 7 },
 	{ { SCSI_MODE_SENSE_6, 0x10, 0x3f, 0, 255 }, 6, 1, 4 },
-	{ { SCSI_START_STOP_UNIT, 0, 0, 0, 0x10 }, 6, 4, 4 },	/* PWR COND */
+	{ { SCSI_START_STOP_UNIT, 0, 0, 0, 0x08 }, 6, 4, 3 },	/* reserved */
 	{ { SCSI_SYNCHRONIZE_CACHE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0x01 }, 10, 9, 0 },
 };
 

@@ -302,7 +302,9 @@ static const struct {
 	{ 0x00, 0x00, true, 0, 0 },	/* STOP with flush */
 	{ 0x01, 0x02, false, 4, 1 },	/* LOEJ on a fixed disk */
 	{ 0x01, 0x03, false, 4, 1 },
-	{ 0x00, 0x21, false, 4, 5 },	/* a power condition */
+	{ 0x00, 0x21, true, 0, 0 },	/* a power condition: START ignored */
+	{ 0x00, 0x32, true, 0, 0 },	/* and LOEJ too (SBC-3 5.25) */
+	{ 0x00, 0x08, false, 4, 3 },	/* reserved */
 };
 
 static void test_start_stop_prevent(void **state)
