@@ -10,8 +10,10 @@
  * check condition) and pkt_resid, and either retries or destroys it.
  *
  * Resources are finite, per HBA (a CAM bus seen through scsa_hba_attach):
- * packets and consistent buffers.  When none is free, scsa_init_pkt and
- * scsa_alloc_consistent_buf behave by their callback argument:
+ * packets, consistent buffers, and the bytes of data mapped for DMA at
+ * once.  When one is short, scsa_init_pkt (for the packet or for its
+ * mapping) and scsa_alloc_consistent_buf behave by their callback
+ * argument:
  * NULL_FUNC fails at once, SLEEP_FUNC waits (never call it on the bus's
  * loop), and any other function is called -- on the bus's loop -- when
  * resources come back; it returns 1 when it got what it needed, 0 to be
@@ -161,6 +163,8 @@ struct scsa_hba_limits {
 	unsigned max_pkts;	/* packets allocated at once (default 64) */
 	unsigned max_consistent; /* consistent buffers (default 8) */
 	size_t dma_max;		/* DMA window (default: the SIM's maxio) */
+	size_t dma_total;	/* bytes mapped at once over all packets
+				 * (default 16 windows; at least one) */
 };
 
 /* Attach the packet interface to CAM bus path_id; lim may be NULL.  NULL
@@ -180,8 +184,10 @@ SK_API int scsa_ifsetcap(struct scsa_address *ap, const char *cap, int value);
  * Allocate (pkt == NULL) and/or map DMA for a packet.  bp may be NULL (no
  * data).  With a packet given and PKT_DMA_PARTIAL, moves to the next DMA
  * window.  Returns the packet, or NULL when resources are short (the
- * callback rules above) or the request is invalid (cmdlen > 32, a buffer
- * larger than the DMA window without PKT_DMA_PARTIAL).
+ * callback rules above, for the packet and for its mapping alike; a new
+ * packet whose mapping is short is not kept) or the request is invalid
+ * (cmdlen > 32, a buffer larger than the DMA window without
+ * PKT_DMA_PARTIAL, no window left).
  */
 SK_API struct scsa_pkt *scsa_init_pkt(struct scsa_address *ap,
 				      struct scsa_pkt *pkt,
