@@ -42,6 +42,7 @@
 #include <scsikit/api.h>
 #include <scsikit/scsi.h>
 
+struct bdev;
 struct scsa_hba;
 struct scsa_pkt;
 
@@ -220,5 +221,30 @@ SK_API void scsa_free_consistent_buf(struct scsa_buf *bp);
 SK_API int scsa_transport(struct scsa_pkt *pkt);
 
 SK_API const char *scsa_reason_name(uint8_t reason);
+
+/* ---- sd: a direct-access target driver on the packet interface ---- */
+
+/*
+ * The disk at path_id:target:lun as a bdev ("sd" backend): READ/WRITE
+ * (10/16) one DMA window at a time, SYNCHRONIZE CACHE for flush; the
+ * completion routine retries BUSY after a delay, fetches the sense with
+ * REQUEST SENSE when auto request sense is off, resubmits after transport
+ * errors, each a bounded number of times (docs/cam.md).
+ */
+struct scsa_sd_params {
+	uint32_t path_id, target;
+	uint64_t lun;
+	bool no_arq;		/* auto request sense off: the driver sends
+				 * REQUEST SENSE itself */
+	size_t dma_max;		/* DMA window (0: the SIM's maxio) */
+	unsigned busy_retries;	/* BUSY / becoming ready (30) ... */
+	unsigned busy_delay_ms;	/* ... this far apart (20) */
+	unsigned retries;	/* transport errors, unit attentions (5) */
+};
+/* Probe (TEST UNIT READY, READ CAPACITY 16 or 10) and make the bdev
+ * named name.  From any thread but the bus's loop.  NULL and *err:
+ * -ENODEV (no such bus), -ENXIO (nobody there), -EIO, -ENOMEM. */
+SK_API struct bdev *scsa_sd_attach(const struct scsa_sd_params *p,
+				   const char *name, int *err);
 
 #endif
