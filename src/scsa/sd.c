@@ -89,6 +89,11 @@ static const struct sd_sense_rule {
 
 struct sd_req;
 
+/* A FIFO of requests. */
+struct sd_list {
+	struct sd_req *head, *tail;
+};
+
 struct scsa_sd {
 	struct scsa_hba *hba;
 	struct scsa_address ap;
@@ -101,13 +106,13 @@ struct scsa_sd {
 	unsigned throttle;	/* commands at once (0: no limit) */
 	unsigned active;	/* requests holding a packet */
 	/* Requests waiting for a packet or a mapping, in order. */
-	struct sd_req *wait_head, *wait_tail;
+	struct sd_list wait;
 	/* The REQUEST SENSE packet (auto request sense off) and the
 	 * requests waiting for it. */
 	struct scsa_buf *rqs_bp;
 	struct scsa_pkt *rqs_pkt;
 	struct sd_req *rqs_owner;
-	struct sd_req *rqs_head, *rqs_tail;
+	struct sd_list rqs_wait;
 	/* Counters (written on the bus's loop, read anywhere). */
 	uint64_t n_busy, n_retry, n_rqs, n_windows, n_waits;
 };
@@ -125,6 +130,37 @@ struct sd_req {
 	struct ev_timer *timer;
 	struct sd_req *next;	/* wait list / rqs list */
 };
+
+static void sd_list_push(struct sd_list *l, struct sd_req *r)
+{
+	r->next = NULL;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+static struct sd_req *sd_list_pop(struct sd_list *l)
+{
+	struct sd_req *r = l->head;
+
+	if (r) {
+		l->head = r->next;
+		if (!l->head)
+			l->tail = NULL;
+	}
+	return r;
+}
+
+/* Back at the head (it could not start after all). */
+static void sd_list_unpop(struct sd_list *l, struct sd_req *r)
+{
+	r->next = l->head;
+	l->head = r;
+	if (!l->tail)
+		l->tail = r;
+}
 
 static void sd_count(uint64_t *c)
 {
@@ -239,16 +275,21 @@ static bool sd_throttled(const struct scsa_sd *sd)
  * let; 1 when nothing is left waiting. */
 static int sd_drain(struct scsa_sd *sd)
 {
-	while (sd->wait_head) {
-		struct sd_req *r = sd->wait_head;
+	while (sd->wait.head) {
+		struct sd_req *r;
 
-		/* Throttled: the next finish drains again.  Short: the
-		 * HBA calls sd_res_cb at the next release. */
-		if (sd_throttled(sd) || !sd_start(r))
+		/* Throttled: the next finish drains again. */
+		if (sd_throttled(sd))
 			return 0;
-		sd->wait_head = r->next;
-		if (!sd->wait_head)
-			sd->wait_tail = NULL;
+		/* Off the list first: starting may finish (and free) r and
+		 * drain again from inside. */
+		r = sd_list_pop(&sd->wait);
+		if (!sd_start(r)) {
+			/* Short: the HBA calls sd_res_cb at the next
+			 * release. */
+			sd_list_unpop(&sd->wait, r);
+			return 0;
+		}
 	}
 	return 1;
 }
@@ -264,15 +305,10 @@ static void sd_queue_or_start(struct sd_req *r)
 
 	/* Behind others that wait, to keep the order; their shortage
 	 * registered sd_res_cb already, and so did ours if we tried. */
-	if (!sd->wait_head && !sd_throttled(sd) && sd_start(r))
+	if (!sd->wait.head && !sd_throttled(sd) && sd_start(r))
 		return;
 	sd_count(&sd->n_waits);
-	r->next = NULL;
-	if (sd->wait_tail)
-		sd->wait_tail->next = r;
-	else
-		sd->wait_head = r;
-	sd->wait_tail = r;
+	sd_list_push(&sd->wait, r);
 }
 
 /* The next window, or the end. */
@@ -389,12 +425,7 @@ static void sd_rqs_get(struct sd_req *r)
 		sd_rqs_start(sd, r);
 		return;
 	}
-	r->next = NULL;
-	if (sd->rqs_tail)
-		sd->rqs_tail->next = r;
-	else
-		sd->rqs_head = r;
-	sd->rqs_tail = r;
+	sd_list_push(&sd->rqs_wait, r);
 }
 
 static void sd_rqs_comp(struct scsa_pkt *pkt)
@@ -406,12 +437,7 @@ static void sd_rqs_comp(struct scsa_pkt *pkt)
 	r = sd->rqs_owner;
 	sd->rqs_owner = NULL;
 	/* Hand the packet on before acting: acting may want it again. */
-	next = sd->rqs_head;
-	if (next) {
-		sd->rqs_head = next->next;
-		if (!sd->rqs_head)
-			sd->rqs_tail = NULL;
-	}
+	next = sd_list_pop(&sd->rqs_wait);
 	if (pkt->pkt_reason == CMP_CMPLT &&
 	    (pkt->pkt_scbp[0] & 0x3e) == SCSI_STATUS_GOOD)
 		sd_sense(r, sd->rqs_bp->b_addr, SD_RQS_LEN - pkt->pkt_resid);
