@@ -156,6 +156,7 @@ struct setup {
 	struct cam_loop *lp;
 	struct vscsi_sim *vs;
 	const char *path;
+	uint32_t inline_max;
 	int loop_bus, vscsi_bus;
 	char err[256];
 };
@@ -165,7 +166,8 @@ static void setup_fn(void *arg)
 	struct setup *s = arg;
 	struct cam_loop_params lpp = {.name = "loop", .targets = 1, .luns = 1,
 				      .tags = 64};
-	struct vscsi_sim_params vp = {.path = s->path, .openings = 64};
+	struct vscsi_sim_params vp = {.path = s->path, .openings = 64,
+				      .inline_max = s->inline_max};
 
 	s->lp = cam_loop_create(&lpp);
 	cam_loop_attach_target(s->lp, 0, s->t);
@@ -187,6 +189,8 @@ int main(int argc, char **argv)
 	unsigned secs = argc > 1 ? (unsigned)atoi(argv[1]) : 3;
 	unsigned depth = argc > 2 ? (unsigned)atoi(argv[2]) : 32;
 	unsigned rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 3;
+	/* Write data inline up to this (0: the SIM's default; "off"). */
+	const char *inl = argc > 4 ? argv[4] : NULL;
 	char dir[] = "/tmp/skvb.XXXXXX", path[128];
 	struct setup s = {0};
 	struct ev_loop *uloop;
@@ -198,7 +202,8 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	if (depth == 0 || depth > MAX_DEPTH || secs == 0 || rounds == 0) {
-		fprintf(stderr, "usage: %s [SECONDS] [DEPTH <= %d] [ROUNDS]\n",
+		fprintf(stderr, "usage: %s [SECONDS] [DEPTH <= %d] [ROUNDS] "
+			"[INLINE_BYTES|off]\n",
 			argv[0], MAX_DEPTH);
 		return 2;
 	}
@@ -222,6 +227,9 @@ int main(int argc, char **argv)
 
 	s.loop = ev_loop_create();
 	s.path = path;
+	if (inl)
+		s.inline_max = !strcmp(inl, "off") ? VSCSI_INLINE_OFF
+						   : (uint32_t)atoi(inl);
 	pthread_create(&th, NULL, loop_main, s.loop);
 	wait_owned(s.loop);
 	cam_sync_call(s.loop, setup_fn, &s);

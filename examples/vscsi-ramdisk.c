@@ -11,8 +11,10 @@
  *
  * It shows the whole userland side: connect, REQPROBE, then a callback
  * loop in which each command is handed over (I2T), its data moved
- * (DATA_WRITE / DATA_READ) and finished (T2I).  Typing "detach" or
- * "probe" on stdin sends REQDETACH / REQPROBE for 0:0.
+ * (DATA_WRITE takes a write's data straight into the RAM disk, DATA_READ
+ * supplies what a read returns) and finished (T2I).  Typing "detach" or
+ * "probe" on stdin sends REQDETACH / REQPROBE for 0:0.  docs/vscsi.md
+ * walks through running it and exporting its disk.
  */
 #include <errno.h>
 #include <poll.h>

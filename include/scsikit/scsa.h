@@ -10,8 +10,10 @@
  * check condition) and pkt_resid, and either retries or destroys it.
  *
  * Resources are finite, per HBA (a CAM bus seen through scsa_hba_attach):
- * packets and consistent buffers.  When none is free, scsa_init_pkt and
- * scsa_alloc_consistent_buf behave by their callback argument:
+ * packets, consistent buffers, and the bytes of data mapped for DMA at
+ * once.  When one is short, scsa_init_pkt (for the packet or for its
+ * mapping) and scsa_alloc_consistent_buf behave by their callback
+ * argument:
  * NULL_FUNC fails at once, SLEEP_FUNC waits (never call it on the bus's
  * loop), and any other function is called -- on the bus's loop -- when
  * resources come back; it returns 1 when it got what it needed, 0 to be
@@ -40,6 +42,7 @@
 #include <scsikit/api.h>
 #include <scsikit/scsi.h>
 
+struct bdev;
 struct scsa_hba;
 struct scsa_pkt;
 
@@ -161,6 +164,8 @@ struct scsa_hba_limits {
 	unsigned max_pkts;	/* packets allocated at once (default 64) */
 	unsigned max_consistent; /* consistent buffers (default 8) */
 	size_t dma_max;		/* DMA window (default: the SIM's maxio) */
+	size_t dma_total;	/* bytes mapped at once over all packets
+				 * (default 16 windows; at least one) */
 };
 
 /* Attach the packet interface to CAM bus path_id; lim may be NULL.  NULL
@@ -180,8 +185,10 @@ SK_API int scsa_ifsetcap(struct scsa_address *ap, const char *cap, int value);
  * Allocate (pkt == NULL) and/or map DMA for a packet.  bp may be NULL (no
  * data).  With a packet given and PKT_DMA_PARTIAL, moves to the next DMA
  * window.  Returns the packet, or NULL when resources are short (the
- * callback rules above) or the request is invalid (cmdlen > 32, a buffer
- * larger than the DMA window without PKT_DMA_PARTIAL).
+ * callback rules above, for the packet and for its mapping alike; a new
+ * packet whose mapping is short is not kept) or the request is invalid
+ * (cmdlen > 32, a buffer larger than the DMA window without
+ * PKT_DMA_PARTIAL, no window left).
  */
 SK_API struct scsa_pkt *scsa_init_pkt(struct scsa_address *ap,
 				      struct scsa_pkt *pkt,
@@ -214,5 +221,30 @@ SK_API void scsa_free_consistent_buf(struct scsa_buf *bp);
 SK_API int scsa_transport(struct scsa_pkt *pkt);
 
 SK_API const char *scsa_reason_name(uint8_t reason);
+
+/* ---- sd: a direct-access target driver on the packet interface ---- */
+
+/*
+ * The disk at path_id:target:lun as a bdev ("sd" backend): READ/WRITE
+ * (10/16) one DMA window at a time, SYNCHRONIZE CACHE for flush; the
+ * completion routine retries BUSY after a delay, fetches the sense with
+ * REQUEST SENSE when auto request sense is off, resubmits after transport
+ * errors, each a bounded number of times (docs/cam.md).
+ */
+struct scsa_sd_params {
+	uint32_t path_id, target;
+	uint64_t lun;
+	bool no_arq;		/* auto request sense off: the driver sends
+				 * REQUEST SENSE itself */
+	size_t dma_max;		/* DMA window (0: the SIM's maxio) */
+	unsigned busy_retries;	/* BUSY / becoming ready (30) ... */
+	unsigned busy_delay_ms;	/* ... this far apart (20) */
+	unsigned retries;	/* transport errors, unit attentions (5) */
+};
+/* Probe (TEST UNIT READY, READ CAPACITY 16 or 10) and make the bdev
+ * named name.  From any thread but the bus's loop.  NULL and *err:
+ * -ENODEV (no such bus), -ENXIO (nobody there), -EIO, -ENOMEM. */
+SK_API struct bdev *scsa_sd_attach(const struct scsa_sd_params *p,
+				   const char *name, int *err);
 
 #endif

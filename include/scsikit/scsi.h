@@ -320,6 +320,12 @@ struct scsi_cdb_fields {
 SK_API int scsi_cdb_decode(const uint8_t *cdb, size_t len,
 			   struct scsi_cdb_fields *f);
 
+/* Write a READ or WRITE CDB for blocks at lba into cdb (16 bytes of room):
+ * READ/WRITE(10) when both fit (LBA below 2^32, at most 65535 blocks),
+ * else (16); FUA sets the FUA bit.  Returns the CDB length. */
+SK_API uint8_t scsi_cdb_rw(uint8_t *cdb, bool read, uint64_t lba,
+			   uint32_t blocks, bool fua);
+
 /*
  * Sense data.
  *

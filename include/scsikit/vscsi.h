@@ -12,9 +12,10 @@
  *     target links against.  It keeps the operations of the reference --
  *     I2T, DATA_READ, DATA_WRITE, T2I, REQPROBE, REQDETACH and a pollable
  *     fd -- with their errors, but saves round trips: the SIM pushes each
- *     command with its write data, so vscsi_i2t() and vscsi_data_write()
- *     are local; vscsi_data_read() chunks are gathered and travel with the
- *     T2I.
+ *     command (with its write data when that is small), so vscsi_i2t() is
+ *     local; vscsi_data_read() chunks are gathered and travel with the
+ *     T2I; vscsi_data_write() pulls the next chunk of a larger WRITE from
+ *     the SIM, one round trip per call.
  *
  * On top of the library, vscsi_tgtsrv serves target-engine LUNs (what
  * `scsikit vscsi-target` runs).
@@ -44,6 +45,8 @@ struct tgt_target;
 #define VSCSI_CDB_MAX 32
 #define VSCSI_SENSE_MAX 252
 #define VSCSI_MAXIO_DEFAULT (1u << 20)
+#define VSCSI_INLINE_DEFAULT (16u * 1024)
+#define VSCSI_INLINE_OFF UINT32_MAX
 
 /* Data direction of a command, as I2T reports it. */
 enum vscsi_dir {
@@ -120,8 +123,11 @@ SK_API int vscsi_i2t(struct vscsi_client *c, struct vscsi_i2t *out);
  * The data is kept until vscsi_t2i sends it. */
 SK_API int vscsi_data_read(struct vscsi_client *c, uint32_t tag,
 			   const void *buf, size_t len);
-/* Take the next len bytes of what a WRITE command carries: 0, -EFAULT,
- * -ENOMEM, -EINVAL as above. */
+/* Take the next len bytes of what a WRITE command carries into buf: 0,
+ * -EFAULT, -ENOMEM, -EINVAL as above, -EBUSY from an event/error/aborted
+ * handler (the library may have to wait for the SIM), or a connection
+ * error.  The bytes moved this way make the residual, which the SIM
+ * counts itself. */
 SK_API int vscsi_data_write(struct vscsi_client *c, uint32_t tag, void *buf,
 			    size_t len);
 /* Zero-copy form of the two above.  vscsi_data_buffer() gives the
@@ -130,7 +136,8 @@ SK_API int vscsi_data_write(struct vscsi_client *c, uint32_t tag, void *buf,
  * READ's data; NULL with errno EFAULT (tag not handed out) or EINVAL (no
  * data).  vscsi_data_commit() then counts len more bytes as moved, from
  * the current offset, with the errors of vscsi_data_read/write (for a
- * READ the bytes must already be in the buffer at that offset). */
+ * READ the bytes must already be in the buffer at that offset; for a
+ * WRITE they are there when it returns). */
 SK_API void *vscsi_data_buffer(struct vscsi_client *c, uint32_t tag);
 SK_API int vscsi_data_commit(struct vscsi_client *c, uint32_t tag,
 			     size_t len);
@@ -230,6 +237,10 @@ struct vscsi_sim_params {
 	uint32_t maxio;		/* largest transfer (1 MiB) */
 	uint32_t stall_ms;	/* drop a userland end that does not read
 				 * for this long (30000) */
+	uint32_t inline_max;	/* WRITE data up to this many bytes goes
+				 * with the command, larger is pulled with
+				 * DATA_WRITE (0: VSCSI_INLINE_DEFAULT;
+				 * VSCSI_INLINE_OFF: always pulled) */
 };
 
 /* The device states of the reference. */

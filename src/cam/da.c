@@ -168,18 +168,8 @@ static void da_start_piece(struct da_req *r)
 			return;
 		}
 		r->cur = len;
-		if (lba + blocks <= 0xffffffffull && blocks <= 0xffff) {
-			cdb[0] = rd ? SCSI_READ_10 : SCSI_WRITE_10;
-			scsi_put32(&cdb[2], (uint32_t)lba);
-			scsi_put16(&cdb[7], (uint16_t)blocks);
-		} else {
-			cdb[0] = rd ? SCSI_READ_16 : SCSI_WRITE_16;
-			scsi_put64(&cdb[2], lba);
-			scsi_put32(&cdb[10], blocks);
-			cdb_len = 16;
-		}
-		if (!rd && (io->flags & BDEV_IO_FUA))
-			cdb[1] |= 0x08;
+		cdb_len = scsi_cdb_rw(cdb, rd, lba, blocks,
+				      !rd && (io->flags & BDEV_IO_FUA));
 		flags = (rd ? CAM_DIR_IN : CAM_DIR_OUT) | CAM_SCATTER_VALID;
 		data = r->sg;
 		dlen = len;

@@ -90,18 +90,17 @@ struct cam_loop *cam_loop_create(const struct cam_loop_params *p)
 	for (uint32_t t = 0; t <= lp->max_target; t++) {
 		struct loop_tgt *lt = &lp->tgts[t];
 
-		lt->user = (struct loop_neg){LOOP_BUS_WIDTH, LOOP_MIN_PERIOD,
-					     LOOP_MAX_OFFSET};
-		lt->goal = lt->user;
-		lt->cur = (struct loop_neg){8, 0, 0};
 		lt->luns = calloc(lp->max_lun + 1, sizeof(*lt->luns));
 		if (!lt->luns)
 			goto out_free;
-		for (uint32_t l = 0; l <= lp->max_lun; l++) {
-			lt->luns[l].user_tflags =
-				CCB_TRANS_DISC_ENB | CCB_TRANS_TAG_ENB;
-			lt->luns[l].cur_tflags = lt->luns[l].user_tflags;
-		}
+	}
+	{
+		static const struct sim_tran_limits lim = {
+			LOOP_BUS_WIDTH, LOOP_MIN_PERIOD, LOOP_MAX_OFFSET};
+
+		if (sim_tran_init(&lp->tran, lp->max_target, lp->max_lun,
+				  &lim) < 0)
+			goto out_free;
 	}
 	lp->devq = cam_simq_alloc(lp->p.devq_size);
 	if (!lp->devq)
@@ -119,6 +118,7 @@ out_free:
 		for (uint32_t t = 0; t <= lp->max_target; t++)
 			free(lp->tgts[t].luns);
 	free(lp->tgts);
+	sim_tran_fini(&lp->tran);
 	free(lp->pool);
 	pthread_mutex_destroy(&lp->fault_lock);
 	free(lp);
@@ -541,23 +541,7 @@ static void loop_scsi_io(struct cam_loop *lp, union ccb *ccb)
 	hcb_link(lp, h);
 
 	/* Negotiate if the goal changed: the reference's target_negotiated. */
-	if (lt->cur.bus_width != lt->goal.bus_width ||
-	    lt->cur.sync_period != lt->goal.sync_period ||
-	    lt->cur.sync_offset != lt->goal.sync_offset) {
-		struct ccb_trans_settings neg;
-		struct cam_path p = {(uint32_t)lp->path_id, ch->target_id,
-				     CAM_LUN_WILDCARD};
-
-		lt->cur = lt->goal;
-		memset(&neg, 0, sizeof(neg));
-		neg.bus_width = lt->cur.bus_width;
-		neg.sync_period = lt->cur.sync_period;
-		neg.sync_offset = lt->cur.sync_offset;
-		neg.valid = CCB_TRANS_BUS_WIDTH_VALID |
-			    CCB_TRANS_SYNC_RATE_VALID |
-			    CCB_TRANS_SYNC_OFFSET_VALID;
-		xpt_async(AC_TRANSFER_NEG, &p, &neg);
-	}
+	sim_tran_negotiate(&lp->tran, lp->path_id, ch->target_id);
 
 	if (faulted) {
 		uint8_t sense[SCSI_SENSE_FIXED_LEN];
@@ -695,11 +679,8 @@ static void loop_abort(struct cam_loop *lp, union ccb *ccb)
 	union ccb *victim = ccb->cab.abort_ccb;
 	struct loop_hcb *h;
 
-	if (!victim || victim->ccb_h.func_code != XPT_SCSI_IO) {
-		ccb->ccb_h.status = CAM_UA_ABORT;
-		xpt_done(ccb);
+	if (sim_abort_unabortable(ccb))
 		return;
-	}
 	for (h = lp->active.next; h != &lp->active; h = h->next)
 		if (h->ccb == victim)
 			break;
@@ -718,20 +699,6 @@ static void loop_abort(struct cam_loop *lp, union ccb *ccb)
 	loop_hcb_kill(lp, h, CAM_REQ_ABORTED);
 	ccb->ccb_h.status = CAM_REQ_CMP;
 	xpt_done(ccb);
-}
-
-static void loop_clean_neg(struct cam_loop *lp, uint32_t t)
-{
-	struct loop_tgt *lt = &lp->tgts[t];
-	struct ccb_trans_settings neg;
-	struct cam_path p = {(uint32_t)lp->path_id, t, CAM_LUN_WILDCARD};
-
-	lt->cur = (struct loop_neg){8, 0, 0};
-	memset(&neg, 0, sizeof(neg));
-	neg.bus_width = 8;
-	neg.valid = CCB_TRANS_BUS_WIDTH_VALID | CCB_TRANS_SYNC_RATE_VALID |
-		    CCB_TRANS_SYNC_OFFSET_VALID;
-	xpt_async(AC_TRANSFER_NEG, &p, &neg);
 }
 
 static void loop_reset_dev(struct cam_loop *lp, union ccb *ccb)
@@ -763,7 +730,7 @@ static void loop_reset_dev(struct cam_loop *lp, union ccb *ccb)
 	for (uint32_t l = 0; l <= lp->max_lun; l++)
 		lp->tgts[t].luns[l].sense_len = 0;
 	/* Negotiations are lost on a reset. */
-	loop_clean_neg(lp, t);
+	sim_tran_reset(&lp->tran, lp->path_id, t);
 	ccb->ccb_h.status = CAM_REQ_CMP;
 	xpt_done(ccb);
 	p = (struct cam_path){(uint32_t)lp->path_id, t, CAM_LUN_WILDCARD};
@@ -787,7 +754,7 @@ static void loop_bus_reset_all(struct cam_loop *lp, uint32_t status)
 			TGT_TMF_TARGET_WARM_RESET, 0);
 		for (uint32_t l = 0; l <= lp->max_lun; l++)
 			lp->tgts[t].luns[l].sense_len = 0;
-		loop_clean_neg(lp, t);
+		sim_tran_reset(&lp->tran, lp->path_id, t);
 	}
 	xpt_async(AC_BUS_RESET, &wild, NULL);
 }
@@ -817,20 +784,19 @@ static void loop_action(struct cam_sim *sim, union ccb *ccb)
 		xpt_done(ccb);
 		break;
 	case XPT_SET_TRAN_SETTINGS:
-		loop_set_tran(lp, ccb);
+		sim_tran_set(&lp->tran, lp->path_id, ccb);
 		break;
 	case XPT_GET_TRAN_SETTINGS:
-		loop_get_tran(lp, ccb);
+		sim_tran_get(&lp->tran, ccb);
 		break;
 	case XPT_CALC_GEOMETRY:
-		loop_calc_geometry(ccb);
+		sim_calc_geometry(ccb);
 		break;
 	case XPT_PATH_INQ:
 		loop_path_inq(lp, ccb);
 		break;
 	default:
-		ccb->ccb_h.status = CAM_REQ_INVALID;
-		xpt_done(ccb);
+		sim_func_unknown(ccb);
 		break;
 	}
 }
@@ -902,6 +868,7 @@ static void loop_free_final(struct cam_loop *lp)
 {
 	cam_sim_free(lp->sim, true);
 	free(lp->tgts);
+	sim_tran_fini(&lp->tran);
 	free(lp->pool);
 	pthread_mutex_destroy(&lp->fault_lock);
 	free(lp);

@@ -12,6 +12,7 @@
 #include <scsikit/cam.h>
 #include <scsikit/target.h>
 
+#include "cam/sim_tran.h"
 #include "cam/xpt_internal.h"
 
 #define LOOP_BUS_WIDTH 16
@@ -40,12 +41,7 @@ struct loop_hcb {
 	struct iovec iov1;
 };
 
-struct loop_neg {
-	uint32_t bus_width, sync_period, sync_offset;
-};
-
 struct loop_lun_state {
-	uint32_t user_tflags, cur_tflags; /* CCB_TRANS_{DISC,TAG}_ENB */
 	uint8_t sense[SCSI_SENSE_MAX];	  /* kept for REQUEST SENSE */
 	uint8_t sense_len;
 };
@@ -53,7 +49,6 @@ struct loop_lun_state {
 struct loop_tgt {
 	struct tgt_target *t;
 	struct tgt_nexus *nx;
-	struct loop_neg user, goal, cur;
 	struct loop_lun_state *luns;	/* max_lun + 1 */
 };
 
@@ -66,6 +61,7 @@ struct cam_loop {
 	struct ev_loop *loop;
 	int path_id;
 	struct loop_tgt *tgts;		/* max_target + 1 */
+	struct sim_tran tran;		/* transfer settings */
 	struct loop_hcb *pool;
 	struct loop_hcb *free_list;
 	struct loop_hcb active;		/* list head */
@@ -81,9 +77,6 @@ struct cam_loop {
 	uint64_t hits;
 };
 
-void loop_set_tran(struct cam_loop *lp, union ccb *ccb);
-void loop_get_tran(struct cam_loop *lp, union ccb *ccb);
-void loop_calc_geometry(union ccb *ccb);
 void loop_path_inq(struct cam_loop *lp, union ccb *ccb);
 
 #endif

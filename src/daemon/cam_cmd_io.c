@@ -30,23 +30,6 @@ static uint32_t bus_maxio(struct cli *c, uint32_t b)
 	return ccb.cpi.maxio;
 }
 
-static void rw_cdb(uint8_t *cdb, uint8_t *len, bool rd, uint64_t lba,
-		   uint32_t blocks)
-{
-	memset(cdb, 0, 16);
-	if (lba + blocks <= 0xffffffffull && blocks <= 0xffff) {
-		cdb[0] = rd ? SCSI_READ_10 : SCSI_WRITE_10;
-		scsi_put32(&cdb[2], (uint32_t)lba);
-		scsi_put16(&cdb[7], (uint16_t)blocks);
-		*len = 10;
-	} else {
-		cdb[0] = rd ? SCSI_READ_16 : SCSI_WRITE_16;
-		scsi_put64(&cdb[2], lba);
-		scsi_put32(&cdb[10], blocks);
-		*len = 16;
-	}
-}
-
 #define CLI_RW_MAX (256ull << 20)
 
 int cam_cmd_rw(struct cli *c, bool rd)
@@ -98,7 +81,7 @@ int cam_cmd_rw(struct cli *c, bool rd)
 		uint32_t n = left > per ? per : (uint32_t)left;
 		uint8_t cdb[16], cl;
 
-		rw_cdb(cdb, &cl, rd, (uint64_t)c->opt_lba + done, n);
+		cl = scsi_cdb_rw(cdb, rd, (uint64_t)c->opt_lba + done, n, false);
 		if (cam_run(c, b, t, l, cdb, cl, rd ? CAM_DIR_IN : CAM_DIR_OUT,
 			    buf + done * cap.bs, n * cap.bs, c->retries, NULL,
 			    false) < 0)

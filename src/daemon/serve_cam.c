@@ -8,6 +8,10 @@
  *   --cam-da NAME=B:T:L after the scan, probe the device with da and add
  *                       it to the daemon's disks as NAME (so every export
  *                       front end serves it); repeatable
+ *   --cam-sd NAME=B:T:L[,noarq][,dma=SIZE]
+ *                       the same with the sd target driver, on the SCSA
+ *                       packet interface (noarq: auto request sense off;
+ *                       dma: the DMA window); repeatable
  *   --cam none          no CAM buses
  *
  * The buses run on a loop of their own (a thread started here), so the
@@ -24,6 +28,7 @@
 #include <scsikit/cam.h>
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
+#include <scsikit/scsa.h>
 
 #include "cam_cli.h"
 #include "serve.h"
@@ -35,7 +40,8 @@ struct serve_cam {
 	struct serve_ctx *ctx;
 	char *specs[SERVE_CAM_MAX];
 	unsigned nspecs;
-	char *das[SERVE_CAM_MAX];
+	char *das[SERVE_CAM_MAX];	/* --cam-da and --cam-sd specs */
+	bool das_sd[SERVE_CAM_MAX];	/* ... which are sd */
 	unsigned ndas;
 	bool disabled;
 	struct ev_thread *thread;	/* the CAM loop's thread */
@@ -92,11 +98,12 @@ static int serve_cam_configure(void *arg, const char *key, const char *value,
 		st->nspecs++;
 		return 0;
 	}
-	if (!strcmp(key, "cam-da")) {
+	if (!strcmp(key, "cam-da") || !strcmp(key, "cam-sd")) {
 		if (st->ndas == SERVE_CAM_MAX || !strchr(value, '=')) {
-			snprintf(err, errlen, "--cam-da takes NAME=B:T:L");
+			snprintf(err, errlen, "--%s takes NAME=B:T:L", key);
 			return -1;
 		}
+		st->das_sd[st->ndas] = !strcmp(key, "cam-sd");
 		st->das[st->ndas] = strdup(value);
 		if (!st->das[st->ndas]) {
 			snprintf(err, errlen, "out of memory");
@@ -120,26 +127,73 @@ static void serve_cam_make(void *arg)
 		st->sims[st->nsims++] = lp;
 }
 
-static int serve_cam_add_da(struct serve_cam *st, const char *spec,
+/* The NAME of a NAME=... spec into name; false if none fits. */
+static bool spec_name(const char *spec, char *name, size_t len)
+{
+	const char *eq = strchr(spec, '=');
+
+	if (!eq || (size_t)(eq - spec) >= len || eq == spec)
+		return false;
+	memcpy(name, spec, (size_t)(eq - spec));
+	name[eq - spec] = '\0';
+	return true;
+}
+
+/* The sd options after B:T:L: ",noarq", ",dma=SIZE". */
+static int sd_options(const char *opts, struct scsa_sd_params *p)
+{
+	char buf[128], *tok, *save = NULL;
+
+	if (strlen(opts) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", opts);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (!strcmp(tok, "noarq"))
+			p->no_arq = true;
+		else if (!strncmp(tok, "dma=", 4) &&
+			 sk_parse_size(tok + 4, &v) == 0 && v >= 512 &&
+			 v <= (64u << 20))
+			p->dma_max = (size_t)v;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static int serve_cam_add_da(struct serve_cam *st, const char *spec, bool sd,
 			    char *err, size_t errlen)
 {
+	const char *kind = sd ? "sd" : "da";
 	char name[64];
-	const char *eq = strchr(spec, '=');
 	unsigned b, t, l;
+	int n = 0;
 	struct bdev *bd;
 	int e, rc;
 
-	if (!eq || (size_t)(eq - spec) >= sizeof(name) ||
-	    sscanf(eq + 1, "%u:%u:%u", &b, &t, &l) != 3) {
-		snprintf(err, errlen, "bad --cam-da '%s'", spec);
+	if (!spec_name(spec, name, sizeof(name)) ||
+	    sscanf(strchr(spec, '=') + 1, "%u:%u:%u%n", &b, &t, &l, &n) != 3 ||
+	    (!sd && strchr(spec, '=')[1 + n] != '\0')) {
+		snprintf(err, errlen, "bad --cam-%s '%s'", kind, spec);
 		return -1;
 	}
-	memcpy(name, spec, (size_t)(eq - spec));
-	name[eq - spec] = '\0';
-	bd = cam_sync_da_probe(st->loop, b, t, l, name, &e);
+	if (sd) {
+		struct scsa_sd_params p = {.path_id = b, .target = t, .lun = l};
+
+		if (sd_options(strchr(spec, '=') + 1 + n, &p) < 0) {
+			snprintf(err, errlen, "bad --cam-sd options in '%s'",
+				 spec);
+			return -1;
+		}
+		bd = scsa_sd_attach(&p, name, &e);
+	} else {
+		bd = cam_sync_da_probe(st->loop, b, t, l, name, &e);
+	}
 	if (!bd) {
-		snprintf(err, errlen, "da probe of %u:%u:%u: %s", b, t, l,
-			 strerror(-e));
+		snprintf(err, errlen, "%s probe of %u:%u:%u: %s", kind, b, t,
+			 l, strerror(-e));
 		return -1;
 	}
 	rc = bdev_registry_add(bd);
@@ -149,7 +203,7 @@ static int serve_cam_add_da(struct serve_cam *st, const char *spec,
 			 strerror(-rc));
 		return -1;
 	}
-	log_info("cam: %s is da on %u:%u:%u", name, b, t, l);
+	log_info("cam: %s is %s on %u:%u:%u", name, kind, b, t, l);
 	return 0;
 }
 
@@ -180,7 +234,8 @@ static int serve_cam_start(void *arg, char *err, size_t errlen)
 	}
 	cam_sync_rescan(st->loop, CAM_BUS_WILDCARD);
 	for (unsigned i = 0; i < st->ndas; i++)
-		if (serve_cam_add_da(st, st->das[i], err, errlen) < 0)
+		if (serve_cam_add_da(st, st->das[i], st->das_sd[i], err,
+				     errlen) < 0)
 			return -1;
 	return 0;
 }
@@ -199,18 +254,13 @@ static void serve_cam_stop(void *arg)
 	struct serve_cam *st = arg;
 
 	if (st->running) {
-		/* da disks sit on these buses: drop them from the registry
-		 * first (their exports close). */
+		/* da and sd disks sit on these buses: drop them from the
+		 * registry first (their exports close). */
 		for (unsigned i = 0; i < st->ndas; i++) {
 			char name[64];
-			const char *eq = strchr(st->das[i], '=');
 
-			if (eq && (size_t)(eq - st->das[i]) < sizeof(name)) {
-				memcpy(name, st->das[i],
-				       (size_t)(eq - st->das[i]));
-				name[eq - st->das[i]] = '\0';
+			if (spec_name(st->das[i], name, sizeof(name)))
 				bdev_registry_remove(name);
-			}
 		}
 		cam_sync_call(st->loop, serve_cam_unmake, st);
 		ev_thread_stop(st->thread);
@@ -247,6 +297,8 @@ const struct serve_frontend serve_frontend_cam = {
 		 "                       targets=N,luns=N,size=SIZE); "
 		 "repeatable\n"
 		 "  --cam-da NAME=B:T:L  add the CAM device as disk NAME (da)\n"
+		 "  --cam-sd NAME=B:T:L[,noarq][,dma=SIZE]\n"
+		 "                       the same through the SCSA sd driver\n"
 		 "  --cam none           no CAM buses\n",
 	.create = serve_cam_create,
 	.configure = serve_cam_configure,

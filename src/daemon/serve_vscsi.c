@@ -9,6 +9,9 @@
  *   --vscsi-ccbs N            CCB pool per SIM, all preallocated (1024)
  *   --vscsi-stall-timeout MS  drop a userland end that stops reading
  *                             (30000)
+ *   --vscsi-inline BYTES      write data up to BYTES travels with the
+ *                             command, larger is pulled with DATA_WRITE
+ *                             (16384; 0: always pulled)
  *   --vscsi-export auto|none  auto: every direct-access device the bus
  *                             finds becomes a daemon disk named
  *                             vscsiU-T-L (through the da peripheral),
@@ -66,7 +69,7 @@ struct serve_vscsi {
 	unsigned npaths;
 	bool disabled;
 	bool auto_export;
-	uint32_t openings, ccbs, stall_ms;
+	uint32_t openings, ccbs, stall_ms, inline_max;
 	struct ev_loop *loop;
 	pthread_t th;
 	bool running;
@@ -151,6 +154,14 @@ static int serve_vscsi_configure(void *arg, const char *key,
 	if (!strcmp(key, "vscsi-stall-timeout")) {
 		if (parse_u32(value, &st->stall_ms))
 			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "vscsi-inline")) {
+		uint32_t v;
+
+		if (parse_u32(value, &v) || v > VSCSI_MAXIO_DEFAULT)
+			goto bad;
+		st->inline_max = v ? v : VSCSI_INLINE_OFF;
 		return 0;
 	}
 	if (!strcmp(key, "vscsi-export")) {
@@ -321,6 +332,7 @@ static void sv_add_fn(void *arg)
 	p.openings = st->openings;
 	p.ccbs = st->ccbs;
 	p.stall_ms = st->stall_ms;
+	p.inline_max = st->inline_max;
 	slot->path = strdup(c->path);
 	if (!slot->path) {
 		snprintf(c->err, sizeof(c->err), "out of memory");
@@ -729,6 +741,8 @@ const struct serve_frontend serve_frontend_vscsi = {
 		 "  --vscsi-ccbs N           CCB pool per vscsi SIM (1024)\n"
 		 "  --vscsi-stall-timeout MS drop a userland target that stops "
 		 "reading (30000)\n"
+		 "  --vscsi-inline BYTES     write data sent with the command up "
+		 "to BYTES (16384; 0: off)\n"
 		 "  --vscsi-export auto|none export disks found on vscsi buses "
 		 "as vscsiU-T-L (none)\n",
 	.create = serve_vscsi_create,

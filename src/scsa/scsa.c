@@ -9,9 +9,11 @@
  * done here: as the reference says, the target driver decides, and may
  * resubmit a packet unchanged after a transport error.
  *
- * Resources (packets, consistent buffers) are counted per HBA under a
- * mutex; a release wakes SLEEP_FUNC waiters and posts the waiting
- * callbacks, one at a time, to the bus's loop.
+ * Resources (packets, consistent buffers, and the bytes of DMA staging
+ * mapped at once) are counted per HBA under a mutex; a shortage of any of
+ * them follows the caller's callback rule, and a release wakes SLEEP_FUNC
+ * waiters and posts the waiting callbacks, one at a time, to the bus's
+ * loop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +30,8 @@
 enum scsa_res {
 	SCSA_RES_PKT = 0,
 	SCSA_RES_CONS = 1,
+	SCSA_RES_DMA = 2,	/* bytes, not units */
+	SCSA_RES_KINDS = 3,
 };
 
 struct scsa_waiter {
@@ -42,7 +46,7 @@ struct scsa_hba {
 	size_t dma_max;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned max[2], used[2];
+	size_t max[SCSA_RES_KINDS], used[SCSA_RES_KINDS];
 	struct scsa_waiter *wait_head, *wait_tail;
 	bool kick_posted;
 	uint8_t no_arq[SCSA_MAX_TARGETS];	/* auto-rqsense turned off */
@@ -61,6 +65,7 @@ struct scsa_pkt_int {
 	void *priv;
 	struct scsa_buf *bp;
 	size_t dma_off, dma_len;	/* the mapped window */
+	size_t dma_held;		/* SCSA_RES_DMA bytes held */
 	uint8_t *bounce;		/* the "DMA" staging buffer */
 	size_t bounce_cap;
 	bool consistent;
@@ -117,6 +122,11 @@ struct scsa_hba *scsa_hba_attach(uint32_t path_id,
 		else
 			hba->dma_max = 64 * 1024;
 	}
+	hba->max[SCSA_RES_DMA] = lim && lim->dma_total ? lim->dma_total
+						       : 16 * hba->dma_max;
+	/* One full window must always be possible. */
+	if (hba->max[SCSA_RES_DMA] < hba->dma_max)
+		hba->max[SCSA_RES_DMA] = hba->dma_max;
 	pthread_mutex_init(&hba->mu, NULL);
 	pthread_cond_init(&hba->cv, NULL);
 	return hba;
@@ -128,9 +138,10 @@ void scsa_hba_detach(struct scsa_hba *hba)
 
 	if (!hba)
 		return;
-	if (hba->used[0] || hba->used[1])
-		log_warn("scsa: HBA on bus %u detached with %u packets and %u "
-			 "buffers", hba->path_id, hba->used[0], hba->used[1]);
+	if (hba->used[SCSA_RES_PKT] || hba->used[SCSA_RES_CONS])
+		log_warn("scsa: HBA on bus %u detached with %zu packets and %zu "
+			 "buffers", hba->path_id, hba->used[SCSA_RES_PKT],
+			 hba->used[SCSA_RES_CONS]);
 	while ((w = hba->wait_head) != NULL) {
 		hba->wait_head = w->next;
 		free(w);
@@ -171,14 +182,14 @@ int scsa_ifsetcap(struct scsa_address *ap, const char *cap, int value)
 
 /* ---- resources ---- */
 
-static bool res_try(struct scsa_hba *hba, enum scsa_res k)
+static bool res_try(struct scsa_hba *hba, enum scsa_res k, size_t n)
 {
 	bool ok;
 
 	pthread_mutex_lock(&hba->mu);
-	ok = hba->used[k] < hba->max[k];
+	ok = hba->used[k] + n <= hba->max[k];
 	if (ok)
-		hba->used[k]++;
+		hba->used[k] += n;
 	pthread_mutex_unlock(&hba->mu);
 	return ok;
 }
@@ -206,22 +217,22 @@ static void res_wait_add(struct scsa_hba *hba, scsa_callback_t cb, void *arg)
 	pthread_mutex_unlock(&hba->mu);
 }
 
-/* Get one resource of kind k, by the callback rules. */
-static bool res_get(struct scsa_hba *hba, enum scsa_res k, scsa_callback_t cb,
-		    void *arg)
+/* Get n of resource k, by the callback rules. */
+static bool res_get(struct scsa_hba *hba, enum scsa_res k, size_t n,
+		    scsa_callback_t cb, void *arg)
 {
-	if (res_try(hba, k))
+	if (res_try(hba, k, n))
 		return true;
-	if (cb == NULL_FUNC)
+	if (cb == NULL_FUNC || n > hba->max[k])
 		return false;
 	if (cb == SLEEP_FUNC) {
 		/* Sleeping on the loop would stop the releases. */
 		if (ev_loop_in_thread(hba->loop))
 			return false;
 		pthread_mutex_lock(&hba->mu);
-		while (hba->used[k] >= hba->max[k])
+		while (hba->used[k] + n > hba->max[k])
 			pthread_cond_wait(&hba->cv, &hba->mu);
-		hba->used[k]++;
+		hba->used[k] += n;
 		pthread_mutex_unlock(&hba->mu);
 		return true;
 	}
@@ -274,13 +285,14 @@ static void res_kick(void *arg)
 	}
 }
 
-static void res_put(struct scsa_hba *hba, enum scsa_res k)
+static void res_put(struct scsa_hba *hba, enum scsa_res k, size_t n)
 {
 	bool post = false;
 
+	if (n == 0)
+		return;
 	pthread_mutex_lock(&hba->mu);
-	if (hba->used[k] > 0)
-		hba->used[k]--;
+	hba->used[k] -= n < hba->used[k] ? n : hba->used[k];
 	pthread_cond_broadcast(&hba->cv);
 	if (hba->wait_head && !hba->kick_posted) {
 		hba->kick_posted = true;
@@ -301,26 +313,43 @@ static struct scsa_pkt_int *pkt_int(struct scsa_pkt *pkt)
 	return (struct scsa_pkt_int *)pkt;
 }
 
-/* Map the next window of bp; 0 or -1. */
+/* Give back the DMA bytes a packet holds. */
+static void pkt_unmap(struct scsa_pkt_int *pi)
+{
+	res_put(pi->hba, SCSA_RES_DMA, pi->dma_held);
+	pi->dma_held = 0;
+}
+
+/* Map the next window of bp: 0, -EINVAL (nothing left, or too big
+ * without PKT_DMA_PARTIAL), -EAGAIN (DMA resources short: the callback
+ * rules applied), -ENOMEM. */
 static int pkt_map(struct scsa_pkt_int *pi, struct scsa_buf *bp, int flags,
-		   bool next)
+		   bool next, scsa_callback_t cb, void *arg)
 {
 	size_t off = next ? pi->dma_off + pi->dma_len : 0;
 	size_t len;
 
 	if (off >= bp->b_bcount)
-		return -1;
+		return -EINVAL;
 	len = bp->b_bcount - off;
 	if (len > pi->hba->dma_max) {
 		if (!(flags & PKT_DMA_PARTIAL))
-			return -1;
+			return -EINVAL;
 		len = pi->hba->dma_max;
+	}
+	/* The mapping's resources: what this window needs beyond what the
+	 * packet holds from the previous one. */
+	if (len > pi->dma_held) {
+		if (!res_get(pi->hba, SCSA_RES_DMA, len - pi->dma_held, cb,
+			     arg))
+			return -EAGAIN;
+		pi->dma_held = len;
 	}
 	if (len > pi->bounce_cap) {
 		uint8_t *nb = realloc(pi->bounce, len);
 
 		if (!nb)
-			return -1;
+			return -ENOMEM;
 		pi->bounce = nb;
 		pi->bounce_cap = len;
 	}
@@ -339,6 +368,7 @@ static int pkt_map(struct scsa_pkt_int *pi, struct scsa_buf *bp, int flags,
 
 static void pkt_free(struct scsa_pkt_int *pi)
 {
+	pkt_unmap(pi);
 	free(pi->bounce);
 	free(pi->status);
 	free(pi->priv);
@@ -363,7 +393,7 @@ struct scsa_pkt *scsa_init_pkt(struct scsa_address *ap, struct scsa_pkt *pkt,
 		if (bp && bp->b_bcount) {
 			bool next = pi->bp == bp;
 
-			if (pkt_map(pi, bp, flags, next) < 0)
+			if (pkt_map(pi, bp, flags, next, callback, arg) < 0)
 				return NULL;
 		}
 		return pkt;
@@ -373,7 +403,7 @@ struct scsa_pkt *scsa_init_pkt(struct scsa_address *ap, struct scsa_pkt *pkt,
 		return NULL;
 	if (bp && bp->b_bcount > hba->dma_max && !(flags & PKT_DMA_PARTIAL))
 		return NULL;	/* cannot ever be mapped */
-	if (!res_get(hba, SCSA_RES_PKT, callback, arg))
+	if (!res_get(hba, SCSA_RES_PKT, 1, callback, arg))
 		return NULL;
 	pi = calloc(1, sizeof(*pi));
 	if (!pi)
@@ -390,7 +420,10 @@ struct scsa_pkt *scsa_init_pkt(struct scsa_address *ap, struct scsa_pkt *pkt,
 	pi->pkt.pkt_scbp = pi->status;
 	pi->pkt.pkt_private = pi->priv;
 	pi->pkt.pkt_ha_private = pi;
-	if (bp && bp->b_bcount && pkt_map(pi, bp, flags, false) < 0)
+	/* A mapping that is short of resources gives the packet back too:
+	 * the caller's callback (if any) is queued for either. */
+	if (bp && bp->b_bcount &&
+	    pkt_map(pi, bp, flags, false, callback, arg) < 0)
 		goto out_free;
 	(void)fresh;
 	return &pi->pkt;
@@ -398,7 +431,7 @@ struct scsa_pkt *scsa_init_pkt(struct scsa_address *ap, struct scsa_pkt *pkt,
 out_free:
 	pkt_free(pi);
 out_put:
-	res_put(hba, SCSA_RES_PKT);
+	res_put(hba, SCSA_RES_PKT, 1);
 	return NULL;
 }
 
@@ -432,7 +465,7 @@ void scsa_destroy_pkt(struct scsa_pkt *pkt)
 	if (pi->bp && (pi->bp->b_flags & B_READ))
 		scsa_sync_pkt(pkt);
 	pkt_free(pi);
-	res_put(hba, SCSA_RES_PKT);
+	res_put(hba, SCSA_RES_PKT, 1);
 }
 
 /* ---- consistent buffers ---- */
@@ -448,7 +481,7 @@ struct scsa_buf *scsa_alloc_consistent_buf(struct scsa_address *ap,
 
 	if (!hba || datalen > (64u << 20))
 		return NULL;
-	if (!res_get(hba, SCSA_RES_CONS, callback, arg))
+	if (!res_get(hba, SCSA_RES_CONS, 1, callback, arg))
 		return NULL;
 	h = calloc(1, sizeof(*h) + (datalen ? datalen : 1));
 	if (!h)
@@ -471,7 +504,7 @@ struct scsa_buf *scsa_alloc_consistent_buf(struct scsa_address *ap,
 	return bp;
 
 out_put:
-	res_put(hba, SCSA_RES_CONS);
+	res_put(hba, SCSA_RES_CONS, 1);
 	return NULL;
 }
 
@@ -488,7 +521,7 @@ void scsa_free_consistent_buf(struct scsa_buf *bp)
 	if (h->own_bp)
 		free(bp);
 	free(h);
-	res_put(hba, SCSA_RES_CONS);
+	res_put(hba, SCSA_RES_CONS, 1);
 }
 
 /* ---- transport ---- */

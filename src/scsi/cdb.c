@@ -303,3 +303,24 @@ int scsi_cdb_decode(const uint8_t *cdb, size_t len, struct scsi_cdb_fields *f)
 		f->immed = fb & 0x80;
 	return 0;
 }
+
+uint8_t scsi_cdb_rw(uint8_t *cdb, bool read, uint64_t lba, uint32_t blocks,
+		    bool fua)
+{
+	uint8_t len = 10;
+
+	memset(cdb, 0, 16);
+	if (lba + blocks <= 0xffffffffull && blocks <= 0xffff) {
+		cdb[0] = read ? SCSI_READ_10 : SCSI_WRITE_10;
+		scsi_put32(&cdb[2], (uint32_t)lba);
+		scsi_put16(&cdb[7], (uint16_t)blocks);
+	} else {
+		cdb[0] = read ? SCSI_READ_16 : SCSI_WRITE_16;
+		scsi_put64(&cdb[2], lba);
+		scsi_put32(&cdb[10], blocks);
+		len = 16;
+	}
+	if (fua)
+		cdb[1] |= 0x08;	/* FUA, same bit in (10) and (16) */
+	return len;
+}

@@ -4,9 +4,11 @@
  * T2I, REQPROBE, REQDETACH) over the wire format of vscsi_wire.h.
  *
  * Round trips are saved where the protocol allows: the SIM pushes commands
- * with their write data, so vscsi_i2t() and vscsi_data_write() work on
- * what the library has buffered; vscsi_data_read() gathers the read data,
- * which leaves with the T2I in one message.  The reference's errors are
+ * (with their write data when it is small, so vscsi_data_write() of such a
+ * command is local); vscsi_data_read() gathers the read data, which leaves
+ * with the T2I in one message.  The data of a larger WRITE is pulled from
+ * the SIM by vscsi_data_write() / vscsi_data_commit(): a DATA_WRITE
+ * request, answered by WDATA, straight into the caller's buffer.  The reference's errors are
  * checked here first (so a caller gets them synchronously) and again by
  * the SIM on every message.
  *
@@ -38,7 +40,10 @@ struct vcmd {
 	uint32_t moved;		/* bytes moved by data_read / data_write */
 	bool handed;		/* given out by vscsi_i2t */
 	bool aborted;		/* the SIM took it back */
-	uint8_t *data;		/* write: inline data; read: gather buffer */
+	bool inl;		/* the write data came with the command */
+	uint8_t *data;		/* write: inline data (inside the vcmd) or
+				 * the buffer of vscsi_data_buffer; read:
+				 * gather buffer */
 	struct vcmd *hnext;	/* tag hash chain */
 	struct vcmd *qnext;	/* pending queue */
 };
@@ -62,10 +67,14 @@ struct vscsi_client {
 	bool corked;
 	uint8_t *obuf;
 	size_t olen, ocap;
-	/* The one synchronous request in flight (REQPROBE / REQDETACH). */
+	/* The one synchronous request in flight (REQPROBE, REQDETACH or
+	 * DATA_WRITE, whose WDATA answer lands in wait_buf). */
+	uint8_t wait_type;
 	uint32_t wait_id;
 	bool wait_done;
 	int wait_err;
+	uint8_t *wait_buf;
+	uint32_t wait_len;
 };
 
 static unsigned tag_hash(uint32_t tag)
@@ -91,8 +100,8 @@ static void cmd_free(struct vscsi_client *c, struct vcmd *m)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = m->hnext;
-	if (m->i.dir == VSCSI_DIR_READ)
-		free(m->data);	/* write data lives inside m */
+	if (!m->inl)
+		free(m->data);	/* inline write data lives inside m */
 	free(m);
 }
 
@@ -199,7 +208,7 @@ static int handle_cmd(struct vscsi_client *c, const struct vscsi_hdr *h,
 		log_warn("vscsi: malformed or duplicate command from the SIM");
 		return -EPROTO;
 	}
-	extra = b.dir == VSCSI_DIR_WRITE ? b.data_len : 0;
+	extra = (b.flags & VSCSI_CMD_F_INLINE) ? b.data_len : 0;
 	m = calloc(1, sizeof(*m) + extra);
 	if (!m)
 		return -ENOMEM;
@@ -211,7 +220,8 @@ static int handle_cmd(struct vscsi_client *c, const struct vscsi_hdr *h,
 	m->i.tag_action = b.tag_action;
 	m->i.dir = (enum vscsi_dir)b.dir;
 	m->i.data_len = b.data_len;
-	if (extra) {
+	if (b.flags & VSCSI_CMD_F_INLINE) {
+		m->inl = true;
 		m->data = (uint8_t *)(m + 1);
 		memcpy(m->data, body + VSCSI_CMD_LEN, extra);
 	}
@@ -248,9 +258,8 @@ static int handle_msg(struct vscsi_client *c, const struct vscsi_hdr *h,
 		if (blen < VSCSI_REPLY_LEN)
 			return -EPROTO;
 		err = -(int)vscsi_get32(body + 4);
-		if (c->wait_id && h->tag == c->wait_id &&
-		    (body[0] == VSCSI_MSG_REQPROBE ||
-		     body[0] == VSCSI_MSG_REQDETACH)) {
+		if (c->wait_type && h->tag == c->wait_id &&
+		    body[0] == c->wait_type) {
 			c->wait_done = true;
 			c->wait_err = err;
 		} else if (err && c->h.error) {
@@ -260,6 +269,15 @@ static int handle_msg(struct vscsi_client *c, const struct vscsi_hdr *h,
 				 vscsi_msg_name(body[0]), h->tag,
 				 strerror(-err));
 		}
+		return 0;
+	case VSCSI_MSG_WDATA:
+		/* Only ever the answer to the DATA_WRITE we wait for. */
+		if (c->wait_type != VSCSI_MSG_DATA_WRITE ||
+		    h->tag != c->wait_id || blen != c->wait_len)
+			return -EPROTO;
+		memcpy(c->wait_buf, body, blen);
+		c->wait_done = true;
+		c->wait_err = 0;
 		return 0;
 	case VSCSI_MSG_EVENT:
 		if (vscsi_devev_parse(body, blen, &d) < 0)
@@ -485,6 +503,9 @@ unsigned vscsi_client_pending(const struct vscsi_client *c)
 
 /* ---- the operations ---- */
 
+static int pull_write(struct vscsi_client *c, struct vcmd *m, uint8_t *dst,
+		      uint32_t len);
+
 int vscsi_i2t(struct vscsi_client *c, struct vscsi_i2t *out)
 {
 	struct vcmd *m;
@@ -549,7 +570,15 @@ int vscsi_data_write(struct vscsi_client *c, uint32_t tag, void *buf,
 		return -ENOMEM;
 	if (m->i.dir != VSCSI_DIR_WRITE)
 		return -EINVAL;
-	memcpy(buf, m->data + m->moved, len);
+	if (m->inl) {
+		if ((uint8_t *)buf != m->data + m->moved)
+			memmove(buf, m->data + m->moved, len);
+	} else {
+		int err = pull_write(c, m, buf, (uint32_t)len);
+
+		if (err)
+			return err;
+	}
 	m->moved += (uint32_t)len;
 	return 0;
 }
@@ -586,6 +615,12 @@ int vscsi_data_commit(struct vscsi_client *c, uint32_t tag, size_t len)
 		return -ENOMEM;
 	if (m->i.dir == VSCSI_DIR_NONE || !m->data)
 		return -EINVAL;
+	if (m->i.dir == VSCSI_DIR_WRITE && !m->inl) {
+		int err = pull_write(c, m, m->data + m->moved, (uint32_t)len);
+
+		if (err)
+			return err;
+	}
 	m->moved += (uint32_t)len;
 	return 0;
 }
@@ -622,8 +657,7 @@ int vscsi_t2i(struct vscsi_client *c, const struct vscsi_t2i *t)
 		t->status == VSCSI_STAT_DONE ? t->scsi_status : 0;
 	head[VSCSI_HDR_LEN + 2] = sense_len;
 	head[VSCSI_HDR_LEN + 3] = 0;
-	vscsi_put32(head + VSCSI_HDR_LEN + 4,
-		    m->i.dir == VSCSI_DIR_WRITE ? m->moved : 0);
+	vscsi_put32(head + VSCSI_HDR_LEN + 4, 0);	/* reserved */
 	memcpy(head + VSCSI_HDR_LEN + VSCSI_T2I_LEN, t->sense, sense_len);
 	iov[0].iov_base = head;
 	iov[0].iov_len = VSCSI_HDR_LEN + VSCSI_T2I_LEN + sense_len;
@@ -646,34 +680,26 @@ int vscsi_t2i(struct vscsi_client *c, const struct vscsi_t2i *t)
 	return err;
 }
 
-static int devevent(struct vscsi_client *c, uint8_t type, uint32_t target,
-		    uint64_t lun)
+/* Send msg (a whole message whose header names type and tag) and wait
+ * for its answer: a REPLY, or for DATA_WRITE the WDATA that fills buf. */
+static int request(struct vscsi_client *c, uint8_t *msg, size_t len,
+		   uint8_t type, uint32_t tag, uint8_t *buf, uint32_t blen)
 {
-	uint8_t msg[VSCSI_HDR_LEN + VSCSI_DEVEV_LEN];
-	struct vscsi_hdr h;
-	struct iovec iov = {msg, sizeof(msg)};
+	struct iovec iov = {msg, len};
 	uint64_t end;
 	int err;
 
-	if (target >= c->info.targets || lun >= c->info.luns)
-		return -EINVAL;
-	if (c->wait_id || c->in_pump)
+	if (c->wait_type || c->in_pump)
 		return -EBUSY;	/* called from a handler: cannot wait here */
-	memset(&h, 0, sizeof(h));
-	h.len = sizeof(msg);
-	h.type = type;
-	h.flags = VSCSI_F_ACK;
-	if (++c->next_req == 0)
-		c->next_req = 1;
-	h.tag = c->next_req;
-	vscsi_hdr_encode(msg, &h);
-	vscsi_devev_encode(msg + VSCSI_HDR_LEN, target, lun);
 	err = vscsi_client_flush(c);	/* keep the order of what we sent */
 	if (!err)
 		err = send_all(c, &iov, 1);
 	if (err)
 		return err;
-	c->wait_id = h.tag;
+	c->wait_type = type;
+	c->wait_id = tag;
+	c->wait_buf = buf;
+	c->wait_len = blen;
 	c->wait_done = false;
 	end = ev_now_ms() + CLIENT_REQ_TIMEOUT_MS;
 	while (!c->wait_done) {
@@ -692,10 +718,52 @@ static int devevent(struct vscsi_client *c, uint8_t type, uint32_t target,
 			break;
 		}
 	}
+	c->wait_type = 0;
 	c->wait_id = 0;
+	c->wait_buf = NULL;
 	if (err)
 		return err == -EPROTO ? -ECONNRESET : err;
 	return c->wait_err;
+}
+
+static int devevent(struct vscsi_client *c, uint8_t type, uint32_t target,
+		    uint64_t lun)
+{
+	uint8_t msg[VSCSI_HDR_LEN + VSCSI_DEVEV_LEN];
+	struct vscsi_hdr h;
+
+	if (target >= c->info.targets || lun >= c->info.luns)
+		return -EINVAL;
+	memset(&h, 0, sizeof(h));
+	h.len = sizeof(msg);
+	h.type = type;
+	h.flags = VSCSI_F_ACK;
+	if (++c->next_req == 0)
+		c->next_req = 1;
+	h.tag = c->next_req;
+	vscsi_hdr_encode(msg, &h);
+	vscsi_devev_encode(msg + VSCSI_HDR_LEN, target, lun);
+	return request(c, msg, sizeof(msg), type, h.tag, NULL, 0);
+}
+
+/* Pull the next len bytes of a WRITE command (not inline) from the SIM
+ * into dst: DATA_WRITE, answered by WDATA (or a REPLY with the errno). */
+static int pull_write(struct vscsi_client *c, struct vcmd *m, uint8_t *dst,
+		      uint32_t len)
+{
+	uint8_t msg[VSCSI_HDR_LEN + VSCSI_DATA_WRITE_LEN];
+	struct vscsi_hdr h;
+
+	if (len == 0)
+		return 0;
+	memset(&h, 0, sizeof(h));
+	h.len = sizeof(msg);
+	h.type = VSCSI_MSG_DATA_WRITE;
+	h.tag = m->i.tag;
+	vscsi_hdr_encode(msg, &h);
+	vscsi_put32(msg + VSCSI_HDR_LEN, len);
+	return request(c, msg, sizeof(msg), VSCSI_MSG_DATA_WRITE, m->i.tag,
+		       dst, len);
 }
 
 int vscsi_reqprobe(struct vscsi_client *c, uint32_t target, uint64_t lun)

@@ -442,6 +442,7 @@ static void vscsi_scsi_io(struct vscsi_sim *s, union ccb *ccb)
 		st = CAM_RESRC_UNAVAIL;
 		goto refuse;
 	}
+	sim_tran_negotiate(&s->tran, s->path_id, h->target_id);
 	h->sim_priv.spriv_ptr0 = v;
 	h->status |= CAM_SIM_QUEUED;
 	v->state = VCCB_QUEUED;
@@ -456,9 +457,11 @@ refuse:
 static void vscsi_abort(struct vscsi_sim *s, union ccb *ccb)
 {
 	union ccb *victim = ccb->cab.abort_ccb;
-	struct vscsi_ccb *v = victim ? victim->ccb_h.sim_priv.spriv_ptr0
-				     : NULL;
+	struct vscsi_ccb *v;
 
+	if (sim_abort_unabortable(ccb))
+		return;
+	v = victim->ccb_h.sim_priv.spriv_ptr0;
 	if (!v || v < s->pool || v >= s->pool + s->npool ||
 	    v->ccb != victim || v->state == VCCB_FREE) {
 		ccb->ccb_h.status = CAM_PATH_INVALID; /* not (any more) ours */
@@ -487,6 +490,10 @@ static void vscsi_reset(struct vscsi_sim *s, union ccb *ccb, bool bus)
 		return;
 	}
 	vscsi_sim_kill(s, target, bus ? CAM_SCSI_BUS_RESET : CAM_BDR_SENT);
+	/* Negotiations are lost on a reset. */
+	for (uint32_t t = bus ? 0 : target;
+	     t <= (bus ? VSCSI_TARGETS - 1 : target); t++)
+		sim_tran_reset(&s->tran, s->path_id, t);
 	if (s->cfd >= 0)
 		vscsi_conn_send_event(s, VSCSI_EV_RESET, target, 0);
 	if (xpt_create_path(&path, NULL, (uint32_t)s->path_id,
@@ -525,41 +532,6 @@ static void vscsi_path_inq(struct vscsi_sim *s, union ccb *ccb)
 	xpt_done(ccb);
 }
 
-static void vscsi_get_tran(union ccb *ccb)
-{
-	struct ccb_trans_settings *cts = &ccb->cts;
-
-	/* A virtual bus: wide, tagged, nothing to negotiate. */
-	cts->valid = CCB_TRANS_ALL_VALID;
-	cts->flags = (cts->flags & (CCB_TRANS_CURRENT_SETTINGS |
-				    CCB_TRANS_USER_SETTINGS |
-				    CCB_TRANS_GOAL_SETTINGS)) |
-		     CCB_TRANS_DISC_ENB | CCB_TRANS_TAG_ENB;
-	cts->sync_period = 0;
-	cts->sync_offset = 0;
-	cts->bus_width = 16;
-	ccb->ccb_h.status = CAM_REQ_CMP;
-	xpt_done(ccb);
-}
-
-static void vscsi_calc_geometry(union ccb *ccb)
-{
-	struct ccb_calc_geometry *ccg = &ccb->ccg;
-	uint64_t cyl;
-
-	if (ccg->block_size == 0) {
-		ccb->ccb_h.status = CAM_REQ_INVALID;
-		xpt_done(ccb);
-		return;
-	}
-	ccg->heads = 255;
-	ccg->secs_per_track = 63;
-	cyl = ccg->volume_size / (255u * 63u);
-	ccg->cylinders = cyl > UINT32_MAX ? UINT32_MAX : (uint32_t)cyl;
-	ccb->ccb_h.status = CAM_REQ_CMP;
-	xpt_done(ccb);
-}
-
 static void vscsi_action(struct cam_sim *sim, union ccb *ccb)
 {
 	struct vscsi_sim *s = cam_sim_softc(sim);
@@ -581,19 +553,16 @@ static void vscsi_action(struct cam_sim *sim, union ccb *ccb)
 		vscsi_path_inq(s, ccb);
 		break;
 	case XPT_GET_TRAN_SETTINGS:
-		vscsi_get_tran(ccb);
+		sim_tran_get(&s->tran, ccb);
 		break;
 	case XPT_SET_TRAN_SETTINGS:
-		/* Nothing to negotiate on a virtual bus. */
-		ccb->ccb_h.status = CAM_REQ_CMP;
-		xpt_done(ccb);
+		sim_tran_set(&s->tran, s->path_id, ccb);
 		break;
 	case XPT_CALC_GEOMETRY:
-		vscsi_calc_geometry(ccb);
+		sim_calc_geometry(ccb);
 		break;
 	default:
-		ccb->ccb_h.status = CAM_FUNC_NOTAVAIL;
-		xpt_done(ccb);
+		sim_func_unknown(ccb);
 		break;
 	}
 }
@@ -677,6 +646,10 @@ struct vscsi_sim *vscsi_sim_create(const struct vscsi_sim_params *p,
 		s->p.maxio = 64u << 20;
 	if (!s->p.stall_ms)
 		s->p.stall_ms = VSCSI_STALL_DEFAULT;
+	if (!s->p.inline_max)
+		s->p.inline_max = VSCSI_INLINE_DEFAULT;
+	else if (s->p.inline_max == VSCSI_INLINE_OFF)
+		s->p.inline_max = 0;
 	s->max_msg = s->p.maxio + VSCSI_MSG_OVERHEAD;
 	if (s->p.path) {
 		if (strlen(s->p.path) >= sizeof(s->path)) {
@@ -696,6 +669,16 @@ struct vscsi_sim *vscsi_sim_create(const struct vscsi_sim_params *p,
 	}
 	for (uint32_t i = 0; i < s->p.ccbs; i++)
 		vccb_list_append(&s->free, &s->pool[i]);
+	{
+		/* A virtual bus: wide, no synchronous transfers. */
+		static const struct sim_tran_limits lim = {16, 0, 0};
+
+		if (sim_tran_init(&s->tran, VSCSI_TARGETS - 1, VSCSI_LUNS - 1,
+				  &lim) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out_free_pool;
+		}
+	}
 	/* Entries past p.ccbs (rounding up to a power of two) stay out of
 	 * the free list; their tag 0 never matches a SENT entry. */
 
@@ -749,6 +732,7 @@ out_close:
 out_free_sim:
 	cam_sim_free(s->sim, true);
 out_free_pool:
+	sim_tran_fini(&s->tran);
 	free(s->pool);
 out_free:
 	free(s);
@@ -762,6 +746,7 @@ static void vscsi_sim_finish_destroy(void *arg)
 	if (s->path_id >= 0)
 		xpt_bus_deregister((uint32_t)s->path_id);
 	cam_sim_free(s->sim, true);
+	sim_tran_fini(&s->tran);
 	free(s->pool);
 	free(s);
 }

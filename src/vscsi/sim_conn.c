@@ -3,7 +3,8 @@
  * its framing and the wire messages (docs/vscsi-protocol.md).
  *
  * Output: commands are pushed as soon as CAM hands them over (with their
- * write data), batched per loop iteration by a deferred flush.  The output
+ * write data when it is small; larger writes are pulled by DATA_WRITE,
+ * answered with WDATA), batched per loop iteration by a deferred flush.  The output
  * buffer has a high-water mark: above it, commands stay queued in the SIM
  * (the reference's i2t list) until the peer reads; a peer that reads
  * nothing for stall_ms is dropped.  Notices (ABORT, EVENT, REPLY) are small
@@ -202,7 +203,12 @@ static bool push_one(struct vscsi_sim *s, struct vscsi_ccb *v)
 	struct vscsi_cmd_body b;
 	enum vscsi_dir dir = vscsi_ccb_dir(ccb);
 	uint32_t dlen = dir == VSCSI_DIR_NONE ? 0 : csio->dxfer_len;
-	uint32_t inl = dir == VSCSI_DIR_WRITE ? dlen : 0;
+	/* Small writes travel with the command (one message less, see
+	 * docs/vscsi-protocol.md); larger ones are pulled with DATA_WRITE. */
+	uint32_t inl = dir == VSCSI_DIR_WRITE && dlen > 0 &&
+				       dlen <= s->p.inline_max
+			       ? dlen
+			       : 0;
 	uint32_t len = VSCSI_HDR_LEN + VSCSI_CMD_LEN + inl;
 	uint8_t *p = wreserve(s, len);
 
@@ -215,6 +221,7 @@ static bool push_one(struct vscsi_sim *s, struct vscsi_ccb *v)
 	b.dir = (uint8_t)dir;
 	b.cdb_len = csio->cdb_len;
 	b.tag_action = ccb->ccb_h.tag_action;
+	b.flags = inl ? VSCSI_CMD_F_INLINE : 0;
 	memcpy(b.cdb,
 	       (ccb->ccb_h.flags & CAM_CDB_POINTER) ? csio->cdb_io.cdb_ptr
 						    : csio->cdb_io.cdb_bytes,
@@ -225,6 +232,7 @@ static bool push_one(struct vscsi_sim *s, struct vscsi_ccb *v)
 		vscsi_ccb_copy_out(ccb, 0, p + VSCSI_HDR_LEN + VSCSI_CMD_LEN,
 				   inl);
 	s->wlen += len;
+	v->moved = inl;		/* inline data counts as moved */
 	vccb_list_remove(&s->queued, v);
 	v->state = VCCB_SENT;
 	vccb_list_append(&s->sent, v);
@@ -303,6 +311,37 @@ static int do_data_read(struct vscsi_sim *s, uint32_t tag,
 	return 0;
 }
 
+/* DATA_WRITE: the next len bytes of a WRITE command's data go to the
+ * userland end in one WDATA message (header and raw data, nothing else, so
+ * either side can move the bytes without an intermediate copy). */
+static int do_data_write(struct vscsi_sim *s, uint32_t tag,
+			 const uint8_t *body, uint32_t blen)
+{
+	struct vscsi_ccb *v;
+	uint32_t len;
+	uint8_t *p;
+	int err;
+
+	if (blen != VSCSI_DATA_WRITE_LEN)
+		return -EINVAL;
+	len = vscsi_get32(body);
+	v = vscsi_sim_lookup(s, tag);
+	err = data_check(v, VSCSI_DIR_WRITE, len);
+	if (err)
+		return err;
+	p = wreserve(s, VSCSI_HDR_LEN + (size_t)len);
+	if (!p) {
+		vscsi_conn_lost(s, "userland end does not read its messages");
+		return 0;
+	}
+	put_hdr(p, VSCSI_HDR_LEN + len, VSCSI_MSG_WDATA, tag, 0);
+	vscsi_ccb_copy_out(v->ccb, v->moved, p + VSCSI_HDR_LEN, len);
+	s->wlen += VSCSI_HDR_LEN + (size_t)len;
+	v->moved += len;
+	vscsi_conn_kick(s);
+	return 0;
+}
+
 static int do_t2i(struct vscsi_sim *s, uint32_t tag,
 		  const struct vscsi_t2i_view *t)
 {
@@ -320,18 +359,10 @@ static int do_t2i(struct vscsi_sim *s, uint32_t tag,
 		if (err)
 			return err;
 	}
-	if (t->wmoved) {
-		if (t->wmoved > csio->dxfer_len)
-			return -ENOMEM;
-		if (vscsi_ccb_dir(v->ccb) != VSCSI_DIR_WRITE)
-			return -EINVAL;
-	}
 	if (t->data_len) {
 		vscsi_ccb_copy_in(v->ccb, v->moved, t->data, t->data_len);
 		v->moved += t->data_len;
 	}
-	if (vscsi_ccb_dir(v->ccb) == VSCSI_DIR_WRITE)
-		v->moved = t->wmoved;
 	switch (t->status) {
 	case VSCSI_STAT_DONE:
 		csio->scsi_status = t->scsi_status;
@@ -381,6 +412,9 @@ static void process_msg(struct vscsi_sim *s, const struct vscsi_hdr *h,
 	switch (h->type) {
 	case VSCSI_MSG_DATA_READ:
 		err = do_data_read(s, h->tag, body, blen);
+		break;
+	case VSCSI_MSG_DATA_WRITE:
+		err = do_data_write(s, h->tag, body, blen);
 		break;
 	case VSCSI_MSG_T2I:
 		err = vscsi_t2i_parse(body, blen, &t);

@@ -15,6 +15,7 @@
 #include <scsikit/cam.h>
 #include <scsikit/vscsi.h>
 
+#include "cam/sim_tran.h"
 #include "vscsi/vscsi_wire.h"
 
 struct ev_io;
@@ -82,6 +83,10 @@ struct vscsi_sim {
 	/* Target/LUNs the userland end detached (REQDETACH): the SIM
 	 * answers for them itself until a REQPROBE. */
 	uint8_t detached[VSCSI_TARGETS * VSCSI_LUNS / 8];
+
+	/* Transfer settings, answered as every scsikit SIM does
+	 * (cam/sim_tran.h): the userland end sees none of it. */
+	struct sim_tran tran;
 
 	uint32_t scans;		/* scans in flight (references) */
 	bool draining;		/* inside the disconnect: stay in CONFIG */

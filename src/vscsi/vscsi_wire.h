@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VSCSI_WIRE_VERSION 1
+/* 2: DATA_WRITE is a request the SIM answers with WDATA; write data
+ * travels with CMD only when small (CMD flag INLINE); the T2I no longer
+ * carries a write count.  Ends of another version are refused. */
+#define VSCSI_WIRE_VERSION 2
 #define VSCSI_HDR_LEN 16
 /* Room beyond the data of a command for header, body and sense. */
 #define VSCSI_MSG_OVERHEAD 512
@@ -22,14 +25,17 @@
 /* Message types.  SIM -> userland below 0x10, userland -> SIM above. */
 enum vscsi_msg {
 	VSCSI_MSG_HELLO = 0x01,		/* greeting of an accepted end */
-	VSCSI_MSG_CMD = 0x02,		/* a command (I2T), write data inline */
+	VSCSI_MSG_CMD = 0x02,		/* a command (I2T), small write data
+					 * inline */
 	VSCSI_MSG_ABORT = 0x03,		/* the SIM took a command back */
 	VSCSI_MSG_REPLY = 0x04,		/* answer: error, or ack (F_ACK) */
 	VSCSI_MSG_EVENT = 0x05,		/* bus event: found / lost / reset */
+	VSCSI_MSG_WDATA = 0x06,		/* the data a DATA_WRITE asked for */
 	VSCSI_MSG_DATA_READ = 0x10,	/* a chunk of a READ's data */
 	VSCSI_MSG_T2I = 0x11,		/* completion, read data inline */
 	VSCSI_MSG_REQPROBE = 0x12,
 	VSCSI_MSG_REQDETACH = 0x13,
+	VSCSI_MSG_DATA_WRITE = 0x14,	/* ask for the next chunk of a WRITE */
 };
 
 /* Header flags. */
@@ -42,6 +48,10 @@ enum vscsi_msg {
 #define VSCSI_EVENT_LEN 16
 #define VSCSI_T2I_LEN 8
 #define VSCSI_DEVEV_LEN 16
+#define VSCSI_DATA_WRITE_LEN 4
+
+/* CMD flags (body byte 19). */
+#define VSCSI_CMD_F_INLINE 0x01u	/* all the write data follows */
 
 struct vscsi_hdr {
 	uint32_t len;		/* whole message, header included */
@@ -69,6 +79,7 @@ struct vscsi_cmd_body {
 	uint8_t dir;		/* enum vscsi_dir */
 	uint8_t cdb_len;
 	uint8_t tag_action;
+	uint8_t flags;		/* VSCSI_CMD_F_* */
 	uint8_t cdb[32];
 };
 
@@ -77,7 +88,6 @@ struct vscsi_t2i_view {
 	uint8_t status;
 	uint8_t scsi_status;
 	uint8_t sense_len;
-	uint32_t wmoved;	/* write data the target consumed */
 	const uint8_t *sense;
 	const uint8_t *data;	/* read data (may be empty) */
 	uint32_t data_len;

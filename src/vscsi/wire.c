@@ -74,7 +74,7 @@ void vscsi_cmd_encode(uint8_t *p, const struct vscsi_cmd_body *b)
 	p[16] = b->dir;
 	p[17] = b->cdb_len;
 	p[18] = b->tag_action;
-	p[19] = 0;
+	p[19] = b->flags;
 	memcpy(p + 20, b->cdb, 32);
 }
 
@@ -89,17 +89,24 @@ int vscsi_cmd_parse(const uint8_t *body, size_t len,
 	b->dir = body[16];
 	b->cdb_len = body[17];
 	b->tag_action = body[18];
+	b->flags = body[19];
 	memcpy(b->cdb, body + 20, 32);
 	if (b->cdb_len == 0 || b->cdb_len > VSCSI_CDB_MAX ||
 	    b->dir > VSCSI_DIR_WRITE)
 		return -EINVAL;
 	if (b->dir == VSCSI_DIR_NONE && b->data_len != 0)
 		return -EINVAL;
-	/* Write data travels inline and must be all there. */
-	if (b->dir == VSCSI_DIR_WRITE && len - VSCSI_CMD_LEN != b->data_len)
+	if (b->flags & ~VSCSI_CMD_F_INLINE)
 		return -EINVAL;
-	if (b->dir != VSCSI_DIR_WRITE && len != VSCSI_CMD_LEN)
+	/* Inline write data must be all there; else there is none (the
+	 * target pulls it with DATA_WRITE). */
+	if (b->flags & VSCSI_CMD_F_INLINE) {
+		if (b->dir != VSCSI_DIR_WRITE ||
+		    len - VSCSI_CMD_LEN != b->data_len)
+			return -EINVAL;
+	} else if (len != VSCSI_CMD_LEN) {
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -111,7 +118,8 @@ int vscsi_t2i_parse(const uint8_t *body, size_t len,
 	v->status = body[0];
 	v->scsi_status = body[1];
 	v->sense_len = body[2];
-	v->wmoved = vscsi_get32(body + 4);
+	/* Bytes 3..7 are reserved (version 1 had a write count there: the
+	 * SIM now counts the DATA_WRITE chunks itself). */
 	if (v->sense_len > VSCSI_SENSE_MAX ||
 	    (size_t)v->sense_len > len - VSCSI_T2I_LEN)
 		return -EINVAL;
@@ -145,6 +153,8 @@ const char *vscsi_msg_name(unsigned type)
 	case VSCSI_MSG_ABORT: return "ABORT";
 	case VSCSI_MSG_REPLY: return "REPLY";
 	case VSCSI_MSG_EVENT: return "EVENT";
+	case VSCSI_MSG_WDATA: return "WDATA";
+	case VSCSI_MSG_DATA_WRITE: return "DATA_WRITE";
 	case VSCSI_MSG_DATA_READ: return "DATA_READ";
 	case VSCSI_MSG_T2I: return "T2I";
 	case VSCSI_MSG_REQPROBE: return "REQPROBE";

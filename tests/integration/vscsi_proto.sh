@@ -20,7 +20,8 @@ import errno, os, socket, struct, subprocess, sys, time
 
 path, scsikit, ctl = sys.argv[1:4]
 HELLO, CMD, ABORT, REPLY, EVENT = 1, 2, 3, 4, 5
-DATA_READ, T2I, REQPROBE, REQDETACH = 0x10, 0x11, 0x12, 0x13
+WDATA = 6
+DATA_READ, T2I, REQPROBE, REQDETACH, DATA_WRITE = 0x10, 0x11, 0x12, 0x13, 0x14
 F_ACK = 1
 
 def ctlq(*args):
@@ -65,9 +66,9 @@ class End:
                 assert b[0] == typ and g == tag, (b[0], typ, g, tag)
                 return struct.unpack_from("<I", b, 4)[0]
 
-    def t2i(self, tag, status=0, scsi=0, sense=b"", wmoved=0, data=b""):
+    def t2i(self, tag, status=0, scsi=0, sense=b"", data=b""):
         self.send(T2I, tag, struct.pack("<BBBxI", status, scsi, len(sense),
-                                        wmoved) + sense + data)
+                                        0) + sense + data)
 
 def cmd_fields(b):
     target, dlen, lun, d, clen, ta = struct.unpack_from("<IIQBBB", b)
@@ -115,7 +116,7 @@ e = End()
 t, tag, aux, b = e.recv_msg()
 assert t == HELLO, t
 ver, maxcdb, maxx, targets, luns, openings = struct.unpack_from("<HHIIII", b)
-assert (ver, maxcdb, targets, luns, openings) == (1, 32, 256, 256, 16), b
+assert (ver, maxcdb, targets, luns, openings) == (2, 32, 256, 256, 16), b
 assert b[20:26] == b"vscsi0"
 
 # A second userland end is refused with EBUSY while we are connected.
@@ -172,8 +173,12 @@ target, lun, d, dlen, cdb, _ = cmd_fields(b)
 assert d == 1 and cdb[0] == 0xa0, (d, cdb)       # REPORT LUNS, a READ
 e.send(DATA_READ, tag, b"\0" * (dlen + 1))
 assert e.wait_reply(DATA_READ, tag) == errno.ENOMEM
-e.t2i(tag, wmoved=4)                             # write count on a READ
-assert e.wait_reply(T2I, tag) == errno.EINVAL
+e.send(DATA_WRITE, tag, struct.pack("<I", dlen + 1))
+assert e.wait_reply(DATA_WRITE, tag) == errno.ENOMEM
+e.send(DATA_WRITE, tag, struct.pack("<I", 4))    # DATA_WRITE of a READ
+assert e.wait_reply(DATA_WRITE, tag) == errno.EINVAL
+e.send(DATA_WRITE, 0x7ffffffd, struct.pack("<I", 4))
+assert e.wait_reply(DATA_WRITE, 0x7ffffffd) == errno.EFAULT
 serve(e, tag, b)                                 # still ours: finish it
 e.t2i(tag)                                       # reused tag
 assert e.wait_reply(T2I, tag) == errno.EFAULT

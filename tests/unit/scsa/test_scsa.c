@@ -63,7 +63,7 @@ static void drop_stack(void *arg)
 static int setup(void **state)
 {
 	struct scsa_hba_limits lim = {.max_pkts = 2, .max_consistent = 1,
-				      .dma_max = 8192};
+				      .dma_max = 8192, .dma_total = 12288};
 	int rc = -1;
 
 	(void)state;
@@ -366,6 +366,97 @@ static void test_callback_modes(void **state)
 	assert_int_equal(scsa_transport(NULL), TRAN_BADPKT);
 }
 
+/* The mapping's resources follow the same rules: 12 KiB may be mapped
+ * at once, so a second 8 KiB mapping is short while a packet is free. */
+static uint8_t map_data[3][8192];
+static struct scsa_buf map_bufs[3];
+static struct scsa_pkt *map_cb_pkt;
+static volatile int map_cb_calls;
+
+static int map_cb(void *arg)
+{
+	__atomic_add_fetch(&map_cb_calls, 1, __ATOMIC_SEQ_CST);
+	map_cb_pkt = scsa_init_pkt(&addr, NULL, arg, 10, 1, 0, 0, NULL_FUNC,
+				   NULL);
+	return map_cb_pkt != NULL;
+}
+
+static struct scsa_pkt *map_sleep_pkt;
+static volatile int map_sleep_done;
+static void *map_sleeper(void *arg)
+{
+	map_sleep_pkt = scsa_init_pkt(&addr, NULL, arg, 10, 1, 0, 0,
+				      SLEEP_FUNC, NULL);
+	__atomic_store_n(&map_sleep_done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_map_shortage(void **state)
+{
+	struct scsa_pkt *a, *nodata;
+	pthread_t th;
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		map_bufs[i] = (struct scsa_buf){.b_flags = B_WRITE,
+						.b_addr = map_data[i],
+						.b_bcount = sizeof(map_data[i])};
+	a = scsa_init_pkt(&addr, NULL, &map_bufs[0], 10, 1, 0, 0, NULL_FUNC,
+			  NULL);
+	assert_non_null(a);
+	/* NULL_FUNC: fails at once, and the packet it got goes back. */
+	assert_null(scsa_init_pkt(&addr, NULL, &map_bufs[1], 10, 1, 0, 0,
+				  NULL_FUNC, NULL));
+	nodata = scsa_init_pkt(&addr, NULL, NULL, 6, 1, 0, 0, NULL_FUNC,
+			       NULL);
+	assert_non_null(nodata);
+	scsa_destroy_pkt(nodata);
+	/* Smaller mappings still fit. */
+	map_bufs[2].b_bcount = 4096;
+	nodata = scsa_init_pkt(&addr, NULL, &map_bufs[2], 10, 1, 0, 0,
+			       NULL_FUNC, NULL);
+	assert_non_null(nodata);
+	scsa_destroy_pkt(nodata);
+	/* A callback: NULL now, called when the mapped bytes come back. */
+	map_cb_calls = 0;
+	map_cb_pkt = NULL;
+	assert_null(scsa_init_pkt(&addr, NULL, &map_bufs[1], 10, 1, 0, 0,
+				  map_cb, &map_bufs[1]));
+	usleep(20000);
+	/* (The packet that went back may have run it already: it found
+	 * the bytes still short, returned 0 and stays queued.) */
+	assert_null(map_cb_pkt);
+	int calls = map_cb_calls;
+	scsa_destroy_pkt(a);
+	for (int i = 0; i < 2000 && !map_cb_pkt; i++)
+		usleep(1000);
+	assert_int_equal(map_cb_calls, calls + 1);
+	assert_non_null(map_cb_pkt);
+	/* SLEEP_FUNC: waits until the bytes are back. */
+	map_sleep_done = 0;
+	map_bufs[2].b_bcount = 8192;
+	pthread_create(&th, NULL, map_sleeper, &map_bufs[2]);
+	usleep(30000);
+	assert_int_equal(map_sleep_done, 0);
+	scsa_destroy_pkt(map_cb_pkt);
+	pthread_join(th, NULL);
+	assert_int_equal(map_sleep_done, 1);
+	assert_non_null(map_sleep_pkt);
+	/* The mapped data is the buffer's. */
+	scsa_destroy_pkt(map_sleep_pkt);
+	/* More than may ever be mapped, with SLEEP_FUNC: fails, no hang. */
+	struct scsa_hba_limits lim = {.dma_max = 16384, .dma_total = 16384};
+	struct scsa_hba *h2 = scsa_hba_attach(bus, &lim);
+	struct scsa_address a2 = {h2, 0, 0};
+	static uint8_t big[20000];
+	struct scsa_buf bb = {.b_flags = B_WRITE, .b_addr = big,
+			      .b_bcount = sizeof(big)};
+
+	assert_null(scsa_init_pkt(&a2, NULL, &bb, 10, 1, 0, 0, SLEEP_FUNC,
+				  NULL));
+	scsa_hba_detach(h2);
+}
+
 static void add_fault(const char *spec)
 {
 	struct cam_loop_fault f;
@@ -495,6 +586,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_consistent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_partial_dma, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_map_shortage, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_callback_modes, setup,
 						teardown),

@@ -460,10 +460,45 @@ static void test_cdb_truncated(void **state)
 	}
 }
 
+/* scsi_cdb_rw: (10) while it fits, (16) beyond; FUA; round trip through
+ * the decoder. */
+static void test_cdb_rw(void **state)
+{
+	static const struct {
+		bool rd, fua;
+		uint64_t lba;
+		uint32_t blocks;
+		uint8_t len, op;
+	} cases[] = {
+		{true, false, 0, 8, 10, SCSI_READ_10},
+		{false, true, 0xfffffff0ull, 0x0f, 10, SCSI_WRITE_10},
+		{false, false, 0xfffffff0ull, 0x10, 16, SCSI_WRITE_16},
+		{true, false, 1, 0xffff, 10, SCSI_READ_10},
+		{true, true, 1, 0x10000, 16, SCSI_READ_16},
+		{false, false, 1ull << 40, 1, 16, SCSI_WRITE_16},
+	};
+	(void)state;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t cdb[16];
+		struct scsi_cdb_fields f;
+
+		memset(cdb, 0xee, sizeof(cdb));
+		assert_int_equal(scsi_cdb_rw(cdb, cases[i].rd, cases[i].lba,
+					     cases[i].blocks, cases[i].fua),
+				 cases[i].len);
+		assert_int_equal(cdb[0], cases[i].op);
+		assert_int_equal(!!(cdb[1] & 0x08), cases[i].fua);
+		assert_int_equal(scsi_cdb_decode(cdb, cases[i].len, &f), 0);
+		assert_int_equal(f.lba, cases[i].lba);
+		assert_int_equal(f.xfer_len, cases[i].blocks);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cdb_length),
+		cmocka_unit_test(test_cdb_rw),
 		cmocka_unit_test(test_cdb_decode),
 		cmocka_unit_test(test_cdb_truncated),
 	};

@@ -137,10 +137,54 @@ static void test_ops_and_errors(void **state)
 	vt_io_free(wr);
 }
 
+/* A write above the inline limit: vscsi_data_write pulls each chunk
+ * from the SIM straight into the caller's buffer; the SIM counts. */
+static void test_write_pulled(void **state)
+{
+	struct cfix *f = *state;
+	const uint32_t len = 200 * 1024;
+	uint8_t *pat = malloc(len), *got = calloc(1, len);
+	struct vt_io *wr, *ws;
+	struct vscsi_i2t w, w2;
+	struct vscsi_t2i t = {.status = VSCSI_STAT_DONE};
+
+	for (uint32_t i = 0; i < len; i++)
+		pat[i] = (uint8_t)(i * 31 + (i >> 11));
+	wr = vt_submit_data(&f->e, 2, 0, cdb_w10, 10, CAM_DIR_OUT, len, pat);
+	next_cmd(f, &w);
+	ws = vt_submit_data(&f->e, 2, 0, cdb_w10, 10, CAM_DIR_OUT, len, pat);
+	next_cmd(f, &w2);
+	assert_int_equal(w.dir, VSCSI_DIR_WRITE);
+	assert_int_equal(w.data_len, len);
+	assert_int_equal(vscsi_data_write(f->c, w.tag, got, len + 1), -ENOMEM);
+	assert_int_equal(vscsi_data_write(f->c, w.tag, got, 1), 0);
+	assert_int_equal(vscsi_data_write(f->c, w.tag, got + 1, 70000), 0);
+	assert_int_equal(vscsi_data_write(f->c, w.tag, got + 70001,
+					  len - 70001), 0);
+	assert_int_equal(vscsi_data_write(f->c, w.tag, got, 1), -ENOMEM);
+	assert_memory_equal(got, pat, len);
+	t.tag = w.tag;
+	assert_int_equal(vscsi_t2i(f->c, &t), 0);
+	assert_int_equal(cam_ccb_status(vt_wait_io(wr)), CAM_REQ_CMP);
+	assert_int_equal(wr->ccb->csio.resid, 0);
+	/* Half taken: the residual is the other half. */
+	memset(got, 0, len);
+	assert_int_equal(vscsi_data_write(f->c, w2.tag, got, len / 2), 0);
+	assert_memory_equal(got, pat, len / 2);
+	t.tag = w2.tag;
+	assert_int_equal(vscsi_t2i(f->c, &t), 0);
+	assert_int_equal(cam_ccb_status(vt_wait_io(ws)), CAM_REQ_CMP);
+	assert_int_equal(ws->ccb->csio.resid, len / 2);
+	vt_io_free(wr);
+	vt_io_free(ws);
+	free(pat);
+	free(got);
+}
+
 static void test_zero_copy(void **state)
 {
 	struct cfix *f = *state;
-	uint8_t pat[256];
+	static uint8_t pat[64 * 1024];
 	struct vt_io *rd, *wr;
 	struct vscsi_i2t r, w;
 	struct vscsi_t2i t = {.status = VSCSI_STAT_DONE};
@@ -150,7 +194,9 @@ static void test_zero_copy(void **state)
 		pat[i] = (uint8_t)(i ^ 0x5a);
 	rd = vt_submit(&f->e, 1, 0, cdb_inq, 6, CAM_DIR_IN, 64);
 	next_cmd(f, &r);
-	wr = vt_submit_data(&f->e, 1, 0, cdb_w10, 10, CAM_DIR_OUT, 256, pat);
+	/* Above the inline limit: the data is pulled from the SIM. */
+	wr = vt_submit_data(&f->e, 1, 0, cdb_w10, 10, CAM_DIR_OUT, sizeof(pat),
+			    pat);
 	next_cmd(f, &w);
 
 	assert_null(vscsi_data_buffer(f->c, 0xbad));
@@ -169,15 +215,19 @@ static void test_zero_copy(void **state)
 	assert_int_equal(cam_ccb_status(vt_wait_io(rd)), CAM_REQ_CMP);
 	assert_int_equal(rd->ccb->csio.resid, 0);
 	assert_memory_equal(rd->data, pat, 64);
-	/* WRITE: the data as it arrived; half of it taken. */
+	/* WRITE: commit pulls the data into the buffer; part of it
+	 * taken, the SIM's residual is the rest. */
 	b = vscsi_data_buffer(f->c, w.tag);
 	assert_non_null(b);
-	assert_memory_equal(b, pat, 256);
 	assert_int_equal(vscsi_data_commit(f->c, w.tag, 128), 0);
+	assert_memory_equal(b, pat, 128);
+	assert_int_equal(vscsi_data_commit(f->c, w.tag, 4000), 0);
+	assert_memory_equal(b, pat, 4128);
+	assert_int_equal(vscsi_data_commit(f->c, w.tag, sizeof(pat)), -ENOMEM);
 	t.tag = w.tag;
 	assert_int_equal(vscsi_t2i(f->c, &t), 0);
 	assert_int_equal(cam_ccb_status(vt_wait_io(wr)), CAM_REQ_CMP);
-	assert_int_equal(wr->ccb->csio.resid, 128);
+	assert_int_equal(wr->ccb->csio.resid, sizeof(pat) - 4128);
 	vt_io_free(rd);
 	vt_io_free(wr);
 }
@@ -337,6 +387,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_info_busy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ops_and_errors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_pulled, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_zero_copy, setup,
 						teardown),

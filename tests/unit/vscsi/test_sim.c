@@ -1,7 +1,8 @@
 /*
  * The vscsi SIM over a socketpair, the test thread playing a hand-made
  * userland end with raw wire messages: command hand-over, data in chunks,
- * completion statuses and residuals, every per-message error, a second
+ * completion statuses and residuals, small writes inline and larger ones
+ * pulled with DATA_WRITE, every per-message error, a second
  * end refused, abort, disconnect with commands held, broken framing and
  * a peer that stops reading.
  */
@@ -33,17 +34,29 @@ static void fix_connect(struct sim_fix *f)
 	assert_int_equal(f->m->h.type, VSCSI_MSG_HELLO);
 }
 
-static int setup(void **state)
+static int setup_inline(void **state, uint32_t inline_max)
 {
 	struct sim_fix *f = calloc(1, sizeof(*f));
 
 	f->m = malloc(sizeof(*f->m));
 	f->e.p.maxio = 256 * 1024;
 	f->e.p.stall_ms = 300;
+	f->e.p.inline_max = inline_max;
 	vt_start(&f->e, false);
 	fix_connect(f);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_inline(state, 0);
+}
+
+/* Every write inline: the output fills with commands alone. */
+static int setup_all_inline(void **state)
+{
+	return setup_inline(state, 256 * 1024);
 }
 
 static int teardown(void **state)
@@ -115,11 +128,87 @@ static void test_write_inline(void **state)
 	/* vt_submit zeroed the buffer; the inline data is those zeros. */
 	tag = expect_cmd(f, cdb_w10, VSCSI_DIR_WRITE, 4096);
 	assert_int_equal(f->m->blen, VSCSI_CMD_LEN + 4096);
-	/* The target took 1000 bytes: the residual is the rest. */
+	assert_int_equal(f->m->body[19], VSCSI_CMD_F_INLINE);
+	/* Inline data is moved: nothing more to pull, and the residual is
+	 * the SIM's count, whatever the T2I's reserved bytes say. */
+	vt_send(f->fd, VSCSI_MSG_DATA_WRITE, 0, tag,
+		(const uint8_t[]){1, 0, 0, 0}, VSCSI_DATA_WRITE_LEN);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, tag, ENOMEM);
 	vt_send_t2i(f->fd, tag, VSCSI_STAT_DONE, 0, NULL, 0, 1000, NULL, 0);
 	assert_int_equal(cam_ccb_status(vt_wait_io(io)), CAM_REQ_CMP);
-	assert_int_equal(io->ccb->csio.resid, 4096 - 1000);
+	assert_int_equal(io->ccb->csio.resid, 0);
 	vt_io_free(io);
+}
+
+static void data_write(struct sim_fix *f, uint32_t tag, uint32_t len)
+{
+	uint8_t b[VSCSI_DATA_WRITE_LEN];
+
+	vscsi_put32(b, len);
+	vt_send(f->fd, VSCSI_MSG_DATA_WRITE, 0, tag, b, sizeof(b));
+}
+
+/* A write above the inline limit: the CMD has no data, the target pulls
+ * it in chunks with DATA_WRITE (checked as the reference checks its
+ * ioctl), and the residual is what was pulled. */
+static void test_write_pull(void **state)
+{
+	struct sim_fix *f = *state;
+	const uint32_t len = 64 * 1024;
+	uint8_t *pat = malloc(len);
+	struct vt_io *io, *rd;
+	uint32_t tag, rtag;
+
+	for (uint32_t i = 0; i < len; i++)
+		pat[i] = (uint8_t)(i * 13 + (i >> 9));
+	rd = vt_submit(&f->e, 0, 0, cdb_inq, 6, CAM_DIR_IN, 96);
+	rtag = expect_cmd(f, cdb_inq, VSCSI_DIR_READ, 96);
+	io = vt_submit_data(&f->e, 0, 0, cdb_w10, 10, CAM_DIR_OUT, len, pat);
+	tag = expect_cmd(f, cdb_w10, VSCSI_DIR_WRITE, len);
+	assert_int_equal(f->m->blen, VSCSI_CMD_LEN);
+	assert_int_equal(f->m->body[19], 0);
+	/* The errors, in the reference's order. */
+	data_write(f, tag ^ 0x40000000u, 10);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, tag ^ 0x40000000u,
+			EFAULT);
+	data_write(f, tag, len + 1);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, tag, ENOMEM);
+	data_write(f, rtag, 10);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, rtag, EINVAL);
+	vt_send(f->fd, VSCSI_MSG_DATA_WRITE, 0, tag, pat, 3);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, tag, EINVAL);
+	/* ... and read data for this write. */
+	vt_send(f->fd, VSCSI_MSG_DATA_READ, 0, tag, pat, 10);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_READ, tag, EINVAL);
+	vt_send_t2i(f->fd, tag, VSCSI_STAT_DONE, 0, NULL, 0, 0, pat, 5);
+	vt_expect_reply(f->fd, VSCSI_MSG_T2I, tag, EINVAL);
+	/* Two chunks, each answered by WDATA with the next bytes. */
+	data_write(f, tag, 1000);
+	assert_true(vt_recv(f->fd, f->m, 2000));
+	assert_int_equal(f->m->h.type, VSCSI_MSG_WDATA);
+	assert_int_equal(f->m->h.tag, tag);
+	assert_int_equal(f->m->blen, 1000);
+	assert_memory_equal(f->m->body, pat, 1000);
+	data_write(f, tag, 30000);
+	assert_true(vt_recv(f->fd, f->m, 2000));
+	assert_int_equal(f->m->h.type, VSCSI_MSG_WDATA);
+	assert_int_equal(f->m->blen, 30000);
+	assert_memory_equal(f->m->body, pat + 1000, 30000);
+	/* Beyond what is left now. */
+	data_write(f, tag, len - 31000 + 1);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, tag, ENOMEM);
+	/* The T2I's old write count is ignored: the SIM counted. */
+	vt_send_t2i(f->fd, tag, VSCSI_STAT_DONE, 0, NULL, 0, len, NULL, 0);
+	assert_int_equal(cam_ccb_status(vt_wait_io(io)), CAM_REQ_CMP);
+	assert_int_equal(io->ccb->csio.resid, len - 31000);
+	/* A late DATA_WRITE finds no command. */
+	data_write(f, tag, 1);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_WRITE, tag, EFAULT);
+	vt_send_t2i(f->fd, rtag, VSCSI_STAT_DONE, 0, NULL, 0, 0, NULL, 0);
+	assert_int_equal(cam_ccb_status(vt_wait_io(rd)), CAM_REQ_CMP);
+	vt_io_free(rd);
+	vt_io_free(io);
+	free(pat);
 }
 
 static void test_statuses(void **state)
@@ -189,13 +278,12 @@ static void test_errors(void **state)
 	vt_expect_reply(f->fd, VSCSI_MSG_DATA_READ, rtag, ENOMEM);
 	vt_send_t2i(f->fd, rtag, VSCSI_STAT_DONE, 0, NULL, 0, 0, buf, 7);
 	vt_expect_reply(f->fd, VSCSI_MSG_T2I, rtag, ENOMEM);
-	/* Wrong direction -> EINVAL (read data for a write, write count
-	 * for a read), write count beyond the length -> ENOMEM. */
+	/* The write's data came inline, so all of it is moved: read data
+	 * for it is more than it has left, checked (as the reference does)
+	 * before the direction (test_write_pull sees EINVAL). */
 	vt_send(f->fd, VSCSI_MSG_DATA_READ, 0, wtag, buf, 10);
-	vt_expect_reply(f->fd, VSCSI_MSG_DATA_READ, wtag, EINVAL);
-	vt_send_t2i(f->fd, rtag, VSCSI_STAT_DONE, 0, NULL, 0, 5, NULL, 0);
-	vt_expect_reply(f->fd, VSCSI_MSG_T2I, rtag, EINVAL);
-	vt_send_t2i(f->fd, wtag, VSCSI_STAT_DONE, 0, NULL, 0, 513, NULL, 0);
+	vt_expect_reply(f->fd, VSCSI_MSG_DATA_READ, wtag, ENOMEM);
+	vt_send_t2i(f->fd, wtag, VSCSI_STAT_DONE, 0, NULL, 0, 0, buf, 5);
 	vt_expect_reply(f->fd, VSCSI_MSG_T2I, wtag, ENOMEM);
 	/* Truncated bodies -> EINVAL; unknown types -> ENOTTY. */
 	vt_send(f->fd, VSCSI_MSG_T2I, 0, rtag, shortb, sizeof(shortb));
@@ -224,7 +312,7 @@ static void test_errors(void **state)
 	vt_expect_reply(f->fd, VSCSI_MSG_T2I, rtag, EFAULT);
 	vt_io_free(rd);
 	vt_io_free(wr);
-	assert_true(vt_stats(&f->e).errors >= 14);
+	assert_true(vt_stats(&f->e).errors >= 13);
 }
 
 struct second {
@@ -498,12 +586,179 @@ static void test_polled(void **state)
 		assert_int_equal(p.buf[i], 0x3c);
 }
 
+/* ---- the answers every scsikit SIM gives alike (cam/sim_tran.c) ---- */
+
+static int neg_events, tq_off_events;
+
+static void neg_async(void *arg, uint32_t code, struct cam_path *path,
+		      void *a)
+{
+	const struct ccb_trans_settings *cts = a;
+
+	(void)arg;
+	(void)path;
+	if (code != AC_TRANSFER_NEG)
+		return;
+	neg_events++;
+	if (cts && (cts->valid & CCB_TRANS_TQ_VALID) &&
+	    !(cts->flags & CCB_TRANS_TAG_ENB))
+		tq_off_events++;
+}
+
+struct cam_step {
+	struct vt_env *e;
+	int step;
+};
+
+/* XPT_GET/SET_TRAN_SETTINGS of t:l with flags (and valid for SET; the
+ * values are those already in c). */
+static uint32_t tran(uint32_t bus, uint32_t func, uint32_t t, uint64_t l,
+		     uint32_t flags, uint32_t valid, union ccb *c)
+{
+	xpt_setup_ccb(&c->ccb_h, bus, t, l, func);
+	c->cts.flags = flags;
+	c->cts.valid = valid;
+	xpt_action(c);
+	return cam_ccb_status(c->ccb_h.status);
+}
+
+#define CUR CCB_TRANS_CURRENT_SETTINGS
+#define GET(t, l, which) tran(bus, XPT_GET_TRAN_SETTINGS, t, l, which, 0, &c)
+#define SET(t, l, valid) tran(bus, XPT_SET_TRAN_SETTINGS, t, l, CUR, valid, &c)
+
+static void cam_step_fn(void *arg)
+{
+	struct cam_step *cs = arg;
+	uint32_t bus = (uint32_t)vscsi_sim_path_id(cs->e->sim);
+	union ccb c, other;
+
+	memset(&c, 0, sizeof(c));
+	switch (cs->step) {
+	case 0:
+		neg_events = tq_off_events = 0;
+		xpt_register_async(AC_TRANSFER_NEG, neg_async, NULL, bus,
+				   CAM_TARGET_WILDCARD, CAM_LUN_WILDCARD);
+		/* Start: wide, async, tags and disconnection on. */
+		assert_int_equal(GET(3, 1, CUR), CAM_REQ_CMP);
+		assert_int_equal(c.cts.bus_width, 8);	/* not negotiated */
+		assert_true(c.cts.flags & CCB_TRANS_TAG_ENB);
+		assert_true(c.cts.flags & CCB_TRANS_DISC_ENB);
+		GET(3, 1, CCB_TRANS_USER_SETTINGS);
+		assert_int_equal(c.cts.bus_width, 16);
+		assert_int_equal(c.cts.sync_period, 0);
+		/* Tags off on 3:1 takes effect at once, and is posted. */
+		assert_int_equal(SET(3, 1, CCB_TRANS_TQ_VALID), CAM_REQ_CMP);
+		assert_int_equal(tq_off_events, 1);
+		GET(3, 1, CUR);
+		assert_false(c.cts.flags & CCB_TRANS_TAG_ENB);
+		GET(3, 0, CUR);
+		assert_true(c.cts.flags & CCB_TRANS_TAG_ENB);
+		/* Truncated to the adapter: 16 wide, no sync at all. */
+		c.cts.bus_width = 32;
+		c.cts.sync_period = 9;
+		c.cts.sync_offset = 62;
+		assert_int_equal(SET(3, CAM_LUN_WILDCARD,
+				     CCB_TRANS_BUS_WIDTH_VALID |
+					     CCB_TRANS_SYNC_RATE_VALID |
+					     CCB_TRANS_SYNC_OFFSET_VALID),
+				 CAM_REQ_CMP);
+		GET(3, 0, CCB_TRANS_GOAL_SETTINGS);
+		assert_int_equal(c.cts.bus_width, 16);
+		assert_int_equal(c.cts.sync_period, 0);
+		assert_int_equal(c.cts.sync_offset, 0);
+		/* Out of range. */
+		assert_int_equal(SET(3, 256, CCB_TRANS_TQ_VALID),
+				 CAM_LUN_INVALID);
+		neg_events = 0;
+		break;
+	case 1:
+		/* The I/O in between negotiated the goal. */
+		assert_int_equal(neg_events, 1);
+		GET(3, 0, CUR);
+		assert_int_equal(c.cts.bus_width, 16);
+		/* A bus reset loses every negotiation, and says so. */
+		neg_events = 0;
+		xpt_setup_ccb(&c.ccb_h, bus, CAM_TARGET_WILDCARD,
+			      CAM_LUN_WILDCARD, XPT_RESET_BUS);
+		xpt_action(&c);
+		assert_int_equal(cam_ccb_status(c.ccb_h.status), CAM_REQ_CMP);
+		assert_int_equal(neg_events, VSCSI_TARGETS);
+		GET(3, 0, CUR);
+		assert_int_equal(c.cts.bus_width, 8);
+		/* A target reset: that target only. */
+		neg_events = 0;
+		xpt_setup_ccb(&c.ccb_h, bus, 3, CAM_LUN_WILDCARD,
+			      XPT_RESET_DEV);
+		xpt_action(&c);
+		assert_int_equal(neg_events, 1);
+		/* Geometry: extended translation only above 1 GiB. */
+		xpt_setup_ccb(&c.ccb_h, bus, 3, 0, XPT_CALC_GEOMETRY);
+		c.ccg.block_size = 512;
+		c.ccg.volume_size = 4 * 2048;
+		xpt_action(&c);
+		assert_int_equal(cam_ccb_status(c.ccb_h.status), CAM_REQ_CMP);
+		assert_int_equal(c.ccg.heads, 64);
+		assert_int_equal(c.ccg.secs_per_track, 32);
+		assert_int_equal(c.ccg.cylinders, 4);
+		c.ccg.volume_size = 4ull * 1024 * 2048;
+		xpt_action(&c);
+		assert_int_equal(c.ccg.heads, 255);
+		assert_int_equal(c.ccg.secs_per_track, 63);
+		c.ccg.block_size = 0;
+		xpt_action(&c);
+		assert_int_equal(cam_ccb_status(c.ccb_h.status),
+				 CAM_REQ_INVALID);
+		/* ABORT of a non-I/O CCB, of one not held. */
+		memset(&other, 0, sizeof(other));
+		other.ccb_h.func_code = XPT_PATH_INQ;
+		xpt_setup_ccb(&c.ccb_h, bus, 3, 0, XPT_ABORT);
+		c.cab.abort_ccb = &other;
+		xpt_action(&c);
+		assert_int_equal(cam_ccb_status(c.ccb_h.status), CAM_UA_ABORT);
+		other.ccb_h.func_code = XPT_SCSI_IO;
+		xpt_setup_ccb(&c.ccb_h, bus, 3, 0, XPT_ABORT);
+		c.cab.abort_ccb = &other;
+		xpt_action(&c);
+		assert_int_equal(cam_ccb_status(c.ccb_h.status),
+				 CAM_PATH_INVALID);
+		/* A func code the SIM does not know. */
+		xpt_setup_ccb(&c.ccb_h, bus, 3, 0, 0x7f);
+		xpt_action(&c);
+		assert_int_equal(cam_ccb_status(c.ccb_h.status),
+				 CAM_REQ_INVALID);
+		xpt_register_async(0, neg_async, NULL, bus,
+				   CAM_TARGET_WILDCARD, CAM_LUN_WILDCARD);
+		break;
+	}
+}
+
+static void test_cam_answers(void **state)
+{
+	struct sim_fix *f = *state;
+	struct cam_step cs = {.e = &f->e};
+	struct vt_io *io;
+
+	assert_int_equal(cam_sync_call(f->e.loop, cam_step_fn, &cs), 0);
+	io = vt_submit(&f->e, 3, 0, cdb_tur, 6, CAM_DIR_NONE, 0);
+	vt_send_t2i(f->fd, expect_cmd(f, cdb_tur, VSCSI_DIR_NONE, 0),
+		    VSCSI_STAT_DONE, 0, NULL, 0, 0, NULL, 0);
+	assert_int_equal(cam_ccb_status(vt_wait_io(io)), CAM_REQ_CMP);
+	vt_io_free(io);
+	cs.step = 1;
+	assert_int_equal(cam_sync_call(f->e.loop, cam_step_fn, &cs), 0);
+	/* The resets reached the userland end as events. */
+	while (vt_recv(f->fd, f->m, 300))
+		assert_int_equal(f->m->h.type, VSCSI_MSG_EVENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_chunks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_inline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_pull, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
@@ -514,10 +769,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_framing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cam_answers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stall, setup_all_inline,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_polled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backpressure, setup,
+		cmocka_unit_test_setup_teardown(test_backpressure,
+						setup_all_inline,
 						teardown),
 	};
 

@@ -46,7 +46,8 @@ static void test_cmd(void **state)
 	uint8_t b[VSCSI_CMD_LEN + 8];
 	struct vscsi_cmd_body c = {.target = 255, .data_len = 8,
 				   .lun = 17, .dir = VSCSI_DIR_WRITE,
-				   .cdb_len = 10, .tag_action = 0x20};
+				   .cdb_len = 10, .tag_action = 0x20,
+				   .flags = VSCSI_CMD_F_INLINE};
 	struct vscsi_cmd_body o;
 
 	(void)state;
@@ -60,9 +61,25 @@ static void test_cmd(void **state)
 	assert_int_equal(o.data_len, 8);
 	assert_int_equal(o.cdb_len, 10);
 	assert_int_equal(o.cdb[9], 0x55);
-	/* Write data must be all there, and nothing more. */
+	assert_int_equal(o.flags, VSCSI_CMD_F_INLINE);
+	/* Inline write data must be all there, and nothing more. */
 	assert_int_equal(vscsi_cmd_parse(b, sizeof(b) - 1, &o), -EINVAL);
 	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN - 1, &o), -EINVAL);
+	/* Without INLINE a write has no data here (DATA_WRITE pulls it). */
+	c.flags = 0;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN, &o), 0);
+	assert_int_equal(vscsi_cmd_parse(b, sizeof(b), &o), -EINVAL);
+	/* INLINE only on a write; unknown flags refused. */
+	c.flags = 0x02;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN, &o), -EINVAL);
+	c.dir = VSCSI_DIR_READ;
+	c.flags = VSCSI_CMD_F_INLINE;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, sizeof(b), &o), -EINVAL);
+	c.dir = VSCSI_DIR_WRITE;
+	c.flags = VSCSI_CMD_F_INLINE;
 	/* Bad CDB length, bad direction, NONE with data. */
 	c.cdb_len = 33;
 	vscsi_cmd_encode(b, &c);
@@ -75,6 +92,7 @@ static void test_cmd(void **state)
 	vscsi_cmd_encode(b, &c);
 	assert_int_equal(vscsi_cmd_parse(b, sizeof(b), &o), -EINVAL);
 	c.dir = VSCSI_DIR_NONE;
+	c.flags = 0;
 	vscsi_cmd_encode(b, &c);
 	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN, &o), -EINVAL);
 	c.data_len = 0;
