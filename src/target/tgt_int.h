@@ -9,7 +9,10 @@
  *   tgt_mode.c   MODE SENSE / MODE SELECT and the mode pages;
  *   tgt_sbc.c    SBC block commands (READ/WRITE/VERIFY/WRITE SAME/...);
  *   tgt_io.c     the block I/O engine (split, sub-iov slicing, chunks);
- *   tgt_pr.c     persistent reservations.
+ *   tgt_pr.c     persistent reservations;
+ *   tgt_xcopy.c  EXTENDED COPY, RECEIVE COPY RESULTS, VPD page 8Fh;
+ *   tgt_atomic.c WRITE ATOMIC(16), ORWRITE(16) and the range locks they
+ *                share with COMPARE AND WRITE.
  *
  * Not installed; front ends see only include/scsikit/target.h.
  */
@@ -28,6 +31,7 @@
 #include <scsikit/target.h>
 
 struct tgt_cmd;
+struct tgt_xc_rec;
 
 /* ---- Unit attention conditions, one bit each, in reporting order (the
  * lowest set bit is reported first). ---- */
@@ -101,6 +105,7 @@ struct tgt_lun {
 	struct tgt_pr pr;
 	struct tgt_caw *caw_active;
 	struct tgt_caw *caw_waiting;
+	struct tgt_xc_rec *xc_recs;	/* EXTENDED COPY results (tgt_xcopy.c) */
 
 	/* Read in the I/O path without the lock (relaxed atomics), written
 	 * under it. */
@@ -372,6 +377,19 @@ void tgt_h_pr_out(struct tgt_cmd *c);
 /* PR access check for c (lun->lock held): true when c conflicts. */
 bool tgt_pr_conflict(struct tgt_cmd *c);
 
+/* tgt_xcopy.c */
+void tgt_h_xcopy(struct tgt_cmd *c);
+void tgt_h_rcr(struct tgt_cmd *c);
+/* VPD page 8Fh into p from its header on; returns the page length. */
+size_t tgt_xcopy_vpd(uint8_t *p);
+/* Drop the held copy results (LUN destruction). */
+void tgt_xcopy_lun_free(struct tgt_lun *lun);
+/* tgt_obj.c: the 16-byte NAA designator of VPD page 83h. */
+void tgt_lun_naa_designator(const struct tgt_lun *lun, uint8_t out[16]);
+/* The LUN whose NAA designator is desig, if the initiator of n has an I_T
+ * nexus to a target that maps it; held (tgt_lun_release), or NULL. */
+struct tgt_lun *tgt_lun_find_naa(struct tgt_nexus *n, const uint8_t *desig);
+
 /* ---- Limits the engine advertises (VPD B0) and enforces. ---- */
 #define TGT_MAX_UNMAP_LBA_COUNT 0x100000u	/* blocks per UNMAP */
 #define TGT_MAX_UNMAP_DESC 256u			/* descriptors per UNMAP */
@@ -380,5 +398,13 @@ bool tgt_pr_conflict(struct tgt_cmd *c);
 #define TGT_WS_CHUNK (1024u * 1024u)		/* WRITE SAME pattern buf */
 #define TGT_VERIFY_CHUNK (1024u * 1024u)	/* VERIFY compare buf */
 #define TGT_DEFAULT_CHUNK (1024u * 1024u)	/* bdev with max_xfer 0 */
+/* EXTENDED COPY (RECEIVE COPY RESULTS OPERATING PARAMETERS). */
+#define TGT_XCOPY_MAX_CSCD 16u			/* CSCD descriptors */
+#define TGT_XCOPY_MAX_SEGS 64u			/* segment descriptors */
+#define TGT_XCOPY_MAX_DESC_LIST 4096u		/* both lists, bytes */
+#define TGT_XCOPY_MAX_SEG_BYTES (64u << 20)	/* one segment, bytes */
+#define TGT_XCOPY_CHUNK (1024u * 1024u)		/* read/write unit */
+#define TGT_XCOPY_MAX_RUNNING 16u		/* copies at once, daemon */
+#define TGT_XCOPY_MAX_HELD 32u			/* results kept per LUN */
 
 #endif

@@ -133,6 +133,7 @@ void tgt_lun_release(struct tgt_lun *lun)
 		return;
 	for (i = 0; i < lun->pr.nregs; i++)
 		free(lun->pr.regs[i].initiator);
+	tgt_xcopy_lun_free(lun);
 	pthread_mutex_destroy(&lun->lock);
 	bdev_release(lun->bd);
 	free(lun);
@@ -489,4 +490,68 @@ void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n)
 
 	/* SPC-2: an I_T nexus loss releases that nexus's reservation. */
 	atomic_compare_exchange_strong(&lun->res2_holder, &id, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding a LUN by its designator (EXTENDED COPY)                     */
+/* ------------------------------------------------------------------ */
+
+void tgt_lun_naa_designator(const struct tgt_lun *lun, uint8_t out[16])
+{
+	scsi_put64(out, lun->naa);
+	/* VENDOR SPECIFIC IDENTIFIER EXTENSION: the serial's hash. */
+	scsi_put64(out + 8, fnv1a64(lun->serial, 0xcbf29ce484222325ull));
+}
+
+/* The initiator name part of an initiator port identity
+ * ("iqn...,i,0x<isid>" -> length of "iqn..."). */
+static size_t initiator_name_len(const char *port)
+{
+	const char *sep = strstr(port, ",i,");
+
+	return sep != NULL ? (size_t)(sep - port) : strlen(port);
+}
+
+/* True when an initiator with name prefix name/len has a live nexus on t
+ * (t->lock held). */
+static bool target_has_initiator(struct tgt_target *t, const char *name,
+				 size_t len)
+{
+	struct tgt_nexus *m;
+
+	for (m = t->nexuses; m != NULL; m = m->next)
+		if (!m->dead && initiator_name_len(m->initiator) == len &&
+		    memcmp(m->initiator, name, len) == 0)
+			return true;
+	return false;
+}
+
+struct tgt_lun *tgt_lun_find_naa(struct tgt_nexus *n, const uint8_t *desig)
+{
+	size_t len = initiator_name_len(n->initiator);
+	struct tgt_lun *found = NULL;
+	struct tgt_target *t;
+	uint8_t d[16];
+	unsigned i;
+
+	pthread_mutex_lock(&tgt_global_lock);
+	for (t = tgt_global_list; t != NULL && found == NULL; t = t->gnext) {
+		pthread_mutex_lock(&t->lock);
+		/* A copy reaches only LUNs the initiator could address
+		 * itself: those of a target it is logged in to. */
+		if (t == n->t || target_has_initiator(t, n->initiator, len)) {
+			for (i = 0; i < TGT_MAX_LUNS && found == NULL; i++) {
+				struct tgt_lun *l = atomic_load(&t->luns[i]);
+
+				if (l == NULL)
+					continue;
+				tgt_lun_naa_designator(l, d);
+				if (memcmp(d, desig, sizeof(d)) == 0)
+					found = tgt_lun_hold(l);
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&tgt_global_lock);
+	return found;
 }

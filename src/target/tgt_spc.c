@@ -48,6 +48,8 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	p[2] = 0x06;		/* VERSION: SPC-4 */
 	p[3] = 0x10 | 0x02;	/* HISUP, RESPONSE DATA FORMAT 2 */
 	p[4] = INQ_STD_LEN - 5;	/* ADDITIONAL LENGTH */
+	if (lun != NULL)
+		p[5] = 0x08;	/* 3PC: EXTENDED COPY (tgt_xcopy.c) */
 	p[7] = 0x02;		/* CMDQUE */
 	put_ascii(p + 8, 8, lun != NULL ? lun->vendor : "SCSIKIT");
 	put_ascii(p + 16, 16, lun != NULL ? lun->product : "NO LUN");
@@ -59,26 +61,20 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	return INQ_STD_LEN;
 }
 
-static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1,
+					0xb2 };
 
 static size_t vpd_designators(struct tgt_cmd *c, struct tgt_lun *lun,
 			      uint8_t *p)
 {
 	const char *tname = c->n->t->name;
 	size_t n = 4, sl = strlen(lun->serial);
-	uint64_t ext = 0xcbf29ce484222325ull;
-	const char *s;
 
 	/* NAA IEEE Registered Extended (NAA 6), 16 bytes, binary. */
 	p[n + 0] = 0x01;	/* PROTOCOL IDENTIFIER 0, CODE SET binary */
 	p[n + 1] = 0x03;	/* PIV 0, ASSOCIATION LU, TYPE NAA */
 	p[n + 3] = 16;
-	scsi_put64(p + n + 4, lun->naa);
-	for (s = lun->serial; *s != '\0'; s++) {
-		ext ^= (unsigned char)*s;
-		ext *= 0x100000001b3ull;
-	}
-	scsi_put64(p + n + 12, ext);	/* VENDOR SPECIFIC IDENTIFIER EXT. */
+	tgt_lun_naa_designator(lun, p + n + 4);
 	n += 4 + 16;
 
 	/* T10 vendor ID: vendor (8 bytes) + the unit serial, ASCII. */
@@ -137,6 +133,9 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 		break;
 	case 0x83: /* DEVICE IDENTIFICATION */
 		n = vpd_designators(c, lun, p);
+		break;
+	case 0x8f: /* THIRD-PARTY COPY (tgt_xcopy.c) */
+		n = tgt_xcopy_vpd(p);
 		break;
 	case 0xb0: { /* BLOCK LIMITS (SBC-3 6.5.3) */
 		uint32_t gran = 1u << lun->pb_exp;
