@@ -357,6 +357,10 @@ static void xc_read_done(struct bdev_io *io, int status, void *arg)
 		xc_fail_errno(x, status, false);
 		return;
 	}
+	if (x->c->abort_req) {
+		xc_finish(x, NULL, SCSI_STATUS_TASK_ABORTED);
+		return;
+	}
 	rc = xc_submit(x, sg->dst, BDEV_IO_WRITE, sg->dst_off + x->chunk_off,
 		       xc_write_done);
 	if (rc < 0)

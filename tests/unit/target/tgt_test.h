@@ -282,6 +282,22 @@ static inline void tt_expect_field(const struct tt_res *r, bool cdb,
 	}
 }
 
+/* key/asc with a sense-key-specific field pointer (bytes 1-2 of the SKS,
+ * any of its formats: field pointer or COPY ABORTED segment pointer) at
+ * byte. */
+static inline void tt_expect_sks(const struct tt_res *r, uint8_t key,
+				 uint16_t asc, unsigned byte)
+{
+	struct scsi_sense s = tt_sense(r);
+
+	if (s.key != key || s.asc_ascq != asc)
+		fail_msg("cdb %02x: sense %x/%04x, expected %x/%04x",
+			 r->task.cdb[0], s.key, s.asc_ascq, key, asc);
+	assert_true(s.sks_valid);
+	assert_true(s.sks[0] & 0x80);			/* SKSV */
+	assert_int_equal(scsi_get16(s.sks + 1), byte);
+}
+
 static inline void tt_expect_good(const struct tt_res *r)
 {
 	if (r->task.status != SCSI_STATUS_GOOD) {
