@@ -471,8 +471,7 @@ static void test_abort(void **state)
 {
 	struct tt e;
 	struct tt_res r;
-	struct bdev *inner = bdev_mem_create("memab", 8ull << 20, 512, false);
-	struct bdev *fb = bdev_fault_create("faultab", inner);
+	struct bdev *fb = tt_setup_fault(&e, 8ull << 20);
 	struct bdev_fault_rule rule = {
 		.action = BDEV_FAULT_HOLD, .count = -1,
 	};
@@ -481,9 +480,6 @@ static void test_abort(void **state)
 	uint64_t hits;
 
 	(void)state;
-	tt_setup_bdev(&e, fb, NULL);
-	e.inner = inner;
-	tt_clear_ua(&e, e.n1);
 	xl_init(&l, 5, 0);
 	xl_cscd(&l, e.lun);
 	xl_seg(&l, 0, 0, 8192, 0, 8192);	/* 4 MiB: four chunks */

@@ -170,6 +170,22 @@ static inline void tt_setup(struct tt *e)
 		      NULL);
 }
 
+static inline void tt_clear_ua(struct tt *e, struct tgt_nexus *n);
+
+/* LUN 0 on a fault bdev around a size-byte mem bdev, unit attentions of n1
+ * cleared; returns the fault bdev (owned by the environment). */
+static inline struct bdev *tt_setup_fault(struct tt *e, uint64_t size)
+{
+	struct bdev *inner = bdev_mem_create("faultmem", size, 512, false);
+	struct bdev *fb = bdev_fault_create("fault", inner);
+
+	assert_non_null(fb);
+	tt_setup_bdev(e, fb, NULL);
+	e->inner = inner;
+	tt_clear_ua(e, e->n1);
+	return fb;
+}
+
 static inline void tt_teardown(struct tt *e)
 {
 	struct tgt_lun_stats st;
