@@ -38,6 +38,12 @@ enum bdev_io_type {
 #define BDEV_IO_FUA 0x1u       /* write: stable before completion */
 #define BDEV_IO_NO_UNMAP 0x2u  /* write-zeroes: keep the range allocated */
 #define BDEV_IO_FAST_ZERO 0x4u /* write-zeroes: fail -ENOTSUP unless cheap */
+/* write: applied as one unit with respect to every other I/O of the bdev
+ * (no read sees part of it, no concurrent write interleaves with it).
+ * Only where geometry max_atomic covers the length; else bdev_submit
+ * refuses it (-ENOTSUP, or -EINVAL when longer).  What survives a crash
+ * is the backend's to say (docs/bdev.md). */
+#define BDEV_IO_ATOMIC 0x8u
 
 typedef void (*bdev_io_cb)(struct bdev_io *io, int status, void *arg);
 
@@ -80,6 +86,8 @@ struct bdev_geometry {
 	bool discard_zeroes;	/* discarded ranges read back zeroes */
 	bool volatile_cache;	/* FLUSH/FUA do real work */
 	bool multi_conn_safe;	/* all connections see one coherent cache */
+	uint32_t max_atomic;	/* longest BDEV_IO_ATOMIC write, bytes; 0:
+				 * the backend refuses the flag */
 };
 
 /* Counters kept by the bdev layer for every bdev. */

@@ -23,7 +23,8 @@
 
 /* Flags any I/O may carry; the others are rejected so that a typo in a
  * caller shows up as -EINVAL rather than being silently ignored. */
-#define BDEV_IO_FLAGS_ALL (BDEV_IO_FUA | BDEV_IO_NO_UNMAP | BDEV_IO_FAST_ZERO)
+#define BDEV_IO_FLAGS_ALL (BDEV_IO_FUA | BDEV_IO_NO_UNMAP | BDEV_IO_FAST_ZERO | \
+			   BDEV_IO_ATOMIC)
 
 static unsigned bdev_live;	/* atomic */
 
@@ -179,6 +180,14 @@ static int bdev_io_check(const struct bdev *bd, const struct bdev_io *io)
 		return -ENOTSUP;
 	if (io->type == BDEV_IO_WRITE_ZEROES && !g->can_write_zeroes)
 		return -ENOTSUP;
+	/* Atomicity is a promise only the backend can keep, and only for
+	 * the writes it said it could. */
+	if (io->flags & BDEV_IO_ATOMIC) {
+		if (io->type != BDEV_IO_WRITE || g->max_atomic == 0)
+			return -ENOTSUP;
+		if (io->length > g->max_atomic)
+			return -EINVAL;
+	}
 	return 0;
 }
 

@@ -74,11 +74,13 @@ struct tgt_pr {
 	uint8_t type;		/* PR type when reserved */
 };
 
-/* An active COMPARE AND WRITE range, for per-LUN serialization. */
+/* An active COMPARE AND WRITE range, for per-LUN serialization (also taken
+ * by ORWRITE and WRITE ATOMIC: tgt_range_lock). */
 struct tgt_caw {
 	uint64_t lba;
 	uint32_t nlb;
 	struct tgt_cmd *cmd;
+	void (*start)(struct tgt_cmd *c);	/* run once the range is held */
 	struct tgt_caw *next;		/* in caw_active / caw_waiting */
 	struct tgt_caw *ready_next;	/* admitted, to be started */
 };
@@ -136,6 +138,9 @@ struct tgt_target {
 	unsigned nretired;
 	struct tgt_nexus *nexuses;
 	struct tgt_target *gnext;	/* the global list (LUN events) */
+	/* Set by the front end (tgt_target_set_max_xfer): the most data one
+	 * command may move through it, bytes; 0: no limit of its own. */
+	_Atomic uint32_t max_xfer;
 };
 
 struct tgt_nexus {
@@ -161,6 +166,7 @@ struct tgt_nexus {
 #define TGT_CF_PR_READ 0x0040u	  /* a read for PR conflict checks */
 #define TGT_CF_PR_ALLOWED 0x0080u /* never a PR conflict (SPC-4 5.9.1) */
 #define TGT_CF_IO 0x0100u	  /* a medium access command (stats) */
+#define TGT_CF_NEEDS_ATOMIC 0x0200u /* only where the bdev writes atomically */
 
 typedef void (*tgt_handler)(struct tgt_cmd *c);
 
@@ -371,6 +377,37 @@ void tgt_h_unmap(struct tgt_cmd *c);
 void tgt_h_get_lba_status(struct tgt_cmd *c);
 void tgt_h_compare_and_write(struct tgt_cmd *c);
 void tgt_caw_release(struct tgt_cmd *c);
+/* Hold [lba, lba+nlb) of c->lun against the other holders (COMPARE AND
+ * WRITE, ORWRITE, WRITE ATOMIC), then run start(c): now, or from the
+ * task's loop once overlapping holders are done.  Released at completion
+ * (tgt_caw_release). */
+void tgt_range_lock(struct tgt_cmd *c, uint64_t lba, uint32_t nlb,
+		    void (*start)(struct tgt_cmd *c));
+/* Shared with tgt_atomic.c: LBA OUT OF RANGE answered (true) when
+ * [lba, lba+nlb) is not inside the LUN; the bdev flags of a write (FUA
+ * when asked or WCE is 0); an I/O error answered (true) or 0 (false). */
+bool tgt_sbc_range_bad(struct tgt_cmd *c, uint64_t lba, uint64_t nlb);
+uint32_t tgt_sbc_write_flags(struct tgt_cmd *c, bool fua);
+bool tgt_sbc_io_failed(struct tgt_cmd *c, int err, bool write);
+/* For a WRITE-like command with c->lba/nlb decoded: sets implied and
+ * c->end (the whole blocks sent, bytes); false when already answered
+ * (LBA OUT OF RANGE, or GOOD for nothing to write). */
+bool tgt_sbc_write_extent(struct tgt_cmd *c);
+/* The end of a write of c->end bytes: GOOD or the error's sense. */
+void tgt_sbc_write_done(struct tgt_cmd *c, int err);
+/* MAXIMUM TRANSFER LENGTH of Block Limits for c's LUN through c's target,
+ * in blocks: what the front end accepts, else the bdev's max transfer. */
+uint32_t tgt_max_xfer_blocks(const struct tgt_cmd *c);
+/* tgt_atomic.c */
+void tgt_h_write_atomic(struct tgt_cmd *c);
+void tgt_h_orwrite(struct tgt_cmd *c);
+/* Block Limits atomic fields of lun: the longest atomic write in blocks
+ * (0: none) and its alignment / granularity in blocks. */
+uint32_t tgt_atomic_max_blocks(const struct tgt_lun *lun);
+uint32_t tgt_atomic_align(const struct tgt_lun *lun);
+/* The MAXIMUM ATOMIC TRANSFER LENGTH reported and enforced through c's
+ * target (tgt_atomic_max_blocks capped by tgt_max_xfer_blocks). */
+uint32_t tgt_atomic_limit(const struct tgt_cmd *c);
 /* tgt_pr.c */
 void tgt_h_pr_in(struct tgt_cmd *c);
 void tgt_h_pr_out(struct tgt_cmd *c);

@@ -232,6 +232,11 @@ void tgt_target_release(struct tgt_target *t)
 	free(t);
 }
 
+void tgt_target_set_max_xfer(struct tgt_target *t, uint32_t bytes)
+{
+	atomic_store(&t->max_xfer, bytes);
+}
+
 const char *tgt_target_name(const struct tgt_target *t)
 {
 	return t->name;

@@ -139,19 +139,28 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 		break;
 	case 0xb0: { /* BLOCK LIMITS (SBC-3 6.5.3) */
 		uint32_t gran = 1u << lun->pb_exp;
+		uint32_t maxb = tgt_max_xfer_blocks(c);
+		uint32_t optb = geo->opt_xfer / lun->lbsize;
+		uint32_t atom = tgt_atomic_limit(c);
 
 		n = 64;
 		p[4] = 0x01;			/* WSNZ */
 		p[5] = TGT_MAX_CAW_LEN;		/* MAX COMPARE AND WRITE LENGTH */
 		scsi_put16(p + 6, (uint16_t)gran); /* OPT. XFER LEN GRANULARITY */
-		scsi_put32(p + 8, geo->max_xfer / lun->lbsize); /* MAX XFER */
-		scsi_put32(p + 12, geo->opt_xfer / lun->lbsize); /* OPT XFER */
+		scsi_put32(p + 8, maxb);	/* MAXIMUM TRANSFER LENGTH */
+		scsi_put32(p + 12, optb < maxb ? optb : maxb); /* OPTIMAL */
 		if (geo->can_discard) {
 			scsi_put32(p + 20, TGT_MAX_UNMAP_LBA_COUNT);
 			scsi_put32(p + 24, TGT_MAX_UNMAP_DESC);
 			scsi_put32(p + 28, gran);	/* OPT UNMAP GRANULARITY */
 		}
 		scsi_put64(p + 36, TGT_MAX_WS_LEN);	/* MAX WRITE SAME LENGTH */
+		/* WRITE ATOMIC(16) (tgt_atomic.c); no atomic boundaries. */
+		if (atom != 0) {
+			scsi_put32(p + 44, atom);	/* MAX ATOMIC XFER LEN */
+			scsi_put32(p + 48, tgt_atomic_align(lun)); /* ALIGN */
+			scsi_put32(p + 52, tgt_atomic_align(lun)); /* GRAN */
+		}
 		break;
 	}
 	case 0xb1: /* BLOCK DEVICE CHARACTERISTICS */
@@ -354,4 +363,16 @@ void tgt_h_prevent_allow(struct tgt_cmd *c)
 		return;
 	}
 	tgt_cmd_good(c);
+}
+
+uint32_t tgt_max_xfer_blocks(const struct tgt_cmd *c)
+{
+	const struct bdev_geometry *geo = bdev_geometry(c->lun->bd);
+	uint32_t fe = atomic_load(&c->n->t->max_xfer);
+
+	/* The front end's per-command limit is what an initiator must not
+	 * exceed; the engine itself splits any length for the bdev. */
+	if (fe != 0)
+		return fe >> c->lun->lbshift;
+	return geo->max_xfer >> c->lun->lbshift;
 }

@@ -113,6 +113,14 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	{ SCSI_REPORT_LUNS, 0, 12, R, F_ALWAYS, 1,
 	  { 0, 0, B, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_report_luns,
 	  "REPORT LUNS" },
+	/* ---- Atomic writes (tgt_atomic.c) ---- */
+	{ SCSI_ORWRITE_16, 0, 16, W, F_WR, 30,
+	  { 0, 0x18, B, B, B, B, B, B, B, B, B, B, B, B, 0x1f, 0 },
+	  tgt_h_orwrite, "ORWRITE(16)" },
+	{ SCSI_WRITE_ATOMIC_16, 0, 16, W, F_WR | TGT_CF_NEEDS_ATOMIC, 30,
+	  { 0, 0x18, B, B, B, B, B, B, B, B, B, B, B, B, 0x1f, 0 },
+	  tgt_h_write_atomic, "WRITE ATOMIC(16)" },
+
 	/* ---- Third-party copy (tgt_xcopy.c) ---- */
 	{ SCSI_EXTENDED_COPY, 0x00, 16, W, TGT_CF_SA, 60,
 	  { 0, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, 0, 0 },
@@ -264,6 +272,9 @@ bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 {
 	if ((d->flags & TGT_CF_NEEDS_DISCARD) && lun != NULL &&
 	    !bdev_geometry(lun->bd)->can_discard)
+		return false;
+	if ((d->flags & TGT_CF_NEEDS_ATOMIC) && lun != NULL &&
+	    tgt_atomic_max_blocks(lun) == 0)
 		return false;
 	return true;
 }
