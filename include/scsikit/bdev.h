@@ -88,6 +88,13 @@ struct bdev_geometry {
 	bool multi_conn_safe;	/* all connections see one coherent cache */
 	uint32_t max_atomic;	/* longest BDEV_IO_ATOMIC write, bytes; 0:
 				 * the backend refuses the flag */
+	/* How the disk is to be presented, from the disk spec's options
+	 * (bdev_create_spec): */
+	bool thick;		/* fully provisioned: no discard, write-zeroes
+				 * keeps blocks allocated, every block mapped */
+	bool report_pbsize;	/* pbsize=N given: SCSI reports pbsize */
+	bool ws_to_end;		/* wsnz=0: a WRITE SAME of 0 blocks runs to
+				 * the end of the disk */
 };
 
 /* Counters kept by the bdev layer for every bdev. */
@@ -169,7 +176,8 @@ SK_API int bdev_block_status(struct bdev *bd, uint64_t offset,
  *   mem:SIZE[,bs=512|4096]           sparse memory, SIZE like 64M, 1G
  *   file:PATH[,direct][,size=SIZE][,bs=N]   regular file or block device
  *   fault:SPEC                       a fault bdev around SPEC (no rule yet)
- * and the option ",ro" on mem and file.  On error returns NULL and writes a
+ * and the options ",ro", ",pbsize=N", ",thick", ",wsnz=0|1" on mem and
+ * file (docs/bdev.md).  On error returns NULL and writes a
  * one-line reason into err.
  */
 SK_API struct bdev *bdev_create_spec(const char *name, const char *spec,
@@ -184,6 +192,7 @@ struct bdev_file_opts {
 	bool read_only;
 	uint32_t lbsize;	/* 0: 512, or the block device's */
 	uint64_t size;		/* 0: the file's size; else create/extend */
+	bool thick;		/* allocate the whole file now; no discard */
 };
 SK_API struct bdev *bdev_file_create(const char *name, const char *path,
 				     const struct bdev_file_opts *opts,

@@ -213,6 +213,9 @@ int bdev_submit(struct bdev *bd, struct bdev_io *io)
 			 (unsigned long long)io->length, rc);
 		return rc;
 	}
+	/* A thick disk keeps every block allocated. */
+	if (bd->geo.thick && io->type == BDEV_IO_WRITE_ZEROES)
+		io->flags |= BDEV_IO_NO_UNMAP;
 	io->bd = bdev_hold(bd);
 	io->next = NULL;
 	io->status = 0;
@@ -331,7 +334,7 @@ int bdev_block_status(struct bdev *bd, uint64_t offset, uint64_t length,
 	/* "From here on" is a fair question: clamp to the end. */
 	if (__builtin_add_overflow(offset, length, &end) || end > size)
 		length = size - offset;
-	if (bd->ops->block_status == NULL) {
+	if (bd->ops->block_status == NULL || bd->geo.thick) {
 		*state = BDEV_MAPPED;
 		*run = length;
 		return 0;

@@ -670,6 +670,21 @@ struct bdev *bdev_file_create(const char *name, const char *path,
 			 "a block device", path);
 		goto out_close;
 	}
+	if (o.thick) {
+		/* Fully provisioned: allocate every block now, so that no
+		 * write can fail for space later, and never punch. */
+		geo.thick = true;
+		geo.can_discard = false;
+		geo.discard_zeroes = false;
+		if (S_ISREG(st.st_mode) && !o.read_only &&
+		    fallocate(fd, 0, 0, (off_t)geo.size) != 0 &&
+		    errno != EOPNOTSUPP) {
+			snprintf(err, errlen, "file: %s: cannot allocate %llu "
+				 "bytes (thick): %s", path,
+				 (unsigned long long)geo.size, strerror(errno));
+			goto out_close;
+		}
+	}
 	if (geo.lbsize < 512 || (geo.lbsize & (geo.lbsize - 1)) != 0) {
 		snprintf(err, errlen, "file: %s: bad block size %u", path,
 			 geo.lbsize);

@@ -97,6 +97,7 @@ struct tgt_lun {
 	uint32_t lbsize;
 	uint8_t lbshift;	/* log2(lbsize) */
 	uint8_t pb_exp;		/* log2(pbsize / lbsize) */
+	bool ws_to_end;		/* WSNZ 0: WRITE SAME of 0 blocks to the end */
 	_Atomic uint64_t nblocks;
 
 	/* Guarded by lock: non-I/O commands and nexus events only. */

@@ -108,8 +108,11 @@ struct tgt_lun *tgt_lun_create(struct bdev *bd, const struct tgt_lun_params *p)
 	lun->cfg_read_only = p->read_only || geo->read_only;
 	lun->lbsize = geo->lbsize;
 	lun->lbshift = (uint8_t)ilog2u(geo->lbsize);
-	lun->pb_exp = p->report_pbsize && geo->pbsize > geo->lbsize ?
+	/* The disk spec's pbsize=N asks for it as much as the creator. */
+	lun->pb_exp = (p->report_pbsize || geo->report_pbsize) &&
+				      geo->pbsize > geo->lbsize ?
 			      (uint8_t)ilog2u(geo->pbsize / geo->lbsize) : 0;
+	lun->ws_to_end = geo->ws_to_end;
 	atomic_init(&lun->nblocks, geo->size >> lun->lbshift);
 	pthread_mutex_init(&lun->lock, NULL);
 	lun->def_wce = p == &defaults ? geo->volatile_cache : p->write_cache;

@@ -443,7 +443,18 @@ void tgt_h_write_same(struct tgt_cmd *c)
 	c->implied = ndob ? 0 : lbs;
 	if (range_bad(c, c->lba, c->nlb))
 		return;
-	/* WSNZ = 1 in the Block Limits page: 0 blocks is not "to the end". */
+	/* With WSNZ 0 (the disk spec's wsnz=0) 0 blocks means from lba to
+	 * the end; with WSNZ 1 (the default) it is refused. */
+	if (c->nlb == 0 && c->lun->ws_to_end) {
+		uint64_t rest = tgt_lun_nblocks(c->lun) - c->lba;
+
+		if (rest == 0) {
+			tgt_cmd_good(c);
+			return;
+		}
+		if (rest <= TGT_MAX_WS_LEN)
+			c->nlb = (uint32_t)rest;
+	}
 	if (c->nlb == 0 || c->nlb > TGT_MAX_WS_LEN) {
 		tgt_cmd_bad_cdb(c, ws16 ? 10 : 7, -1);
 		return;
