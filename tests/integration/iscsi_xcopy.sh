@@ -59,9 +59,9 @@ agree() {
 	got=$(maxlen "$1")
 	[ "$got" = "$2" ] ||
 		fail "$1: MAXIMUM TRANSFER LENGTH $got, want $2"
-	timeout 60 iscsi-perf -t 2 -m 2 -b "$2" "$1" >"$T/perf.txt" 2>&1 ||
+	timeout 300 iscsi-perf -t 1 -m 1 -b "$2" "$1" >"$T/perf.txt" 2>&1 ||
 		{ tail -3 "$T/perf.txt" >&2; fail "$1: reads of $2 blocks refused"; }
-	if timeout 60 iscsi-perf -t 2 -m 2 -b "$(($2 + 1))" "$1" \
+	if timeout 300 iscsi-perf -t 1 -m 1 -b "$(($2 + 1))" "$1" \
 		>"$T/perf.txt" 2>&1; then
 		fail "$1: reads of $(($2 + 1)) blocks accepted beyond Block Limits"
 	fi
