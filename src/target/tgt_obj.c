@@ -237,7 +237,13 @@ void tgt_target_release(struct tgt_target *t)
 
 void tgt_target_set_max_xfer(struct tgt_target *t, uint32_t bytes)
 {
-	atomic_store(&t->max_xfer, bytes);
+	uint32_t cur = atomic_load(&t->max_xfer);
+
+	/* A target reached through several front ends reports what all of
+	 * them accept: the smallest limit. */
+	while (bytes != 0 && (cur == 0 || bytes < cur) &&
+	       !atomic_compare_exchange_weak(&t->max_xfer, &cur, bytes))
+		;
 }
 
 const char *tgt_target_name(const struct tgt_target *t)

@@ -132,6 +132,15 @@ static void test_write_atomic(void **state)
 	cdb_wa(cdb, 0, 2049, 0, 0);
 	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 1 << 20);
 	tt_expect_field(&r, true, 12, -1);
+	/* Another front end with a larger limit changes nothing; a smaller
+	 * one is what every path can take. */
+	tgt_target_set_max_xfer(e.t, 4u << 20);
+	block_limits(&e, bl);
+	assert_int_equal(scsi_get32(bl + 8), 2048);
+	tgt_target_set_max_xfer(e.t, 256u << 10);
+	block_limits(&e, bl);
+	assert_int_equal(scsi_get32(bl + 8), 512);
+	assert_int_equal(scsi_get32(bl + 44), 512);
 	free(buf);
 	free(got);
 	tt_teardown(&e);
