@@ -422,6 +422,11 @@ void tgt_h_rcr(struct tgt_cmd *c);
 size_t tgt_xcopy_vpd(uint8_t *p);
 /* Drop the held copy results (LUN destruction). */
 void tgt_xcopy_lun_free(struct tgt_lun *lun);
+/* Drop the finished copy results of nexus nexus_id (lun->lock held); those
+ * of copies still running go once they finish and are evicted. */
+void tgt_xcopy_nexus_gone(struct tgt_lun *lun, uint64_t nexus_id);
+/* How many copy results lun holds for nexus nexus_id (tests). */
+unsigned tgt_xcopy_held(struct tgt_lun *lun, uint64_t nexus_id);
 /* tgt_obj.c: the 16-byte NAA designator of VPD page 83h. */
 void tgt_lun_naa_designator(const struct tgt_lun *lun, uint8_t out[16]);
 /* The LUN whose NAA designator is desig, if the initiator of n has an I_T

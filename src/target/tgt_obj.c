@@ -502,6 +502,11 @@ void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n)
 {
 	uint64_t id = n->id;
 
+	/* SPC-4: copy results held for the nexus go with it. */
+	pthread_mutex_lock(&lun->lock);
+	tgt_xcopy_nexus_gone(lun, id);
+	pthread_mutex_unlock(&lun->lock);
+
 	/* SPC-2: an I_T nexus loss releases that nexus's reservation. */
 	atomic_compare_exchange_strong(&lun->res2_holder, &id, 0);
 }

@@ -291,6 +291,32 @@ static struct tgt_xc_rec *rec_start(struct tgt_lun *lun, uint64_t nexus_id,
 	return r;
 }
 
+void tgt_xcopy_nexus_gone(struct tgt_lun *lun, uint64_t nexus_id)
+{
+	struct tgt_xc_rec **pp = &lun->xc_recs, *r;
+
+	while ((r = *pp) != NULL) {
+		if (r->nexus_id == nexus_id && r->state != XC_ST_RUNNING) {
+			*pp = r->next;
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+unsigned tgt_xcopy_held(struct tgt_lun *lun, uint64_t nexus_id)
+{
+	struct tgt_xc_rec *r;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&lun->lock);
+	for (r = lun->xc_recs; r != NULL; r = r->next)
+		n += r->nexus_id == nexus_id;
+	pthread_mutex_unlock(&lun->lock);
+	return n;
+}
+
 void tgt_xcopy_lun_free(struct tgt_lun *lun)
 {
 	while (lun->xc_recs != NULL) {

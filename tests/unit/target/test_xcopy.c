@@ -618,6 +618,22 @@ static void test_receive_copy_results(void **state)
 	tt_expect_good(&r);
 	rcr(&x.e, &r, 0x00, 11, out, sizeof(out));
 	tt_expect_field(&r, true, 2, -1);
+
+	/* What is held for a nexus goes with it. */
+	xl_init(&l, 12, 0);
+	xl_cscd(&l, x.e.lun);
+	xl_seg(&l, 0, 0, 8, 0, 100);
+	xl_done(&l);
+	xcopy(&x.e, x.e.n2, &r, 0, l.b, l.n);
+	tt_expect_good(&r);
+	{
+		uint64_t id2 = x.e.n2->id;
+
+		assert_int_equal(tgt_xcopy_held(x.e.lun, id2), 1);
+		tgt_nexus_destroy(x.e.n2);
+		x.e.n2 = NULL;
+		assert_int_equal(tgt_xcopy_held(x.e.lun, id2), 0);
+	}
 	xenv_teardown(&x);
 }
 
