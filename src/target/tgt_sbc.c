@@ -443,6 +443,12 @@ void tgt_h_write_same(struct tgt_cmd *c)
 	c->implied = ndob ? 0 : lbs;
 	if (range_bad(c, c->lba, c->nlb))
 		return;
+	/* SBC-3 5.42: UNMAP where the LUN cannot unmap (LBPWS = 0: a thick
+	 * disk, a bdev without discard) is INVALID FIELD IN CDB. */
+	if (unmap && !geo->can_discard) {
+		tgt_cmd_bad_cdb(c, 1, 3);
+		return;
+	}
 	/* With WSNZ 0 (the disk spec's wsnz=0) 0 blocks means from lba to
 	 * the end; with WSNZ 1 (the default) it is refused. */
 	if (c->nlb == 0 && c->lun->ws_to_end) {

@@ -102,10 +102,17 @@ static void test_thick_commands(void **state)
 	tt_run(&e, e.n1, &r, 0, cdb, 10, TGT_DIR_WRITE, param, sizeof(param));
 	tt_expect_sense(&r, SCSI_SK_ILLEGAL_REQUEST,
 			SCSI_ASC_INVALID_COMMAND_OPCODE);
-	/* WRITE SAME with UNMAP set writes (zeroes here) and the blocks stay
-	 * mapped. */
+	/* WRITE SAME with UNMAP set: LBPWS is 0, so INVALID FIELD IN CDB
+	 * (byte 1 bit 3); without it the zeroes are written and the blocks
+	 * stay mapped. */
 	memset(blk, 0, sizeof(blk));
 	cdb_rw16(cdb, SCSI_WRITE_SAME_16, 0, 64, 0x08);
+	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, blk, 512);
+	tt_expect_field(&r, true, 1, 3);
+	cdb_rw10(cdb, SCSI_WRITE_SAME_10, 0, 64, 0x08);
+	tt_run(&e, e.n1, &r, 0, cdb, 10, TGT_DIR_WRITE, blk, 512);
+	tt_expect_field(&r, true, 1, 3);
+	cdb_rw16(cdb, SCSI_WRITE_SAME_16, 0, 64, 0);
 	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, blk, 512);
 	tt_expect_good(&r);
 	{
