@@ -418,8 +418,8 @@ bool tgt_pr_conflict(struct tgt_cmd *c);
 /* tgt_xcopy.c */
 void tgt_h_xcopy(struct tgt_cmd *c);
 void tgt_h_rcr(struct tgt_cmd *c);
-/* VPD page 8Fh into p from its header on; returns the page length. */
-size_t tgt_xcopy_vpd(uint8_t *p);
+/* VPD page 8Fh of lun into p (from its header on); returns its length. */
+size_t tgt_xcopy_vpd(const struct tgt_lun *lun, uint8_t *p);
 /* Drop the held copy results (LUN destruction). */
 void tgt_xcopy_lun_free(struct tgt_lun *lun);
 /* Drop the finished copy results of nexus nexus_id (lun->lock held); those

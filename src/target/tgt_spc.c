@@ -135,7 +135,7 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 		n = vpd_designators(c, lun, p);
 		break;
 	case 0x8f: /* THIRD-PARTY COPY (tgt_xcopy.c) */
-		n = tgt_xcopy_vpd(p);
+		n = tgt_xcopy_vpd(lun, p);
 		break;
 	case 0xb0: { /* BLOCK LIMITS (SBC-3 6.5.3) */
 		uint32_t gran = 1u << lun->pb_exp;

@@ -713,7 +713,7 @@ void tgt_h_xcopy(struct tgt_cmd *c)
 /* RECEIVE COPY RESULTS                                                */
 /* ------------------------------------------------------------------ */
 
-static size_t rcr_op_params(uint8_t *p)
+static size_t rcr_op_params(const struct tgt_lun *lun, uint8_t *p)
 {
 	static const uint8_t impl[] = { XC_SEG_B2B, XC_CSCD_IDENT };
 
@@ -728,7 +728,7 @@ static size_t rcr_op_params(uint8_t *p)
 	 * TRANSFER SIZE: 0 (none of them). */
 	scsi_put16(p + 34, TGT_XCOPY_MAX_RUNNING); /* TOTAL CONCURRENT */
 	p[36] = TGT_XCOPY_MAX_HELD;		/* MAX CONCURRENT COPIES */
-	p[37] = 9;	/* DATA SEGMENT GRANULARITY: 2^9, a 512-byte block */
+	p[37] = lun->lbshift;	/* DATA SEGMENT GRANULARITY: log2(block) */
 	p[43] = sizeof(impl);		/* IMPLEMENTED DESCRIPTOR LIST LEN */
 	memcpy(p + 44, impl, sizeof(impl));
 	return 44 + sizeof(impl);
@@ -746,7 +746,7 @@ void tgt_h_rcr(struct tgt_cmd *c)
 
 	memset(out, 0, sizeof(out));
 	if (sa == RCR_OPERATING_PARAMETERS) {
-		n = rcr_op_params(out);
+		n = rcr_op_params(lun, out);
 		tgt_cmd_data_in(c, out, n, alloc);
 		tgt_cmd_good(c);
 		return;
@@ -826,7 +826,7 @@ static size_t vpd_list_desc(uint8_t *p, uint16_t type, const uint8_t *list,
 	return 4 + dl;
 }
 
-size_t tgt_xcopy_vpd(uint8_t *p)
+size_t tgt_xcopy_vpd(const struct tgt_lun *lun, uint8_t *p)
 {
 	static const uint8_t cmds[] = {
 		SCSI_EXTENDED_COPY, 1, 0x00,		/* LID1 */
@@ -864,7 +864,7 @@ size_t tgt_xcopy_vpd(uint8_t *p)
 	scsi_put32(p + n + 4, TGT_XCOPY_MAX_RUNNING); /* TOTAL CONCURRENT */
 	scsi_put32(p + n + 8, TGT_XCOPY_MAX_HELD); /* MAX IDENTIFIED */
 	scsi_put32(p + n + 12, TGT_XCOPY_MAX_SEG_BYTES); /* MAX SEGMENT */
-	p[n + 16] = 9;		/* DATA SEGMENT GRANULARITY (log2) */
+	p[n + 16] = lun->lbshift;	/* DATA SEGMENT GRANULARITY (log2) */
 	n += 36;
 	return n;
 }

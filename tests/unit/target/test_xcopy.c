@@ -538,6 +538,7 @@ static void test_receive_copy_results(void **state)
 	assert_int_equal(scsi_get32(out + 12), TGT_XCOPY_MAX_DESC_LIST);
 	assert_int_equal(scsi_get32(out + 16), TGT_XCOPY_MAX_SEG_BYTES);
 	assert_int_equal(scsi_get32(out + 20), 0);		/* inline */
+	assert_int_equal(out[37], 9);		/* 512-byte blocks of LUN 0 */
 	assert_int_equal(out[43], 2);
 	assert_int_equal(out[44], 0x02);
 	assert_int_equal(out[45], 0xe4);
