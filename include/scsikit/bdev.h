@@ -38,6 +38,12 @@ enum bdev_io_type {
 #define BDEV_IO_FUA 0x1u       /* write: stable before completion */
 #define BDEV_IO_NO_UNMAP 0x2u  /* write-zeroes: keep the range allocated */
 #define BDEV_IO_FAST_ZERO 0x4u /* write-zeroes: fail -ENOTSUP unless cheap */
+/* write: applied as one unit with respect to every other I/O of the bdev
+ * (no read sees part of it, no concurrent write interleaves with it).
+ * Only where geometry max_atomic covers the length; else bdev_submit
+ * refuses it (-ENOTSUP, or -EINVAL when longer).  What survives a crash
+ * is the backend's to say (docs/bdev.md). */
+#define BDEV_IO_ATOMIC 0x8u
 
 typedef void (*bdev_io_cb)(struct bdev_io *io, int status, void *arg);
 
@@ -80,6 +86,15 @@ struct bdev_geometry {
 	bool discard_zeroes;	/* discarded ranges read back zeroes */
 	bool volatile_cache;	/* FLUSH/FUA do real work */
 	bool multi_conn_safe;	/* all connections see one coherent cache */
+	uint32_t max_atomic;	/* longest BDEV_IO_ATOMIC write, bytes; 0:
+				 * the backend refuses the flag */
+	/* How the disk is to be presented, from the disk spec's options
+	 * (bdev_create_spec): */
+	bool thick;		/* fully provisioned: no discard, write-zeroes
+				 * keeps blocks allocated, every block mapped */
+	bool report_pbsize;	/* pbsize=N given: SCSI reports pbsize */
+	bool ws_to_end;		/* wsnz=0: a WRITE SAME of 0 blocks runs to
+				 * the end of the disk */
 };
 
 /* Counters kept by the bdev layer for every bdev. */
@@ -161,7 +176,8 @@ SK_API int bdev_block_status(struct bdev *bd, uint64_t offset,
  *   mem:SIZE[,bs=512|4096]           sparse memory, SIZE like 64M, 1G
  *   file:PATH[,direct][,size=SIZE][,bs=N]   regular file or block device
  *   fault:SPEC                       a fault bdev around SPEC (no rule yet)
- * and the option ",ro" on mem and file.  On error returns NULL and writes a
+ * and the options ",ro", ",pbsize=N", ",thick", ",wsnz=0|1" on mem and
+ * file (docs/bdev.md).  On error returns NULL and writes a
  * one-line reason into err.
  */
 SK_API struct bdev *bdev_create_spec(const char *name, const char *spec,
@@ -202,6 +218,7 @@ struct bdev_file_opts {
 	bool read_only;
 	uint32_t lbsize;	/* 0: 512, or the block device's */
 	uint64_t size;		/* 0: the file's size; else create/extend */
+	bool thick;		/* allocate the whole file now; no discard */
 };
 SK_API struct bdev *bdev_file_create(const char *name, const char *path,
 				     const struct bdev_file_opts *opts,

@@ -89,6 +89,11 @@ SK_API struct tgt_target *tgt_target_create(const char *name);
 SK_API struct tgt_target *tgt_target_hold(struct tgt_target *t);
 SK_API void tgt_target_release(struct tgt_target *t);
 SK_API const char *tgt_target_name(const struct tgt_target *t);
+/* Set by each front end that exports t: the largest data transfer of one
+ * command it accepts, in bytes (0: no limit of its own).  The smallest
+ * limit set is kept, and the Block Limits VPD page reports it, in blocks
+ * of each LUN, as MAXIMUM TRANSFER LENGTH. */
+SK_API void tgt_target_set_max_xfer(struct tgt_target *t, uint32_t bytes);
 /* Map lun at number lun_id (0..TGT_MAX_LUNS-1); takes a reference.  Every
  * nexus gets REPORTED LUNS DATA HAS CHANGED.  0 or -EEXIST / -ERANGE. */
 SK_API int tgt_target_add_lun(struct tgt_target *t, uint32_t lun_id,

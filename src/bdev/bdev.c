@@ -23,7 +23,8 @@
 
 /* Flags any I/O may carry; the others are rejected so that a typo in a
  * caller shows up as -EINVAL rather than being silently ignored. */
-#define BDEV_IO_FLAGS_ALL (BDEV_IO_FUA | BDEV_IO_NO_UNMAP | BDEV_IO_FAST_ZERO)
+#define BDEV_IO_FLAGS_ALL (BDEV_IO_FUA | BDEV_IO_NO_UNMAP | BDEV_IO_FAST_ZERO | \
+			   BDEV_IO_ATOMIC)
 
 static unsigned bdev_live;	/* atomic */
 
@@ -179,6 +180,14 @@ static int bdev_io_check(const struct bdev *bd, const struct bdev_io *io)
 		return -ENOTSUP;
 	if (io->type == BDEV_IO_WRITE_ZEROES && !g->can_write_zeroes)
 		return -ENOTSUP;
+	/* Atomicity is a promise only the backend can keep, and only for
+	 * the writes it said it could. */
+	if (io->flags & BDEV_IO_ATOMIC) {
+		if (io->type != BDEV_IO_WRITE || g->max_atomic == 0)
+			return -ENOTSUP;
+		if (io->length > g->max_atomic)
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -204,6 +213,9 @@ int bdev_submit(struct bdev *bd, struct bdev_io *io)
 			 (unsigned long long)io->length, rc);
 		return rc;
 	}
+	/* A thick disk keeps every block allocated. */
+	if (bd->geo.thick && io->type == BDEV_IO_WRITE_ZEROES)
+		io->flags |= BDEV_IO_NO_UNMAP;
 	io->bd = bdev_hold(bd);
 	io->next = NULL;
 	io->status = 0;
@@ -322,7 +334,7 @@ int bdev_block_status(struct bdev *bd, uint64_t offset, uint64_t length,
 	/* "From here on" is a fair question: clamp to the end. */
 	if (__builtin_add_overflow(offset, length, &end) || end > size)
 		length = size - offset;
-	if (bd->ops->block_status == NULL) {
+	if (bd->ops->block_status == NULL || bd->geo.thick) {
 		*state = BDEV_MAPPED;
 		*run = length;
 		return 0;

@@ -193,8 +193,10 @@ static int fault_submit(struct bdev *bd, struct bdev_io *io)
 		bdev_io_complete_deferred(io, r.err);
 		return 0;
 	case BDEV_FAULT_TEAR:
-		if (io->type == BDEV_IO_READ || io->type == BDEV_IO_FLUSH) {
-			/* Nothing to tear: a plain failure. */
+		if (io->type == BDEV_IO_READ || io->type == BDEV_IO_FLUSH ||
+		    (io->flags & BDEV_IO_ATOMIC)) {
+			/* Nothing to tear (an atomic write is all or
+			 * nothing): a plain failure. */
 			bdev_io_complete_deferred(io, r.err);
 			return 0;
 		}

@@ -23,6 +23,15 @@
  * through bdev_io_complete_deferred(), so the callback never runs inside
  * bdev_submit().
  *
+ * Atomic writes (BDEV_IO_ATOMIC, up to MEM_MAX_ATOMIC) are applied while no
+ * other section runs: the writer raises atomic_busy under atomic_mu and
+ * waits for both active counts to drain; a section that finds the flag up
+ * after counting itself backs out and waits on atomic_mu.  Both sides use
+ * sequentially consistent operations, so one of them always sees the
+ * other.  Ordinary I/O pays one more load per I/O.  Discard and
+ * write-zeroes, which unlink chunks outside any section, hold atomic_mu
+ * for their duration instead.
+ *
  * discard_zeroes is true: discarded whole chunks are freed and partial
  * chunk parts are zeroed, so a discarded range always reads back zeroes.
  * volatile_cache is false: memory has no cache to flush; FLUSH succeeds at
@@ -63,7 +72,13 @@ struct mem_bdev {
 		unsigned long n;
 	} active[2] __attribute__((aligned(64)));
 	pthread_mutex_t reclaim_mu;	/* serialises reclaimers */
+	pthread_mutex_t atomic_mu;	/* held by an atomic writer */
+	int atomic_busy;		/* atomic: an atomic writer is in */
 };
+
+/* The longest atomic write: short enough that holding every other I/O of
+ * the disk back for its memcpy is harmless. */
+#define MEM_MAX_ATOMIC (4u * 1024 * 1024)
 
 #define SEQ __ATOMIC_SEQ_CST
 
@@ -76,9 +91,35 @@ static unsigned mem_enter(struct mem_bdev *m)
 		unsigned s = (unsigned)(e & 1);
 
 		__atomic_add_fetch(&m->active[s].n, 1, SEQ);
-		if (__atomic_load_n(&m->epoch, SEQ) == e)
+		if (__atomic_load_n(&m->epoch, SEQ) != e) {
+			__atomic_sub_fetch(&m->active[s].n, 1, SEQ);
+			continue;
+		}
+		if (!__atomic_load_n(&m->atomic_busy, SEQ))
 			return s;
+		/* An atomic write is in: wait for it to finish. */
 		__atomic_sub_fetch(&m->active[s].n, 1, SEQ);
+		pthread_mutex_lock(&m->atomic_mu);
+		pthread_mutex_unlock(&m->atomic_mu);
+	}
+}
+
+/* Wait (yielding, then sleeping) until *a + *b (b may be NULL) is zero. */
+static void mem_wait_zero(const unsigned long *a,
+			  const unsigned long *b)
+{
+	unsigned spins = 0;
+
+	while (__atomic_load_n(a, SEQ) + (b != NULL ? __atomic_load_n(b, SEQ)
+						     : 0) != 0) {
+		/* Sections are memcpys of at most max_xfer: short. */
+		if (++spins < 64) {
+			sched_yield();
+		} else {
+			struct timespec ts = { 0, 50000 };
+
+			nanosleep(&ts, NULL);
+		}
 	}
 }
 
@@ -94,19 +135,9 @@ static void mem_quiesce(struct mem_bdev *m)
 {
 	unsigned long e = __atomic_load_n(&m->epoch, SEQ);
 	unsigned s = (unsigned)(e & 1);
-	unsigned spins = 0;
 
 	__atomic_store_n(&m->epoch, e + 1, SEQ);
-	while (__atomic_load_n(&m->active[s].n, SEQ) != 0) {
-		/* Sections are memcpys of at most max_xfer: short. */
-		if (++spins < 64) {
-			sched_yield();
-		} else {
-			struct timespec ts = { 0, 50000 };
-
-			nanosleep(&ts, NULL);
-		}
-	}
+	mem_wait_zero(&m->active[s].n, NULL);
 }
 
 static unsigned char *mem_chunk_get(struct mem_bdev *m, uint64_t ci)
@@ -184,7 +215,7 @@ static int mem_read(struct mem_bdev *m, struct bdev_io *io)
 	return 0;
 }
 
-static int mem_write(struct mem_bdev *m, struct bdev_io *io)
+static int mem_write(struct mem_bdev *m, struct bdev_io *io, bool excl)
 {
 	struct iov_cursor cur;
 	uint64_t pos = io->offset, end = io->offset + io->length;
@@ -192,7 +223,14 @@ static int mem_write(struct mem_bdev *m, struct bdev_io *io)
 	unsigned s;
 
 	iov_cursor_init(&cur, io->iov, io->iovcnt);
-	s = mem_enter(m);
+	if (excl) {
+		/* The atomic writer owns the disk: count itself in for the
+		 * reclaimers without looking at its own flag. */
+		s = (unsigned)(__atomic_load_n(&m->epoch, SEQ) & 1);
+		__atomic_add_fetch(&m->active[s].n, 1, SEQ);
+	} else {
+		s = mem_enter(m);
+	}
 	while (pos < end) {
 		uint64_t ci = pos >> MEM_CHUNK_SHIFT;
 		size_t in = (size_t)(pos & (MEM_CHUNK - 1));
@@ -319,6 +357,20 @@ static int mem_zero_range(struct mem_bdev *m, uint64_t offset,
 	return 0;
 }
 
+/* An atomic write: keep every other section out while it copies. */
+static int mem_write_atomic(struct mem_bdev *m, struct bdev_io *io)
+{
+	int rc;
+
+	pthread_mutex_lock(&m->atomic_mu);
+	__atomic_store_n(&m->atomic_busy, 1, SEQ);
+	mem_wait_zero(&m->active[0].n, &m->active[1].n);
+	rc = mem_write(m, io, true);
+	__atomic_store_n(&m->atomic_busy, 0, SEQ);
+	pthread_mutex_unlock(&m->atomic_mu);
+	return rc;
+}
+
 static int mem_submit(struct bdev *bd, struct bdev_io *io)
 {
 	struct mem_bdev *m = bdev_priv(bd);
@@ -333,18 +385,25 @@ static int mem_submit(struct bdev *bd, struct bdev_io *io)
 		rc = mem_read(m, io);
 		break;
 	case BDEV_IO_WRITE:
-		rc = mem_write(m, io);
+		if (io->flags & BDEV_IO_ATOMIC) {
+			rc = mem_write_atomic(m, io);
+			break;
+		}
+		rc = mem_write(m, io, false);
 		break;
 	case BDEV_IO_FLUSH:
 		/* Nothing volatile to make stable. */
 		break;
 	case BDEV_IO_DISCARD:
-		rc = mem_zero_range(m, io->offset, io->length, true);
-		break;
 	case BDEV_IO_WRITE_ZEROES:
-		/* Both ways are as cheap as a write, so FAST_ZERO is met. */
+		/* Unlinking chunks happens outside any section: hold atomic
+		 * writers off for the whole of it.  Both ways are as cheap as
+		 * a write, so FAST_ZERO is met. */
+		pthread_mutex_lock(&m->atomic_mu);
 		rc = mem_zero_range(m, io->offset, io->length,
-				    (io->flags & BDEV_IO_NO_UNMAP) == 0);
+				    io->type == BDEV_IO_DISCARD ||
+					    (io->flags & BDEV_IO_NO_UNMAP) == 0);
+		pthread_mutex_unlock(&m->atomic_mu);
 		break;
 	default:
 		return -ENOTSUP;
@@ -357,6 +416,7 @@ static void mem_destroy(struct bdev *bd)
 {
 	struct mem_bdev *m = bdev_priv(bd);
 
+	pthread_mutex_destroy(&m->atomic_mu);
 	for (uint64_t l = 0; l < m->nleaves; l++) {
 		unsigned char **leaf = m->leaves[l];
 
@@ -429,6 +489,7 @@ struct bdev *bdev_mem_create(const char *name, uint64_t size,
 		.discard_zeroes = true,
 		.volatile_cache = false,
 		.multi_conn_safe = true,
+		.max_atomic = MEM_MAX_ATOMIC,
 	};
 	struct mem_bdev *m;
 	struct bdev *bd;
@@ -448,12 +509,14 @@ struct bdev *bdev_mem_create(const char *name, uint64_t size,
 	if (m->leaves == NULL)
 		goto out_free_m;
 	pthread_mutex_init(&m->reclaim_mu, NULL);
+	pthread_mutex_init(&m->atomic_mu, NULL);
 	bd = bdev_alloc(&mem_ops, name, &geo, m);
 	if (bd == NULL)
 		goto out_free_leaves;
 	return bd;
 
 out_free_leaves:
+	pthread_mutex_destroy(&m->atomic_mu);
 	pthread_mutex_destroy(&m->reclaim_mu);
 	free(m->leaves);
 out_free_m:

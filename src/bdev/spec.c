@@ -11,6 +11,12 @@
  * and swapped, src/bdev/medium.c) or ",cdrom" (a CD/DVD drive: read-only,
  * 2048-byte blocks).
  *
+ * and, also on mem and file, the presentation options (docs/bdev.md):
+ *   pbsize=N   physical block size, reported by SCSI exports;
+ *   thick      fully provisioned (no discard), thin being the default;
+ *   wsnz=0|1   whether a WRITE SAME of 0 blocks is refused (1, default)
+ *              or runs to the end of the disk (0).
+ *
  * A PATH cannot contain a comma (options are comma separated).  Errors are
  * one line, naming the offending piece.
  */
@@ -104,6 +110,74 @@ static int spec_parse_bs(const char *v, uint32_t *bs, char *err,
 	return 0;
 }
 
+/* The presentation options both backends take. */
+struct spec_pres {
+	uint64_t pbsize;	/* 0: not given */
+	bool thick;
+	int wsnz;		/* -1: not given */
+};
+
+/* 1 if opt (with value val) is a presentation option (taken into *x), 0
+ * if it is not, -1 on a bad value (err set). */
+static int spec_pres_opt(const char *opt, const char *val,
+			 struct spec_pres *x, char *err, size_t errlen)
+{
+	if (strcmp(opt, "thick") == 0 && val == NULL) {
+		x->thick = true;
+		return 1;
+	}
+	if (strcmp(opt, "pbsize") == 0 && val != NULL) {
+		if (sk_parse_size(val, &x->pbsize) != 0 || x->pbsize < 512 ||
+		    (x->pbsize & (x->pbsize - 1)) != 0) {
+			snprintf(err, errlen, "bad pbsize '%s' (a power of "
+				 "two, at least 512)", val);
+			return -1;
+		}
+		return 1;
+	}
+	if (strcmp(opt, "wsnz") == 0 && val != NULL) {
+		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
+			snprintf(err, errlen, "bad wsnz '%s' (0 or 1)", val);
+			return -1;
+		}
+		x->wsnz = val[0] - '0';
+		return 1;
+	}
+	return 0;
+}
+
+/* Apply x to a new bdev; the bdev is released and NULL returned when the
+ * combination is impossible. */
+static struct bdev *spec_pres_apply(struct bdev *bd,
+				    const struct spec_pres *x, char *err,
+				    size_t errlen)
+{
+	struct bdev_geometry *g;
+
+	if (bd == NULL)
+		return NULL;
+	g = &bd->geo;
+	if (x->pbsize != 0) {
+		/* READ CAPACITY(16) carries log2(pbsize / lbsize) in 4 bits. */
+		if (x->pbsize < g->lbsize || x->pbsize / g->lbsize > 32768) {
+			snprintf(err, errlen, "pbsize %llu must be 1 to 32768 "
+				 "logical blocks of %u bytes",
+				 (unsigned long long)x->pbsize, g->lbsize);
+			bdev_release(bd);
+			return NULL;
+		}
+		g->pbsize = (uint32_t)x->pbsize;
+		g->report_pbsize = true;
+	}
+	if (x->thick) {
+		g->thick = true;
+		g->can_discard = false;
+		g->discard_zeroes = false;
+	}
+	g->ws_to_end = x->wsnz == 0;
+	return bd;
+}
+
 static struct bdev *spec_mem(const char *name, char *args, char *err,
 			     size_t errlen)
 {
@@ -112,7 +186,9 @@ static struct bdev *spec_mem(const char *name, char *args, char *err,
 	uint64_t size;
 	uint32_t bs = 512;
 	bool ro = false;
+	struct spec_pres x = { .wsnz = -1 };
 	struct bdev *bd;
+	int r;
 
 	if (sz == NULL || sk_parse_size(sz, &size) != 0 || size == 0) {
 		snprintf(err, errlen, "mem: bad or missing size '%s'",
@@ -122,6 +198,11 @@ static struct bdev *spec_mem(const char *name, char *args, char *err,
 	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
 		char *val = spec_opt_value(opt);
 
+		r = spec_pres_opt(opt, val, &x, err, errlen);
+		if (r < 0)
+			return NULL;
+		if (r > 0)
+			continue;
 		if (strcmp(opt, "ro") == 0 && val == NULL) {
 			ro = true;
 		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
@@ -148,7 +229,7 @@ static struct bdev *spec_mem(const char *name, char *args, char *err,
 			 (unsigned long long)size,
 			 errno == EINVAL ? "too large (limit 256T)"
 					 : strerror(errno));
-	return bd;
+	return spec_pres_apply(bd, &x, err, errlen);
 }
 
 static struct bdev *spec_file(const char *name, char *args, char *err,
@@ -157,6 +238,8 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 	char *save = NULL, *opt;
 	char *path = strtok_r(args, ",", &save);
 	struct bdev_file_opts o = { 0 };
+	struct spec_pres x = { .wsnz = -1 };
+	int r;
 
 	if (path == NULL || path[0] == '\0') {
 		snprintf(err, errlen, "file: missing path");
@@ -165,6 +248,11 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
 		char *val = spec_opt_value(opt);
 
+		r = spec_pres_opt(opt, val, &x, err, errlen);
+		if (r < 0)
+			return NULL;
+		if (r > 0)
+			continue;
 		if (strcmp(opt, "ro") == 0 && val == NULL) {
 			o.read_only = true;
 		} else if (strcmp(opt, "direct") == 0 && val == NULL) {
@@ -183,7 +271,9 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 			return NULL;
 		}
 	}
-	return bdev_file_create(name, path, &o, err, errlen);
+	o.thick = x.thick;
+	return spec_pres_apply(bdev_file_create(name, path, &o, err, errlen),
+			       &x, err, errlen);
 }
 
 /*

@@ -140,6 +140,8 @@ int cam_loop_attach_target(struct cam_loop *lp, uint32_t id,
 	lt->nx = tgt_nexus_create(t, port);
 	if (!lt->nx)
 		return -ENOMEM;
+	/* Block Limits tells initiators what this SIM accepts (maxio). */
+	tgt_target_set_max_xfer(t, lp->p.maxio);
 	lt->t = tgt_target_hold(t);
 	return 0;
 }

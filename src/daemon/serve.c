@@ -162,8 +162,11 @@ void serve_usage(FILE *out)
 		"file:PATH[,direct][,size=SIZE][,bs=N],\n"
 		"  either with ,ro for read-only, ,removable for a removable\n"
 		"  medium or ,cdrom for a CD/DVD-ROM (an ISO image), and\n"
-		"  ,serial=S,wwn=naa.6HEX\n"
-		"  for the LU identity (one LU across daemons) (default: %s)\n"
+		"  ,serial=S,wwn=naa.6HEX for the LU identity (one LU across\n"
+		"  daemons); on mem and file also ,pbsize=N (physical block\n"
+		"  reported), ,thick (no unmap; a file is allocated up front),\n"
+		"  ,wsnz=0 (WRITE SAME of 0 blocks runs to the end)\n"
+		"  (default: %s)\n"
 		"  --socket default: %s (--ctl is an old name for it)\n"
 		"  In a --config file, flags take 'yes' or 'no'.\n",
 		SERVE_DEFAULT_DISK, ctl_default_socket());

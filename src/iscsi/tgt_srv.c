@@ -474,6 +474,9 @@ void iscsi_export_add_locked(struct iscsi_srv *s, struct bdev *bd)
 	for (char *p = e->iqn; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	e->t = tgt_target_create(e->iqn);
+	/* Block Limits reports what this front end accepts per command. */
+	if (e->t != NULL)
+		tgt_target_set_max_xfer(e->t, s->max_cmd_data);
 	struct tgt_lun *lun = e->t ? tgt_lun_create(bd, NULL) : NULL;
 	if (lun == NULL || tgt_target_add_lun(e->t, 0, lun) < 0) {
 		log_warn("iscsi: cannot export disk %s", disk);

@@ -431,7 +431,8 @@ void tgt_alua_reset(void)
 bool tgt_alua_refuse(struct tgt_cmd *c)
 {
 	struct alua_group *g;
-	uint16_t flags = c->d->flags, asc;
+	uint32_t flags = c->d->flags;
+	uint16_t asc;
 	uint16_t gid;
 
 	if (!tgt_alua_enabled())

@@ -15,6 +15,9 @@
  *   tgt_medium.c, tgt_sanitize.c, tgt_defect.c, tgt_mmc.c
  *                the medium: removable media, SANITIZE, READ DEFECT
  *                DATA and the CD-ROM (MMC) LU (tgt_media.h).
+ *   tgt_xcopy.c  EXTENDED COPY, RECEIVE COPY RESULTS, VPD page 8Fh;
+ *   tgt_atomic.c WRITE ATOMIC(16), ORWRITE(16) and the range locks they
+ *                share with COMPARE AND WRITE.
  *
  * Not installed; front ends see only include/scsikit/target.h.
  */
@@ -35,6 +38,7 @@
 #include "target/tgt_media.h"
 
 struct tgt_cmd;
+struct tgt_xc_rec;
 
 /* ---- Unit attention conditions, one bit each, in reporting order (the
  * lowest set bit is reported first). ---- */
@@ -82,11 +86,13 @@ struct tgt_pr {
 	uint32_t seq;		/* changes published (tgt_pr_store.c) */
 };
 
-/* An active COMPARE AND WRITE range, for per-LUN serialization. */
+/* An active COMPARE AND WRITE range, for per-LUN serialization (also taken
+ * by ORWRITE and WRITE ATOMIC: tgt_range_lock). */
 struct tgt_caw {
 	uint64_t lba;
 	uint32_t nlb;
 	struct tgt_cmd *cmd;
+	void (*start)(struct tgt_cmd *c);	/* run once the range is held */
 	struct tgt_caw *next;		/* in caw_active / caw_waiting */
 	struct tgt_caw *ready_next;	/* admitted, to be started */
 };
@@ -104,6 +110,7 @@ struct tgt_lun {
 	uint32_t lbsize;
 	uint8_t lbshift;	/* log2(lbsize) */
 	uint8_t pb_exp;		/* log2(pbsize / lbsize) */
+	bool ws_to_end;		/* WSNZ 0: WRITE SAME of 0 blocks to the end */
 	_Atomic uint64_t nblocks;
 
 	/* Guarded by lock: non-I/O commands and nexus events only. */
@@ -114,6 +121,7 @@ struct tgt_lun {
 	struct tgt_pr pr;
 	struct tgt_caw *caw_active;
 	struct tgt_caw *caw_waiting;
+	struct tgt_xc_rec *xc_recs;	/* EXTENDED COPY results (tgt_xcopy.c) */
 
 	/* Read in the I/O path without the lock (relaxed atomics), written
 	 * under it. */
@@ -147,6 +155,9 @@ struct tgt_target {
 	unsigned nretired;
 	struct tgt_nexus *nexuses;
 	struct tgt_target *gnext;	/* the global list (LUN events) */
+	/* Set by the front end (tgt_target_set_max_xfer): the most data one
+	 * command may move through it, bytes; 0: no limit of its own. */
+	_Atomic uint32_t max_xfer;
 };
 
 struct tgt_nexus {
@@ -183,6 +194,7 @@ struct tgt_nexus {
 #define TGT_CF_NO_MEDIUM_OK 0x0200u /* runs with no medium loaded */
 #define TGT_CF_SANITIZE_OK 0x0400u /* runs while a sanitize is running */
 #define TGT_CF_MMC_ONLY 0x0800u	  /* only on a CD-ROM LU (tgt_mmc.c) */
+#define TGT_CF_NEEDS_ATOMIC 0x10000u /* only where the bdev writes atomically */
 
 typedef void (*tgt_handler)(struct tgt_cmd *c);
 
@@ -191,7 +203,7 @@ struct tgt_cmd_desc {
 	uint8_t sa;		/* when TGT_CF_SA */
 	uint8_t cdb_len;
 	uint8_t dir;		/* enum tgt_dir, data direction of the CDB */
-	uint16_t flags;		/* TGT_CF_* */
+	uint32_t flags;		/* TGT_CF_* */
 	uint16_t timeout_s;	/* nominal timeout for RSOC RCTD */
 	/* Valid bits of each CDB byte; byte 0 is unused (the opcode); the
 	 * service action bits of TGT_CF_SA rows are included. */
@@ -396,6 +408,37 @@ void tgt_h_unmap(struct tgt_cmd *c);
 void tgt_h_get_lba_status(struct tgt_cmd *c);
 void tgt_h_compare_and_write(struct tgt_cmd *c);
 void tgt_caw_release(struct tgt_cmd *c);
+/* Hold [lba, lba+nlb) of c->lun against the other holders (COMPARE AND
+ * WRITE, ORWRITE, WRITE ATOMIC), then run start(c): now, or from the
+ * task's loop once overlapping holders are done.  Released at completion
+ * (tgt_caw_release). */
+void tgt_range_lock(struct tgt_cmd *c, uint64_t lba, uint32_t nlb,
+		    void (*start)(struct tgt_cmd *c));
+/* Shared with tgt_atomic.c: LBA OUT OF RANGE answered (true) when
+ * [lba, lba+nlb) is not inside the LUN; the bdev flags of a write (FUA
+ * when asked or WCE is 0); an I/O error answered (true) or 0 (false). */
+bool tgt_sbc_range_bad(struct tgt_cmd *c, uint64_t lba, uint64_t nlb);
+uint32_t tgt_sbc_write_flags(struct tgt_cmd *c, bool fua);
+bool tgt_sbc_io_failed(struct tgt_cmd *c, int err, bool write);
+/* For a WRITE-like command with c->lba/nlb decoded: sets implied and
+ * c->end (the whole blocks sent, bytes); false when already answered
+ * (LBA OUT OF RANGE, or GOOD for nothing to write). */
+bool tgt_sbc_write_extent(struct tgt_cmd *c);
+/* The end of a write of c->end bytes: GOOD or the error's sense. */
+void tgt_sbc_write_done(struct tgt_cmd *c, int err);
+/* MAXIMUM TRANSFER LENGTH of Block Limits for c's LUN through c's target,
+ * in blocks: what the front end accepts, else the bdev's max transfer. */
+uint32_t tgt_max_xfer_blocks(const struct tgt_cmd *c);
+/* tgt_atomic.c */
+void tgt_h_write_atomic(struct tgt_cmd *c);
+void tgt_h_orwrite(struct tgt_cmd *c);
+/* Block Limits atomic fields of lun: the longest atomic write in blocks
+ * (0: none) and its alignment / granularity in blocks. */
+uint32_t tgt_atomic_max_blocks(const struct tgt_lun *lun);
+uint32_t tgt_atomic_align(const struct tgt_lun *lun);
+/* The MAXIMUM ATOMIC TRANSFER LENGTH reported and enforced through c's
+ * target (tgt_atomic_max_blocks capped by tgt_max_xfer_blocks). */
+uint32_t tgt_atomic_limit(const struct tgt_cmd *c);
 /* tgt_pr.c */
 void tgt_h_pr_in(struct tgt_cmd *c);
 void tgt_h_pr_out(struct tgt_cmd *c);
@@ -433,6 +476,24 @@ int tgt_pr_store_publish(struct tgt_lun *lun, void *snap, size_t snap_len);
 /* tgt_alua.c: tell the other daemons that lun was reset. */
 void tgt_ha_notify_reset(struct tgt_lun *lun, bool power_on);
 
+/* tgt_xcopy.c */
+void tgt_h_xcopy(struct tgt_cmd *c);
+void tgt_h_rcr(struct tgt_cmd *c);
+/* VPD page 8Fh of lun into p (from its header on); returns its length. */
+size_t tgt_xcopy_vpd(const struct tgt_lun *lun, uint8_t *p);
+/* Drop the held copy results (LUN destruction). */
+void tgt_xcopy_lun_free(struct tgt_lun *lun);
+/* Drop the finished copy results of nexus nexus_id (lun->lock held); those
+ * of copies still running go once they finish and are evicted. */
+void tgt_xcopy_nexus_gone(struct tgt_lun *lun, uint64_t nexus_id);
+/* How many copy results lun holds for nexus nexus_id (tests). */
+unsigned tgt_xcopy_held(struct tgt_lun *lun, uint64_t nexus_id);
+/* tgt_obj.c: the 16-byte NAA designator of VPD page 83h. */
+void tgt_lun_naa_designator(const struct tgt_lun *lun, uint8_t out[16]);
+/* The LUN whose NAA designator is desig, if the initiator of n has an I_T
+ * nexus to a target that maps it; held (tgt_lun_release), or NULL. */
+struct tgt_lun *tgt_lun_find_naa(struct tgt_nexus *n, const uint8_t *desig);
+
 /* ---- Limits the engine advertises (VPD B0) and enforces. ---- */
 #define TGT_MAX_UNMAP_LBA_COUNT 0x100000u	/* blocks per UNMAP */
 #define TGT_MAX_UNMAP_DESC 256u			/* descriptors per UNMAP */
@@ -441,5 +502,13 @@ void tgt_ha_notify_reset(struct tgt_lun *lun, bool power_on);
 #define TGT_WS_CHUNK (1024u * 1024u)		/* WRITE SAME pattern buf */
 #define TGT_VERIFY_CHUNK (1024u * 1024u)	/* VERIFY compare buf */
 #define TGT_DEFAULT_CHUNK (1024u * 1024u)	/* bdev with max_xfer 0 */
+/* EXTENDED COPY (RECEIVE COPY RESULTS OPERATING PARAMETERS). */
+#define TGT_XCOPY_MAX_CSCD 16u			/* CSCD descriptors */
+#define TGT_XCOPY_MAX_SEGS 64u			/* segment descriptors */
+#define TGT_XCOPY_MAX_DESC_LIST 4096u		/* both lists, bytes */
+#define TGT_XCOPY_MAX_SEG_BYTES (64u << 20)	/* one segment, bytes */
+#define TGT_XCOPY_CHUNK (1024u * 1024u)		/* read/write unit */
+#define TGT_XCOPY_MAX_RUNNING 16u		/* copies at once, daemon */
+#define TGT_XCOPY_MAX_HELD 32u			/* results kept per LUN */
 
 #endif

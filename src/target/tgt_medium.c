@@ -52,7 +52,7 @@ static bool media_state_sense(struct tgt_lun *lun, const struct tgt_cmd_desc *d,
 {
 	int san = atomic_load(&lun->media.san_state);
 	int tray = atomic_load(&lun->media.tray);
-	uint16_t flags = d != NULL ? d->flags : 0;
+	uint32_t flags = d != NULL ? d->flags : 0;
 
 	memset(s, 0, sizeof(*s));
 	s->current = true;

@@ -129,8 +129,11 @@ struct tgt_lun *tgt_lun_create(struct bdev *bd, const struct tgt_lun_params *p)
 	lun->cfg_read_only = p->read_only || geo->read_only;
 	lun->lbsize = geo->lbsize;
 	lun->lbshift = (uint8_t)ilog2u(geo->lbsize);
-	lun->pb_exp = p->report_pbsize && geo->pbsize > geo->lbsize ?
+	/* The disk spec's pbsize=N asks for it as much as the creator. */
+	lun->pb_exp = (p->report_pbsize || geo->report_pbsize) &&
+				      geo->pbsize > geo->lbsize ?
 			      (uint8_t)ilog2u(geo->pbsize / geo->lbsize) : 0;
+	lun->ws_to_end = geo->ws_to_end;
 	atomic_init(&lun->nblocks, geo->size >> lun->lbshift);
 	pthread_mutex_init(&lun->lock, NULL);
 	lun->def_wce = p == &defaults ? geo->volatile_cache : p->write_cache;
@@ -155,6 +158,7 @@ void tgt_lun_release(struct tgt_lun *lun)
 		return;
 	for (i = 0; i < lun->pr.nregs; i++)
 		free(lun->pr.regs[i].initiator);
+	tgt_xcopy_lun_free(lun);
 	pthread_mutex_destroy(&lun->lock);
 	bdev_release(lun->bd);
 	free(lun);
@@ -251,6 +255,17 @@ void tgt_target_release(struct tgt_target *t)
 	pthread_mutex_destroy(&t->lock);
 	free(t->name);
 	free(t);
+}
+
+void tgt_target_set_max_xfer(struct tgt_target *t, uint32_t bytes)
+{
+	uint32_t cur = atomic_load(&t->max_xfer);
+
+	/* A target reached through several front ends reports what all of
+	 * them accept: the smallest limit. */
+	while (bytes != 0 && (cur == 0 || bytes < cur) &&
+	       !atomic_compare_exchange_weak(&t->max_xfer, &cur, bytes))
+		;
 }
 
 const char *tgt_target_name(const struct tgt_target *t)
@@ -582,10 +597,80 @@ void tgt_lun_nexus_gone(struct tgt_lun *lun, struct tgt_nexus *n)
 {
 	uint64_t id = n->id;
 
+	/* SPC-4: copy results held for the nexus go with it. */
+	pthread_mutex_lock(&lun->lock);
+	tgt_xcopy_nexus_gone(lun, id);
+	pthread_mutex_unlock(&lun->lock);
+
 	/* SPC-2: an I_T nexus loss releases that nexus's reservation. */
 	atomic_compare_exchange_strong(&lun->res2_holder, &id, 0);
 	/* SPC-4 6.13: and its medium removal prevention. */
 	pthread_mutex_lock(&lun->lock);
 	tgt_media_prevent_clear(lun, n);
 	pthread_mutex_unlock(&lun->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding a LUN by its designator (EXTENDED COPY)                     */
+/* ------------------------------------------------------------------ */
+
+void tgt_lun_naa_designator(const struct tgt_lun *lun, uint8_t out[16])
+{
+	scsi_put64(out, lun->naa);
+	/* VENDOR SPECIFIC IDENTIFIER EXTENSION: from the disk's wwn=, else
+	 * the serial's hash (tgt_lun_create). */
+	scsi_put64(out + 8, lun->naa_ext);
+}
+
+/* The initiator name part of an initiator port identity
+ * ("iqn...,i,0x<isid>" -> length of "iqn..."). */
+static size_t initiator_name_len(const char *port)
+{
+	const char *sep = strstr(port, ",i,");
+
+	return sep != NULL ? (size_t)(sep - port) : strlen(port);
+}
+
+/* True when an initiator with name prefix name/len has a live nexus on t
+ * (t->lock held). */
+static bool target_has_initiator(struct tgt_target *t, const char *name,
+				 size_t len)
+{
+	struct tgt_nexus *m;
+
+	for (m = t->nexuses; m != NULL; m = m->next)
+		if (!m->dead && initiator_name_len(m->initiator) == len &&
+		    memcmp(m->initiator, name, len) == 0)
+			return true;
+	return false;
+}
+
+struct tgt_lun *tgt_lun_find_naa(struct tgt_nexus *n, const uint8_t *desig)
+{
+	size_t len = initiator_name_len(n->initiator);
+	struct tgt_lun *found = NULL;
+	struct tgt_target *t;
+	uint8_t d[16];
+	unsigned i;
+
+	pthread_mutex_lock(&tgt_global_lock);
+	for (t = tgt_global_list; t != NULL && found == NULL; t = t->gnext) {
+		pthread_mutex_lock(&t->lock);
+		/* A copy reaches only LUNs the initiator could address
+		 * itself: those of a target it is logged in to. */
+		if (t == n->t || target_has_initiator(t, n->initiator, len)) {
+			for (i = 0; i < TGT_MAX_LUNS && found == NULL; i++) {
+				struct tgt_lun *l = atomic_load(&t->luns[i]);
+
+				if (l == NULL)
+					continue;
+				tgt_lun_naa_designator(l, d);
+				if (memcmp(d, desig, sizeof(d)) == 0)
+					found = tgt_lun_hold(l);
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&tgt_global_lock);
+	return found;
 }

@@ -186,27 +186,35 @@ static void write_done(struct tgt_cmd *c, int err)
 	tgt_cmd_good(c);
 }
 
-static void do_write(struct tgt_cmd *c, bool force_fua)
+bool tgt_sbc_write_extent(struct tgt_cmd *c)
 {
-	struct tgt_task *task = c->task;
 	uint32_t lbs = c->lun->lbsize;
 	uint64_t blocks;
-	int rc;
 
 	c->implied = (uint64_t)c->nlb * lbs;
 	if (range_bad(c, c->lba, c->nlb))
-		return;
+		return false;
 	/* Only whole blocks that the initiator actually sent are written. */
-	blocks = task->data_len / lbs;
+	blocks = c->task->data_len / lbs;
 	if (blocks > c->nlb)
 		blocks = c->nlb;
 	if (blocks == 0) {
 		tgt_cmd_good(c);
-		return;
+		return false;
 	}
 	c->end = blocks * lbs;
+	return true;
+}
+
+static void do_write(struct tgt_cmd *c, bool force_fua)
+{
+	struct tgt_task *task = c->task;
+	int rc;
+
+	if (!tgt_sbc_write_extent(c))
+		return;
 	rc = tgt_io_start(c, BDEV_IO_WRITE, write_flags(c, c->fua || force_fua),
-			  c->lba << c->lun->lbshift, blocks * lbs, task->iov,
+			  c->lba << c->lun->lbshift, c->end, task->iov,
 			  task->iovcnt, write_done);
 	if (rc < 0)
 		tgt_cmd_errno(c, rc, true);
@@ -435,7 +443,24 @@ void tgt_h_write_same(struct tgt_cmd *c)
 	c->implied = ndob ? 0 : lbs;
 	if (range_bad(c, c->lba, c->nlb))
 		return;
-	/* WSNZ = 1 in the Block Limits page: 0 blocks is not "to the end". */
+	/* SBC-3 5.42: UNMAP where the LUN cannot unmap (LBPWS = 0: a thick
+	 * disk, a bdev without discard) is INVALID FIELD IN CDB. */
+	if (unmap && !geo->can_discard) {
+		tgt_cmd_bad_cdb(c, 1, 3);
+		return;
+	}
+	/* With WSNZ 0 (the disk spec's wsnz=0) 0 blocks means from lba to
+	 * the end; with WSNZ 1 (the default) it is refused. */
+	if (c->nlb == 0 && c->lun->ws_to_end) {
+		uint64_t rest = tgt_lun_nblocks(c->lun) - c->lba;
+
+		if (rest == 0) {
+			tgt_cmd_good(c);
+			return;
+		}
+		if (rest <= TGT_MAX_WS_LEN)
+			c->nlb = (uint32_t)rest;
+	}
 	if (c->nlb == 0 || c->nlb > TGT_MAX_WS_LEN) {
 		tgt_cmd_bad_cdb(c, ws16 ? 10 : 7, -1);
 		return;
@@ -694,7 +719,9 @@ static void caw_start(struct tgt_cmd *c)
 
 static void caw_start_posted(void *arg)
 {
-	caw_start(arg);
+	struct tgt_cmd *c = arg;
+
+	c->caw.start(c);
 }
 
 void tgt_caw_release(struct tgt_cmd *c)
@@ -743,10 +770,7 @@ void tgt_caw_release(struct tgt_cmd *c)
 void tgt_h_compare_and_write(struct tgt_cmd *c)
 {
 	struct tgt_task *task = c->task;
-	struct tgt_lun *lun = c->lun;
-	struct tgt_caw *a;
-	uint32_t lbs = lun->lbsize;
-	bool blocked = false;
+	uint32_t lbs = c->lun->lbsize;
 
 	c->lba = scsi_get64(task->cdb + 2);
 	c->nlb = task->cdb[13];
@@ -782,9 +806,20 @@ void tgt_h_compare_and_write(struct tgt_cmd *c)
 		tgt_cmd_errno(c, -ENOMEM, true);
 		return;
 	}
-	c->caw.lba = c->lba;
-	c->caw.nlb = c->nlb;
+	tgt_range_lock(c, c->lba, c->nlb, caw_start);
+}
+
+void tgt_range_lock(struct tgt_cmd *c, uint64_t lba, uint32_t nlb,
+		    void (*start)(struct tgt_cmd *c))
+{
+	struct tgt_lun *lun = c->lun;
+	struct tgt_caw *a;
+	bool blocked = false;
+
+	c->caw.lba = lba;
+	c->caw.nlb = nlb;
 	c->caw.cmd = c;
+	c->caw.start = start;
 	pthread_mutex_lock(&lun->lock);
 	for (a = lun->caw_active; a != NULL && !blocked; a = a->next)
 		blocked = caw_overlaps(a, &c->caw);
@@ -802,5 +837,27 @@ void tgt_h_compare_and_write(struct tgt_cmd *c)
 	}
 	pthread_mutex_unlock(&lun->lock);
 	if (!blocked)
-		caw_start(c);
+		start(c);
+}
+
+/* ---- For the other SBC files (tgt_atomic.c) ---- */
+
+bool tgt_sbc_range_bad(struct tgt_cmd *c, uint64_t lba, uint64_t nlb)
+{
+	return range_bad(c, lba, nlb);
+}
+
+uint32_t tgt_sbc_write_flags(struct tgt_cmd *c, bool fua)
+{
+	return write_flags(c, fua);
+}
+
+bool tgt_sbc_io_failed(struct tgt_cmd *c, int err, bool write)
+{
+	return io_failed(c, err, write);
+}
+
+void tgt_sbc_write_done(struct tgt_cmd *c, int err)
+{
+	write_done(c, err);
 }

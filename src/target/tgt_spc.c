@@ -51,7 +51,9 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	p[3] = 0x10 | 0x02;	/* HISUP, RESPONSE DATA FORMAT 2 */
 	p[4] = INQ_STD_LEN - 5;	/* ADDITIONAL LENGTH */
 	if (tgt_alua_enabled())
-		p[5] = 0x30;	/* TPGS 11b: implicit and explicit ALUA */
+		p[5] |= 0x30;	/* TPGS 11b: implicit and explicit ALUA */
+	if (lun != NULL && !lun->media.cdrom)
+		p[5] |= 0x08;	/* 3PC: EXTENDED COPY (tgt_xcopy.c) */
 	p[7] = 0x02;		/* CMDQUE */
 	put_ascii(p + 8, 8, lun != NULL ? lun->vendor : "SCSIKIT");
 	put_ascii(p + 16, 16, lun != NULL ? lun->product : "NO LUN");
@@ -68,7 +70,8 @@ static size_t inq_standard(struct tgt_cmd *c, uint8_t *p)
 	return INQ_STD_LEN;
 }
 
-static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1,
+					0xb2 };
 
 static size_t vpd_designators(struct tgt_cmd *c, struct tgt_lun *lun,
 			      uint8_t *p)
@@ -81,8 +84,7 @@ static size_t vpd_designators(struct tgt_cmd *c, struct tgt_lun *lun,
 	p[n + 0] = 0x01;	/* PROTOCOL IDENTIFIER 0, CODE SET binary */
 	p[n + 1] = 0x03;	/* PIV 0, ASSOCIATION LU, TYPE NAA */
 	p[n + 3] = 16;
-	scsi_put64(p + n + 4, lun->naa);
-	scsi_put64(p + n + 12, lun->naa_ext); /* VENDOR SPECIFIC ID. EXT. */
+	tgt_lun_naa_designator(lun, p + n + 4);
 	n += 4 + 16;
 
 	/* T10 vendor ID: vendor (8 bytes) + the unit serial, ASCII. */
@@ -154,21 +156,33 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 	case 0x83: /* DEVICE IDENTIFICATION */
 		n = vpd_designators(c, lun, p);
 		break;
+	case 0x8f: /* THIRD-PARTY COPY (tgt_xcopy.c) */
+		n = tgt_xcopy_vpd(lun, p);
+		break;
 	case 0xb0: { /* BLOCK LIMITS (SBC-3 6.5.3) */
 		uint32_t gran = 1u << lun->pb_exp;
+		uint32_t maxb = tgt_max_xfer_blocks(c);
+		uint32_t optb = geo->opt_xfer / lun->lbsize;
+		uint32_t atom = tgt_atomic_limit(c);
 
 		n = 64;
-		p[4] = 0x01;			/* WSNZ */
+		p[4] = lun->ws_to_end ? 0x00 : 0x01;	/* WSNZ */
 		p[5] = TGT_MAX_CAW_LEN;		/* MAX COMPARE AND WRITE LENGTH */
 		scsi_put16(p + 6, (uint16_t)gran); /* OPT. XFER LEN GRANULARITY */
-		scsi_put32(p + 8, geo->max_xfer / lun->lbsize); /* MAX XFER */
-		scsi_put32(p + 12, geo->opt_xfer / lun->lbsize); /* OPT XFER */
+		scsi_put32(p + 8, maxb);	/* MAXIMUM TRANSFER LENGTH */
+		scsi_put32(p + 12, optb < maxb ? optb : maxb); /* OPTIMAL */
 		if (geo->can_discard) {
 			scsi_put32(p + 20, TGT_MAX_UNMAP_LBA_COUNT);
 			scsi_put32(p + 24, TGT_MAX_UNMAP_DESC);
 			scsi_put32(p + 28, gran);	/* OPT UNMAP GRANULARITY */
 		}
 		scsi_put64(p + 36, TGT_MAX_WS_LEN);	/* MAX WRITE SAME LENGTH */
+		/* WRITE ATOMIC(16) (tgt_atomic.c); no atomic boundaries. */
+		if (atom != 0) {
+			scsi_put32(p + 44, atom);	/* MAX ATOMIC XFER LEN */
+			scsi_put32(p + 48, tgt_atomic_align(lun)); /* ALIGN */
+			scsi_put32(p + 52, tgt_atomic_align(lun)); /* GRAN */
+		}
 		break;
 	}
 	case 0xb1: /* BLOCK DEVICE CHARACTERISTICS */
@@ -391,4 +405,16 @@ void tgt_h_prevent_allow(struct tgt_cmd *c)
 		return;
 	}
 	tgt_cmd_good(c);
+}
+
+uint32_t tgt_max_xfer_blocks(const struct tgt_cmd *c)
+{
+	const struct bdev_geometry *geo = bdev_geometry(c->lun->bd);
+	uint32_t fe = atomic_load(&c->n->t->max_xfer);
+
+	/* The front end's per-command limit is what an initiator must not
+	 * exceed; the engine itself splits any length for the bdev. */
+	if (fe != 0)
+		return fe >> c->lun->lbshift;
+	return geo->max_xfer >> c->lun->lbshift;
 }

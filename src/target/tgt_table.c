@@ -123,6 +123,35 @@ const struct tgt_cmd_desc tgt_cmd_table[] = {
 	{ SCSI_REPORT_LUNS, 0, 12, R, F_ALWAYS, 1,
 	  { 0, 0, B, 0, 0, 0, B, B, B, B, 0, 0 }, tgt_h_report_luns,
 	  "REPORT LUNS" },
+	/* ---- Atomic writes (tgt_atomic.c) ---- */
+	{ SCSI_ORWRITE_16, 0, 16, W, F_WR, 30,
+	  { 0, 0x18, B, B, B, B, B, B, B, B, B, B, B, B, 0x1f, 0 },
+	  tgt_h_orwrite, "ORWRITE(16)" },
+	{ SCSI_WRITE_ATOMIC_16, 0, 16, W, F_WR | TGT_CF_NEEDS_ATOMIC, 30,
+	  { 0, 0x18, B, B, B, B, B, B, B, B, B, B, B, B, 0x1f, 0 },
+	  tgt_h_write_atomic, "WRITE ATOMIC(16)" },
+
+	/* ---- Third-party copy (tgt_xcopy.c) ---- */
+	{ SCSI_EXTENDED_COPY, 0x00, 16, W, TGT_CF_SA, 60,
+	  { 0, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, 0, 0 },
+	  tgt_h_xcopy, "EXTENDED COPY(LID1)" },
+	{ SCSI_RECEIVE_COPY_RESULTS, 0x00, 16, R,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  { 0, 0x1f, B, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, 0, 0 },
+	  tgt_h_rcr, "RECEIVE COPY RESULTS / COPY STATUS" },
+	{ SCSI_RECEIVE_COPY_RESULTS, 0x01, 16, R,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  { 0, 0x1f, B, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, 0, 0 },
+	  tgt_h_rcr, "RECEIVE COPY RESULTS / RECEIVE DATA" },
+	{ SCSI_RECEIVE_COPY_RESULTS, 0x03, 16, R,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  { 0, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, 0, 0 },
+	  tgt_h_rcr, "RECEIVE COPY RESULTS / OPERATING PARAMETERS" },
+	{ SCSI_RECEIVE_COPY_RESULTS, 0x04, 16, R,
+	  TGT_CF_SA | TGT_CF_PR_ALLOWED, 1,
+	  { 0, 0x1f, B, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, 0, 0 },
+	  tgt_h_rcr, "RECEIVE COPY RESULTS / FAILED SEGMENT DETAILS" },
+
 	{ SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES, 12, R,
 	  TGT_CF_SA | TGT_CF_RES_OK | TGT_CF_PR_ALLOWED | F_ALUA_INFO | F_MEDIUMLESS, 1,
 	  { 0, 0x1f, 0x87, B, B, B, B, B, B, B, 0, 0 }, tgt_h_rsoc,
@@ -313,6 +342,9 @@ bool tgt_desc_supported(const struct tgt_cmd_desc *d,
 	    !bdev_geometry(lun->bd)->can_discard)
 		return false;
 	if ((d->flags & TGT_CF_NEEDS_ALUA) && !tgt_alua_enabled())
+		return false;
+	if ((d->flags & TGT_CF_NEEDS_ATOMIC) && lun != NULL &&
+	    tgt_atomic_max_blocks(lun) == 0)
 		return false;
 	/* A CD-ROM LU has its own command set (tgt_mmc.c). */
 	if (lun != NULL && !tgt_mmc_row_ok(d, lun))

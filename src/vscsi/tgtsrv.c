@@ -280,6 +280,8 @@ int vscsi_tgtsrv_add(struct vscsi_tgtsrv *s, uint32_t id,
 	s->nexus[id] = tgt_nexus_create(t, port);
 	if (!s->nexus[id])
 		return -ENOMEM;
+	/* Block Limits tells initiators the host's per-command limit. */
+	tgt_target_set_max_xfer(t, vscsi_client_info(s->c)->max_xfer);
 	s->targets[id] = tgt_target_hold(t);
 	return 0;
 }

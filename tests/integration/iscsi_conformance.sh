@@ -5,17 +5,25 @@
 # command semantics included, which are the target engine's) is run and
 # recorded in $SK_BUILD/iscsi-test-cu.txt with its failing and skipped
 # tests listed, for the report.
+#
+# The LUN is mem:64M unless SK_CU_DISK names another disk spec (@T@ stands
+# for the test's scratch directory) and SK_CU_KIND a word for the log
+# name, and SK_CU_PORT_BASE the base of a port range of its own (sk_port):
+# iscsi_conformance_*.sh run it on the other LUN kinds issue 12 asks for.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
-PORT=$(sk_port 24450 50)
+PORT=$(sk_port "${SK_CU_PORT_BASE:-24450}" 50)
 IQN=iqn.2026-11.org.scsikit
 
 sk_need iscsi-test-cu
-sk_serve --iscsi "127.0.0.1:$PORT" --nbd none --xdisk none --disk cu=mem:64M
+DISK=${SK_CU_DISK:-mem:64M}
+sk_serve --iscsi "127.0.0.1:$PORT" --nbd none --xdisk none \
+	--disk "cu=${DISK//@T@/$T}"
+echo "LUN: ${DISK//@T@/$T}"
 sk_wait_tcp "$PORT"
 U="iscsi://127.0.0.1:$PORT/$IQN:cu/0"
-OUT="${SK_BUILD:-$T}/iscsi-test-cu.txt"
+OUT="${SK_BUILD:-$T}/iscsi-test-cu${SK_CU_KIND:+-$SK_CU_KIND}.txt"
 
 # summary FILE: "tests run passed failed" from CUnit's run summary.
 summary() {

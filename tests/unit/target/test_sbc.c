@@ -294,12 +294,13 @@ static void test_write_same_bounded(void **state)
 				    512);
 	assert_memory_equal(tb->data + (7 + (uint64_t)nlb - 1) * 512, blk, 512);
 	assert_int_equal(tb->data[(7 + (uint64_t)nlb) * 512], 0);
-	/* The UNMAP bit on a LUN that cannot unmap: the pattern is written. */
+	/* The UNMAP bit on a LUN that cannot unmap (LBPWS 0): INVALID FIELD
+	 * IN CDB, nothing written (libiscsi WriteSame10.UnmapVPD). */
 	memset(blk, 0, sizeof(blk));
 	ws_cdb(cdb, false, 7, 16, 0x08);
 	tt_run(&e, e.n1, &r, 0, cdb, 10, TGT_DIR_WRITE, blk, 512);
-	tt_expect_good(&r);
-	assert_int_equal(tb->data[7 * 512], 0);
+	tt_expect_field(&r, true, 1, 3);
+	assert_int_equal(tb->data[7 * 512], 0xa5);
 	tt_teardown(&e);
 }
 

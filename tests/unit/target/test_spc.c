@@ -64,7 +64,7 @@ static void test_inquiry_vpd(void **state)
 	inquiry(&e, &r, true, 0x00, buf, 255);
 	tt_expect_good(&r);
 	np = scsi_get16(buf + 2);
-	assert_int_equal(np, 6);
+	assert_int_equal(np, 7);	/* 00 80 83 8F B0 B1 B2 */
 	memcpy(pages, buf + 4, np);
 	for (i = 0; i < np; i++) {
 		inquiry(&e, &r, true, pages[i], buf, 255);

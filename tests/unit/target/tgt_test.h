@@ -170,6 +170,22 @@ static inline void tt_setup(struct tt *e)
 		      NULL);
 }
 
+static inline void tt_clear_ua(struct tt *e, struct tgt_nexus *n);
+
+/* LUN 0 on a fault bdev around a size-byte mem bdev, unit attentions of n1
+ * cleared; returns the fault bdev (owned by the environment). */
+static inline struct bdev *tt_setup_fault(struct tt *e, uint64_t size)
+{
+	struct bdev *inner = bdev_mem_create("faultmem", size, 512, false);
+	struct bdev *fb = bdev_fault_create("fault", inner);
+
+	assert_non_null(fb);
+	tt_setup_bdev(e, fb, NULL);
+	e->inner = inner;
+	tt_clear_ua(e, e->n1);
+	return fb;
+}
+
 static inline void tt_teardown(struct tt *e)
 {
 	struct tgt_lun_stats st;
@@ -280,6 +296,22 @@ static inline void tt_expect_field(const struct tt_res *r, bool cdb,
 		assert_true(s.sks[0] & 0x08);		/* BPV */
 		assert_int_equal(s.sks[0] & 0x07, bit);
 	}
+}
+
+/* key/asc with a sense-key-specific field pointer (bytes 1-2 of the SKS,
+ * any of its formats: field pointer or COPY ABORTED segment pointer) at
+ * byte. */
+static inline void tt_expect_sks(const struct tt_res *r, uint8_t key,
+				 uint16_t asc, unsigned byte)
+{
+	struct scsi_sense s = tt_sense(r);
+
+	if (s.key != key || s.asc_ascq != asc)
+		fail_msg("cdb %02x: sense %x/%04x, expected %x/%04x",
+			 r->task.cdb[0], s.key, s.asc_ascq, key, asc);
+	assert_true(s.sks_valid);
+	assert_true(s.sks[0] & 0x80);			/* SKSV */
+	assert_int_equal(scsi_get16(s.sks + 1), byte);
 }
 
 static inline void tt_expect_good(const struct tt_res *r)
