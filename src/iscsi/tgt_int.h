@@ -28,6 +28,7 @@
 #include "iscsi/login.h"
 #include "iscsi/params.h"
 #include "iscsi/pdu.h"
+#include "util/admit.h"
 
 struct ev_io;
 struct ev_timer;
@@ -102,11 +103,15 @@ struct iscsi_srv {
 	unsigned nop_interval_ms;	/* idle time before a NOP-In ping */
 	unsigned nop_timeout_ms;	/* no answer: the initiator is dead */
 	unsigned login_timeout_ms;
+	unsigned max_per_peer;		/* connections per client address */
+	unsigned max_login;		/* connections not yet past login */
 
 	/* State, under lock. */
 	struct iscsi_export *exports;
 	struct iscsi_conn *conns;	/* every connection */
-	unsigned nconns, nsessions;
+	unsigned nconns, nsessions;	/* nconns: from accept, not start */
+	unsigned nlogin;		/* of nconns, still in login */
+	struct sk_admit admit;		/* per-address counts, counters */
 	uint16_t next_tsih;
 	int registry_handle;
 	bool started, stopping;
@@ -208,6 +213,12 @@ struct iscsi_conn {
 	struct iscsi_login *login;	/* during CONN_LOGIN */
 	struct ev_timer *login_timer;
 
+	/* Admission (tgt_srv.c). */
+	struct sockaddr_storage peer_ss; /* set before the conn is listed */
+	uint64_t accepted_ms;		/* likewise */
+	bool in_login;			/* under srv->lock: counted in nlogin */
+	atomic_uint login_pdus;		/* Login Requests taken so far */
+
 	/* Receive. */
 	uint8_t *rx;
 	uint32_t rx_len, rx_cap;
@@ -284,7 +295,15 @@ void iscsi_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
 			   size_t len);
 
 /* tgt_conn.c */
-void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop);
+/* Serve an accepted connection (on loop).  The acceptor has counted it
+ * in nconns, nlogin and admit (tgt_srv.c); a failure here undoes that. */
+void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
+		      const struct sockaddr_storage *ss, uint64_t accepted_ms);
+/* A connection counted by the acceptor leaves login (authenticated: true)
+ * or goes without having been listed (false). */
+void iscsi_srv_conn_admitted(struct iscsi_srv *s, struct iscsi_conn *c);
+void iscsi_srv_conn_unaccept(struct iscsi_srv *s,
+			     const struct sockaddr_storage *ss);
 void iscsi_conn_hold(struct iscsi_conn *c);
 void iscsi_conn_release(struct iscsi_conn *c);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);

@@ -198,20 +198,14 @@ static int admit_add(struct sk_admit *a, const uint8_t key[17], bool keyed)
 	return 0;
 }
 
-int sk_admit_enter(struct sk_admit *a, const struct sockaddr_storage *ss,
-		   const char *peer)
+int sk_admit_try(struct sk_admit *a, const struct sockaddr_storage *ss,
+		 const char *peer)
 {
 	uint8_t key[17];
 	bool keyed = admit_key(ss, key);
 	int rc;
 
 	pthread_mutex_lock(&a->lock);
-	if (a->max_conns && a->open >= a->max_conns) {
-		admit_refused(a, SK_ADMIT_REFUSED_CAP,
-			      "%s refused: %u connections open (the cap)",
-			      peer, a->open);
-		return -EMFILE;
-	}
 	if (keyed && a->max_per_peer) {
 		struct sk_admit_peer *p = *admit_find(a, key);
 
@@ -223,8 +217,30 @@ int sk_admit_enter(struct sk_admit *a, const struct sockaddr_storage *ss,
 			return -EUSERS;
 		}
 	}
+	if (a->max_conns && a->open >= a->max_conns) {
+		pthread_mutex_unlock(&a->lock);
+		return -EMFILE;
+	}
 	rc = admit_add(a, key, keyed);
 	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+void sk_admit_refuse_cap(struct sk_admit *a, const char *peer)
+{
+	pthread_mutex_lock(&a->lock);
+	admit_refused(a, SK_ADMIT_REFUSED_CAP,
+		      "%s refused: %u connections open (the cap)", peer,
+		      a->open);
+}
+
+int sk_admit_enter(struct sk_admit *a, const struct sockaddr_storage *ss,
+		   const char *peer)
+{
+	int rc = sk_admit_try(a, ss, peer);
+
+	if (rc == -EMFILE)
+		sk_admit_refuse_cap(a, peer);
 	return rc;
 }
 

@@ -63,6 +63,12 @@ void sk_admit_fini(struct sk_admit *a);
  * logged (rate-limited) here; peer names the connection in that line. */
 int sk_admit_enter(struct sk_admit *a, const struct sockaddr_storage *ss,
 		   const char *peer);
+/* Like sk_admit_enter, but a connection over max_conns is neither counted
+ * nor logged: the caller evicts one for it (then sk_admit_force) or calls
+ * sk_admit_refuse_cap. */
+int sk_admit_try(struct sk_admit *a, const struct sockaddr_storage *ss,
+		 const char *peer);
+void sk_admit_refuse_cap(struct sk_admit *a, const char *peer);
 /* Like sk_admit_enter but never refused: a connection let in over the cap
  * because another is being evicted for it. */
 void sk_admit_force(struct sk_admit *a, const struct sockaddr_storage *ss);
