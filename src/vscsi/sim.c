@@ -663,6 +663,12 @@ struct vscsi_sim *vscsi_sim_create(const struct vscsi_sim_params *p,
 	snprintf(s->name, sizeof(s->name), "%s",
 		 s->p.name ? s->p.name : "vscsi");
 	s->p.name = s->name;
+	{
+		char nm[40];
+
+		snprintf(nm, sizeof(nm), "%s%u", s->name, s->p.unit);
+		sk_admit_init(&s->admit, nm, 1, 0);
+	}
 	if (!s->p.openings)
 		s->p.openings = VSCSI_OPENINGS_DEFAULT;
 	if (!s->p.ccbs)
@@ -751,6 +757,7 @@ out_free_sim:
 out_free_pool:
 	free(s->pool);
 out_free:
+	sk_admit_fini(&s->admit);
 	free(s);
 	return NULL;
 }
@@ -763,6 +770,7 @@ static void vscsi_sim_finish_destroy(void *arg)
 		xpt_bus_deregister((uint32_t)s->path_id);
 	cam_sim_free(s->sim, true);
 	free(s->pool);
+	sk_admit_fini(&s->admit);
 	free(s);
 }
 

@@ -15,6 +15,7 @@
 #include <scsikit/cam.h>
 #include <scsikit/vscsi.h>
 
+#include "util/admit.h"
 #include "vscsi/vscsi_wire.h"
 
 struct ev_io;
@@ -88,6 +89,9 @@ struct vscsi_sim {
 	bool dying;		/* destroy waits for the scans */
 
 	uint64_t cmds, done, resets, errors, conns, refused;
+	/* Refusals of a second userland end, for `scsikit stats` and the
+	 * rate-limited log (docs/limits.md); the cap of one is the state. */
+	struct sk_admit admit;
 };
 
 /* sim.c */
