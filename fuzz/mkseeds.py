@@ -16,7 +16,8 @@ import struct
 import sys
 
 rec, out = sys.argv[1], sys.argv[2]
-seeds = {h: set() for h in ("nbd", "iscsi", "scsi", "dmsg", "vscsi")}
+seeds = {h: set() for h in ("nbd", "iscsi", "scsi", "dmsg", "vscsi",
+                            "nbd_conn", "iscsi_tgt")}
 
 
 def streams(proto, direction):
@@ -38,6 +39,10 @@ for c in streams("nbd", "c2s"):
             break
         if opt == 2:  # ABORT
             break
+    # The stateful harness takes the whole stream (first byte: the size
+    # of the pieces it is sent in: 1 byte, or 17 * 256).
+    seeds["nbd_conn"].add(b"\x20" + c[:16384])
+    seeds["nbd_conn"].add(b"\x00" + c[:2048])
     hs = c[:end] if end else c[:off]
     seeds["nbd"].add(b"\x00\x00" + hs[:4096])
     seeds["nbd"].add(b"\x00\x3f" + hs[:4096])
@@ -62,6 +67,8 @@ def pdus(stream):
 # the harness reads the data segment right after its BHS), each text data
 # segment alone, and the CDBs and sense data for the scsi harness.
 for c in streams("iscsi", "c2s"):
+    seeds["iscsi_tgt"].add(b"\x20" + c[:16384])
+    seeds["iscsi_tgt"].add(b"\x00" + c[:1024])
     login = b""
     for bhs, data in pdus(c):
         op = bhs[0] & 0x3f

@@ -25,7 +25,7 @@ if [ ${#names[@]} -eq 0 ]; then
 	done
 fi
 declare -A maxlen=([dmsg]=70000 [iscsi]=16384 [nbd]=70000 [scsi]=300
-	[vscsi]=9000)
+	[vscsi]=9000 [nbd_conn]=65536 [iscsi_tgt]=65536)
 out=$b/fuzz/long
 mkdir -p "$out"
 bad=0
@@ -36,7 +36,11 @@ for n in "${names[@]}"; do
 	args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=1024
 		-print_final_stats=1 -artifact_prefix="$out/")
 	[ -n "${maxlen[$n]:-}" ] && args+=(-max_len="${maxlen[$n]}")
-	[ -f "fuzz/$n.dict" ] && args+=(-dict="fuzz/$n.dict")
+	if [ -f "fuzz/$n.dict" ]; then
+		args+=(-dict="fuzz/$n.dict")
+	elif [ -f "fuzz/${n%%_*}.dict" ]; then
+		args+=(-dict="fuzz/${n%%_*}.dict")
+	fi
 	rc=0
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
