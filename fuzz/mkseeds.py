@@ -17,7 +17,7 @@ import sys
 
 rec, out = sys.argv[1], sys.argv[2]
 seeds = {h: set() for h in ("nbd", "iscsi", "scsi", "dmsg", "vscsi",
-                            "nbd_conn", "iscsi_tgt")}
+                            "nbd_conn", "iscsi_tgt", "dmsg_iocom")}
 
 
 def streams(proto, direction):
@@ -106,6 +106,11 @@ for d in ("c2s", "s2c"):
         ms = list(messages(s))
         for i in range(0, min(len(ms), 64), 8):
             seeds["dmsg"].add(b"".join(ms[i:i + 8])[:8192])
+        # The iocom harness: the peer's stream from the start (its
+        # LNK_CONN first), owner behaviours 0..3, CRCs as recorded.
+        for k in range(4):
+            seeds["dmsg_iocom"].add(bytes([k << 1]) +
+                                    b"".join(ms[:8 + 8 * k])[:16384])
         kinds = {}
         for m in ms:
             kinds.setdefault(struct.unpack_from("<I", m, 0x20)[0], m)

@@ -25,7 +25,8 @@ if [ ${#names[@]} -eq 0 ]; then
 	done
 fi
 declare -A maxlen=([dmsg]=70000 [iscsi]=16384 [nbd]=70000 [scsi]=300
-	[vscsi]=9000 [nbd_conn]=65536 [iscsi_tgt]=65536)
+	[vscsi]=9000 [nbd_conn]=65536 [iscsi_tgt]=65536
+	[dmsg_iocom]=65536)
 out=$b/fuzz/long
 mkdir -p "$out"
 bad=0
