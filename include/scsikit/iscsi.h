@@ -75,6 +75,7 @@ SK_API int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv,
 "  --iscsi-max-login N       connections still in login (64); the\n" \
 "                            oldest is evicted for a newcomer\n" \
 "  --iscsi-login-timeout S   time to complete login (15)\n" \
+"  --iscsi-pdu-timeout S     time for a PDU, once begun, to arrive (30)\n" \
 "  --iscsi-max-cmd-data SIZE  --iscsi-max-conn-data SIZE  buffer limits\n" \
 "  --iscsi-nop-interval S  --iscsi-nop-timeout S  pings (10, 30; 0 off)\n" \
 "  --iscsi-iqn-prefix P      prefix of derived target names\n"

@@ -830,9 +830,31 @@ static void conn_read(struct iscsi_conn *c)
 		c->n_rx_bytes += (uint64_t)n;
 		c->last_rx_ms = ev_now_ms();
 		conn_parse(c);
+		/* What is left is the start of a PDU still arriving. */
+		if (c->rx_len == 0)
+			c->pdu_since_ms = 0;
+		else if (c->pdu_since_ms == 0)
+			c->pdu_since_ms = c->last_rx_ms;
 		if ((uint32_t)n < space)
 			return;
 	}
+}
+
+bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c)
+{
+	struct iscsi_srv *s = c->srv;
+
+	/* Not while we stopped reading: then the wait is ours. */
+	if (c->pdu_since_ms == 0 || c->rx_len == 0 ||
+	    c->tx_owned >= TX_OWNED_HIGH ||
+	    ev_now_ms() - c->pdu_since_ms < s->pdu_timeout_ms)
+		return false;
+	sk_admit_note(&s->admit, SK_ADMIT_TIMEOUT,
+		      "%s: a PDU still incomplete after %u s "
+		      "(--iscsi-pdu-timeout); closing", c->peer,
+		      s->pdu_timeout_ms / 1000);
+	iscsi_conn_close(c, "PDU incomplete too long");
+	return true;
 }
 
 static void conn_io_cb(struct ev_io *io, int fd, uint32_t events, void *arg)

@@ -105,6 +105,7 @@ struct iscsi_srv {
 	unsigned login_timeout_ms;
 	unsigned max_per_peer;		/* connections per client address */
 	unsigned max_login;		/* connections not yet past login */
+	unsigned pdu_timeout_ms;	/* a PDU started must be complete */
 
 	/* State, under lock. */
 	struct iscsi_export *exports;
@@ -218,6 +219,7 @@ struct iscsi_conn {
 	uint64_t accepted_ms;		/* likewise */
 	bool in_login;			/* under srv->lock: counted in nlogin */
 	atomic_uint login_pdus;		/* Login Requests taken so far */
+	uint64_t pdu_since_ms;		/* first byte of an incomplete PDU */
 
 	/* Receive. */
 	uint8_t *rx;
@@ -307,6 +309,9 @@ void iscsi_srv_conn_unaccept(struct iscsi_srv *s,
 void iscsi_conn_hold(struct iscsi_conn *c);
 void iscsi_conn_release(struct iscsi_conn *c);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
+/* From the connection's 1 s timer: close it if a PDU has been arriving
+ * for longer than the PDU timeout.  True when it was closed. */
+bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c);
 /* Post a close (or, with lun set, an abort of tasks) to c's reactor. */
 void iscsi_conn_post_kill(struct iscsi_conn *c);
 void iscsi_conn_post_abort(struct iscsi_conn *c, uint32_t lun);

@@ -55,6 +55,7 @@ struct iscsi_srv *iscsi_srv_create(iscsi_pick_loop_fn pick, void *pick_arg)
 	s->login_timeout_ms = 15000;
 	s->max_per_peer = 64;
 	s->max_login = 64;
+	s->pdu_timeout_ms = 30000;
 	/* The cap is kept by portal_admit (it may evict); admit keeps the
 	 * per-address counts (max_per_peer is set again at start). */
 	sk_admit_init(&s->admit, "iscsi", 0, s->max_per_peer);
@@ -321,6 +322,8 @@ int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
 		r = parse_u32(v, 1, 65535, &n), s->max_per_peer = r ? s->max_per_peer : n;
 	else if (strcmp(k, "maxlogin") == 0)
 		r = parse_u32(v, 1, 65535, &n), s->max_login = r ? s->max_login : n;
+	else if (strcmp(k, "pdutimeout") == 0)
+		r = parse_u32(v, 1, 3600, &n), s->pdu_timeout_ms = r ? s->pdu_timeout_ms : n * 1000;
 	else if (strcmp(k, "logintimeout") == 0)
 		r = parse_u32(v, 1, 3600, &n), s->login_timeout_ms = r ? s->login_timeout_ms : n * 1000;
 	else if (strcmp(k, "nopinterval") == 0)
