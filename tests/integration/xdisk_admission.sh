@@ -39,7 +39,7 @@ for i in range(n):
     s.connect(("127.0.0.1", port))
     socks.append(s)
     time.sleep(0.01)
-time.sleep(0.3)
+time.sleep(1.0)
 kept = 0
 for s in socks:
     s.settimeout(0.05)
