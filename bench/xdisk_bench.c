@@ -389,6 +389,7 @@ struct wl {
 	uint8_t *busy;		/* an op runs on this block */
 	uint8_t *expect;
 	uint64_t done, errors, mismatches, reads, writes;
+	uint64_t lost, corrupt;	/* mismatches: stale data, or garbage */
 	uint64_t last_done_ns, max_gap_ns;
 	uint64_t kill_ns, stall_ns, first_new_ns;
 	uint64_t kill_seq;	/* requests issued before the kill */
@@ -409,6 +410,26 @@ static void pattern(uint8_t *b, uint32_t bs, uint64_t block, uint32_t seed)
 	}
 	memcpy(b, &block, 8); /* block number in the first bytes */
 	memcpy(b + 8, &seed, 4);
+}
+
+/* A block that reads back wrong: zeros, or the whole pattern of an
+ * earlier write of this block, means an acknowledged write was lost;
+ * anything else is corruption. */
+static bool wl_stale(struct wl *w, const uint8_t *buf, uint64_t block)
+{
+	uint64_t b;
+	uint32_t seed, i;
+
+	for (i = 0; i < w->bs && !buf[i]; i++)
+		;
+	if (i == w->bs)
+		return true;
+	memcpy(&b, buf, 8);
+	memcpy(&seed, buf + 8, 4);
+	if (b != block || !seed)
+		return false;
+	pattern(w->expect, w->bs, block, seed);
+	return memcmp(w->expect, buf, w->bs) == 0;
 }
 
 static void wl_done(struct conn *c, unsigned tag, uint32_t err, void *arg)
@@ -465,6 +486,10 @@ static void wl_done(struct conn *c, unsigned tag, uint32_t err, void *arg)
 	pattern(w->expect, w->bs, q->block, w->record[q->block]);
 	if (memcmp(w->expect, q->buf, w->bs) != 0) {
 		w->mismatches++;
+		if (wl_stale(w, q->buf, q->block))
+			w->lost++;
+		else
+			w->corrupt++;
 		if (w->mismatches <= 5)
 			fprintf(stderr, "xdisk_bench: block %llu reads back "
 				"wrong (expected seed %u)\n",
@@ -622,11 +647,13 @@ static int cmd_workload(int argc, char **argv)
 		}
 	}
 	printf("ops %llu writes %llu reads %llu errors %llu mismatches %llu "
+	       "lost %llu corrupt %llu "
 	       "seconds %.2f max_gap_ms %.1f next_completion_ms %.1f "
 	       "stall_ms %.1f\n",
 	       (unsigned long long)w.done, (unsigned long long)w.writes,
 	       (unsigned long long)w.reads, (unsigned long long)w.errors,
-	       (unsigned long long)w.mismatches,
+	       (unsigned long long)w.mismatches, (unsigned long long)w.lost,
+	       (unsigned long long)w.corrupt,
 	       (double)(now_ns() - t0) / 1e9, (double)w.max_gap_ns / 1e6,
 	       w.after_kill_seen ? (double)w.stall_ns / 1e6 : -1.0,
 	       w.first_new_seen ? (double)w.first_new_ns / 1e6 : -1.0);

@@ -3,11 +3,8 @@
  * bytes, as a stream (many messages back to back, like the iocom's read
  * buffer), plus the byte-swapping of every known command body.
  *
- * Build (from the source tree, after a normal build of libscsikit):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude -Isrc fuzz/fuzz_dmsg.c src/dmsg/wire.c src/util/crc32c.c \
- *     -o fuzz_dmsg
- *   ./fuzz_dmsg -max_len=70000 corpus/
+ * Built with -DSK_FUZZ=ON and run by CTest (label fuzz) and by
+ * fuzz/run-long.sh; docs/fuzzing.md has the commands.
  *
  * The decoder must never read outside the input, never report a message
  * longer than the input, and never accept sizes beyond the limits.

@@ -4,12 +4,8 @@
  * key parsing, operational key negotiation, CHAP value decoding, and the
  * whole target login state machine fed a sequence of Login Requests.
  *
- * Build (from the source tree):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude -Isrc fuzz/fuzz_iscsi.c src/iscsi/pdu.c src/iscsi/text.c \
- *     src/iscsi/params.c src/iscsi/chap.c src/iscsi/hash.c \
- *     src/iscsi/login.c src/util/crc32c.c -lpthread -o fuzz_iscsi
- *   ./fuzz_iscsi -max_len=16384 -max_total_time=60
+ * Built with -DSK_FUZZ=ON and run by CTest (label fuzz) and by
+ * fuzz/run-long.sh; docs/fuzzing.md has the commands.
  */
 #include <stdint.h>
 #include <stdlib.h>

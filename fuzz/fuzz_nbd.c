@@ -5,11 +5,8 @@
  * Checks that nothing crashes, that every reply written is well formed,
  * that output stays bounded, and that export references balance.
  *
- * Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude -Isrc fuzz/fuzz_nbd.c src/nbd/proto.c src/nbd/handshake.c \
- *     -o fuzz_nbd
- *   ./fuzz_nbd -max_total_time=60 -max_len=70000
+ * Built with -DSK_FUZZ=ON and run by CTest (label fuzz) and by
+ * fuzz/run-long.sh; docs/fuzzing.md has the commands.
  */
 #include <errno.h>
 #include <stdint.h>

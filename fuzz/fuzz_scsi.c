@@ -5,13 +5,8 @@
  * Parsed sense is rebuilt in descriptor format and parsed again; the
  * result must match (the builder and the parser agree on every field).
  *
- * Not built by CMake.  Build and run from the source tree:
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *     fuzz/fuzz_scsi.c src/scsi/asc.c src/scsi/cdb.c src/scsi/opcode.c \
- *     src/scsi/sense.c -o fuzz_scsi
- *   ./fuzz_scsi -max_len=300 -max_total_time=60
+ * Built with -DSK_FUZZ=ON and run by CTest (label fuzz) and by
+ * fuzz/run-long.sh; docs/fuzzing.md has the commands.
  */
 #include <stddef.h>
 #include <stdint.h>

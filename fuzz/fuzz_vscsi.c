@@ -5,11 +5,8 @@
  * they would from the socket.  The SIM must answer or close, never crash,
  * never complete a command twice, and keep nothing after the teardown.
  *
- * Build (from the source tree, after a normal build into build/):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude -Isrc fuzz/fuzz_vscsi.c src/vscsi/wire.c src/vscsi/sim.c \
- *     src/vscsi/sim_conn.c build/libscsikit.a -lpthread -o fuzz_vscsi
- *   ./fuzz_vscsi -max_len=9000 corpus/
+ * Built with -DSK_FUZZ=ON and run by CTest (label fuzz) and by
+ * fuzz/run-long.sh; docs/fuzzing.md has the commands.
  *
  * Tags of a fresh SIM with 16 CCBs are 0x10, 0x11, 0x12 (generation 1,
  * entries 0..2): the seeds below use them so the fuzzer starts deep.

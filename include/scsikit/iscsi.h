@@ -72,7 +72,12 @@ SK_API int iscsi_srv_ctl(struct iscsi_srv *s, int argc, char **argv,
 "  --iscsi-max-recv-dsl N    MaxRecvDataSegmentLength declared (262144)\n" \
 "  --iscsi-max-burst N  --iscsi-first-burst N  --iscsi-max-r2t N\n" \
 "  --iscsi-immediate-data yes|no  --iscsi-initial-r2t yes|no\n" \
-"  --iscsi-max-sessions N  --iscsi-max-connections N\n" \
+"  --iscsi-max-sessions N  --iscsi-max-connections N  (256, 512)\n" \
+"  --iscsi-max-per-peer N    connections per client address (64)\n" \
+"  --iscsi-max-login N       connections still in login (64); the\n" \
+"                            oldest is evicted for a newcomer\n" \
+"  --iscsi-login-timeout S   time to complete login (15)\n" \
+"  --iscsi-pdu-timeout S     time for a PDU, once begun, to arrive (30)\n" \
 "  --iscsi-max-cmd-data SIZE  --iscsi-max-conn-data SIZE  buffer limits\n" \
 "  --iscsi-nop-interval S  --iscsi-nop-timeout S  pings (10, 30; 0 off)\n" \
 "  --iscsi-iqn-prefix P      prefix of derived target names\n"

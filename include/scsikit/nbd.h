@@ -33,6 +33,14 @@ struct nbd_server_opts {
 	uint64_t max_buffered;		/* data bytes held per connection */
 	unsigned stall_timeout_ms;	/* close a client not reading replies */
 	unsigned handshake_timeout_ms;	/* close a client stuck in haggling */
+	/* Admission (docs/limits.md).  0 takes the default. */
+	unsigned max_conns_per_peer;	/* open connections per address */
+	/* At the connection cap, a newcomer evicts the connection idle
+	 * longest if it has had no request in flight for this long. */
+	unsigned idle_timeout_ms;
+	/* Close a connection whose request (header or WRITE payload) is
+	 * still incomplete this long after its first byte. */
+	unsigned body_timeout_ms;
 };
 
 /* Counters over the server's life (approximate while it runs). */
@@ -45,10 +53,14 @@ struct nbd_server_stats {
 	uint64_t bytes_written;		/* received with NBD_CMD_WRITE */
 	uint64_t errors;		/* error replies sent */
 	uint64_t protocol_closes;	/* connections dropped for bad input */
+	uint64_t refused_peer;		/* over max_conns_per_peer */
+	uint64_t evicted_idle;		/* idle, closed for a newcomer */
+	uint64_t body_timeouts;		/* request incomplete too long */
 };
 
 /* Defaults: 1024 connections, 256 requests and 64 MiB per connection,
- * 30 s stall timeout, 30 s handshake timeout. */
+ * 30 s stall timeout, 30 s handshake timeout, 128 connections per address,
+ * 60 s idle before eviction at the cap, 30 s request body timeout. */
 SK_API void nbd_server_opts_init(struct nbd_server_opts *o);
 
 SK_API struct nbd_server *nbd_server_create(const struct nbd_server_opts *o);

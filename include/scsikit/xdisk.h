@@ -41,6 +41,11 @@ struct xdisk_server_opts {
 	uint32_t ping_ms;	/* 0: 1000 */
 	uint32_t timeout_ms;	/* 0: 10000 */
 	uint32_t max_xfer;	/* largest READ/WRITE taken; 0: DMSG_AUX_MAX */
+	/* Admission (docs/limits.md); 0 takes the default.  At the cap, a
+	 * newcomer evicts the oldest link still in its LNK_CONN handshake;
+	 * links past it are never evicted. */
+	uint32_t max_conns;	/* open links (256) */
+	uint32_t max_conns_per_peer; /* open links per address (32) */
 };
 
 SK_API struct xdisk_server *

@@ -28,11 +28,17 @@
 #include <scsikit/log.h>
 
 #include "json_out.h"
+#include "util/admit.h"
 #include "serve_internal.h"
 
 #define CTL_MAX_LINE 65536
 #define CTL_MAX_ARGS 64
 #define CTL_MAX_CONNS 64
+/* At the cap, a new connection evicts the one idle longest if that has sent
+ * nothing, been answered in full and waited at least this long: the
+ * socket is the owner's (mode 0600), and one of the owner's programs that
+ * opened connections and forgot them must not lock the owner out. */
+#define CTL_IDLE_EVICT_MS 2000
 
 struct ctl_conn {
 	struct serve_ctl *ctl;
@@ -43,6 +49,7 @@ struct ctl_conn {
 	char *out;		/* pending answer bytes */
 	size_t outlen, outoff;
 	bool close_after;
+	uint64_t last_ms;	/* last byte read or written */
 	struct ctl_conn *next;
 };
 
@@ -53,6 +60,7 @@ struct serve_ctl {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ctl_conn *conns;
 	unsigned nconns;
+	struct sk_admit admit;	/* counters of the cap (docs/limits.md) */
 };
 
 static void conn_close(struct ctl_conn *c)
@@ -66,6 +74,8 @@ static void conn_close(struct ctl_conn *c)
 		}
 	}
 	ctl->nconns--;
+	sk_admit_leave(&ctl->admit, &(struct sockaddr_storage){
+					    .ss_family = AF_UNIX});
 	ev_io_del(c->io);
 	close(c->fd);
 	free(c->out);
@@ -399,6 +409,11 @@ static int ctl_dispatch(struct serve_ctl *ctl, int argc, char **argv,
 		bdev_registry_foreach(stats_one, &lc);
 		if (lc.json)
 			fputs(lc.first ? "]\n" : "\n]\n", out);
+		/* Then what the admission limits did (docs/limits.md). */
+		if (!lc.json && !lc.only) {
+			fprintf(out, "limits:\n");
+			sk_admit_dump_all(out);
+		}
 		return 0;
 	}
 	if (strcmp(argv[0], "trace") == 0) {
@@ -525,6 +540,7 @@ static void conn_flush(struct ctl_conn *c)
 			break;
 		}
 		c->outoff += (size_t)n;
+		c->last_ms = ev_now_ms();
 	}
 	if (c->outoff == c->outlen) {
 		free(c->out);
@@ -572,8 +588,10 @@ static void conn_event(struct ev_io *io, int fd, uint32_t events, void *arg)
 			conn_close(c);
 			return;
 		}
-		if (n > 0)
+		if (n > 0) {
 			c->inlen += (size_t)n;
+			c->last_ms = ev_now_ms();
+		}
 		for (;;) {
 			char *nl = memchr(c->in, '\n', c->inlen);
 			size_t used;
@@ -606,9 +624,31 @@ static void conn_event(struct ev_io *io, int fd, uint32_t events, void *arg)
 	ev_io_modify(c->io, c->outlen ? EV_WRITE : EV_READ);
 }
 
+/* At the cap: close the connection idle longest, if any qualifies. */
+static bool ctl_evict_idle(struct serve_ctl *ctl)
+{
+	uint64_t now = ev_now_ms();
+	struct ctl_conn *c, *victim = NULL;
+
+	for (c = ctl->conns; c; c = c->next)
+		if (!c->inlen && !c->outlen &&
+		    now - c->last_ms >= CTL_IDLE_EVICT_MS &&
+		    (!victim || c->last_ms < victim->last_ms))
+			victim = c;
+	if (!victim)
+		return false;
+	sk_admit_note(&ctl->admit, SK_ADMIT_EVICTED,
+		      "at the cap of %d connections: closing one idle "
+		      "%llu ms for a new one", CTL_MAX_CONNS,
+		      (unsigned long long)(now - victim->last_ms));
+	conn_close(victim);
+	return true;
+}
+
 static void ctl_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 {
 	struct serve_ctl *ctl = arg;
+	const struct sockaddr_storage local = {.ss_family = AF_UNIX};
 
 	for (;;) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -616,20 +656,24 @@ static void ctl_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 
 		if (cfd < 0)
 			return;
-		if (ctl->nconns >= CTL_MAX_CONNS) {
-			log_warn("control socket: too many connections");
+		if (ctl->nconns >= CTL_MAX_CONNS)
+			ctl_evict_idle(ctl);
+		if (sk_admit_enter(&ctl->admit, &local, "a client") < 0) {
 			close(cfd);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
+			sk_admit_leave(&ctl->admit, &local);
 			close(cfd);
 			continue;
 		}
 		c->ctl = ctl;
 		c->fd = cfd;
+		c->last_ms = ev_now_ms();
 		c->io = ev_io_add(ctl->d->loops[0], cfd, EV_READ, conn_event, c);
 		if (!c->io) {
+			sk_admit_leave(&ctl->admit, &local);
 			close(cfd);
 			free(c);
 			continue;
@@ -673,6 +717,7 @@ struct serve_ctl *serve_ctl_start(struct serve_daemon *d, const char *path,
 		return NULL;
 	}
 	ctl->d = d;
+	sk_admit_init(&ctl->admit, "ctl", CTL_MAX_CONNS, 0);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	make_parent_dir(path);
 
@@ -687,6 +732,7 @@ struct serve_ctl *serve_ctl_start(struct serve_daemon *d, const char *path,
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 		snprintf(err, errlen, "another daemon is listening there");
 		close(fd);
+		sk_admit_fini(&ctl->admit);
 		free(ctl);
 		return NULL;
 	}
@@ -713,6 +759,7 @@ out_close:
 	close(fd);
 out_errno:
 	snprintf(err, errlen, "%s", strerror(errno));
+	sk_admit_fini(&ctl->admit);
 	free(ctl);
 	return NULL;
 }
@@ -726,5 +773,6 @@ void serve_ctl_stop(struct serve_ctl *ctl)
 	ev_io_del(ctl->lio);
 	close(ctl->lfd);
 	unlink(ctl->path);
+	sk_admit_fini(&ctl->admit);
 	free(ctl);
 }

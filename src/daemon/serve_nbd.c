@@ -10,12 +10,15 @@
  *   --nbd-stall-timeout MS   --nbd-handshake-timeout MS
  *   --nbd-tls off|on|require  --nbd-tls-certificates DIR
  *   --nbd-tls-psk-file FILE   --nbd-tls-verify-peer yes|no
+ *   --nbd-max-per-peer N  --nbd-idle-timeout MS   --nbd-body-timeout MS
+ *                         (admission control, docs/limits.md)
  *
  * Control socket: "nbd list" (listeners and counters), "nbd conns" (also
  * one line per connection).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,12 +129,29 @@ static int serve_nbd_tls_option(struct serve_nbd *st, const char *key,
 	snprintf(err, errlen, "bad value '%s' for --nbd-tls%s", value, key);
 	return -1;
 }
+/* The options that set one positive unsigned field of nbd_server_opts. */
+static const struct {
+	const char *key;
+	size_t off;
+} nbd_uint_opts[] = {
+	{"nbd-max-conns", offsetof(struct nbd_server_opts, max_conns)},
+	{"nbd-max-requests", offsetof(struct nbd_server_opts, max_requests)},
+	{"nbd-stall-timeout",
+	 offsetof(struct nbd_server_opts, stall_timeout_ms)},
+	{"nbd-handshake-timeout",
+	 offsetof(struct nbd_server_opts, handshake_timeout_ms)},
+	{"nbd-max-per-peer",
+	 offsetof(struct nbd_server_opts, max_conns_per_peer)},
+	{"nbd-idle-timeout", offsetof(struct nbd_server_opts, idle_timeout_ms)},
+	{"nbd-body-timeout", offsetof(struct nbd_server_opts, body_timeout_ms)},
+};
 
 static int serve_nbd_configure(void *arg, const char *key, const char *value,
 			       char *err, size_t errlen)
 {
 	struct serve_nbd *st = arg;
 	uint64_t size;
+	size_t i;
 
 	if (!value)
 		value = "";
@@ -159,32 +179,20 @@ static int serve_nbd_configure(void *arg, const char *key, const char *value,
 		snprintf(buf, sizeof(buf), "unix:%s", value);
 		return serve_nbd_add_addr(st, buf, err, errlen);
 	}
-	if (!strcmp(key, "nbd-max-conns")) {
-		if (parse_uint(value, &st->opts.max_conns) || !st->opts.max_conns)
-			goto bad;
-		return 0;
-	}
-	if (!strcmp(key, "nbd-max-requests")) {
-		if (parse_uint(value, &st->opts.max_requests) ||
-		    !st->opts.max_requests)
-			goto bad;
-		return 0;
-	}
 	if (!strcmp(key, "nbd-max-buffer")) {
 		if (sk_parse_size(value, &size) < 0 || size < 4096)
 			goto bad;
 		st->opts.max_buffered = size;
 		return 0;
 	}
-	if (!strcmp(key, "nbd-stall-timeout")) {
-		if (parse_uint(value, &st->opts.stall_timeout_ms) ||
-		    !st->opts.stall_timeout_ms)
-			goto bad;
-		return 0;
-	}
-	if (!strcmp(key, "nbd-handshake-timeout")) {
-		if (parse_uint(value, &st->opts.handshake_timeout_ms) ||
-		    !st->opts.handshake_timeout_ms)
+	for (i = 0; i < sizeof(nbd_uint_opts) / sizeof(nbd_uint_opts[0]);
+	     i++) {
+		unsigned *field;
+
+		if (strcmp(key, nbd_uint_opts[i].key))
+			continue;
+		field = (unsigned *)((char *)&st->opts + nbd_uint_opts[i].off);
+		if (parse_uint(value, field) || !*field)
 			goto bad;
 		return 0;
 	}
@@ -285,6 +293,12 @@ const struct serve_frontend serve_frontend_nbd = {
 		 "replies (30000)\n"
 		 "  --nbd-handshake-timeout MS  close clients stuck in "
 		 "negotiation (30000)\n"
+		 "  --nbd-max-per-peer N     open NBD connections per client "
+		 "address (128)\n"
+		 "  --nbd-idle-timeout MS    at the cap, evict a connection "
+		 "idle this long (60000)\n"
+		 "  --nbd-body-timeout MS    close a request not complete "
+		 "in time (30000)\n"
 		 "  --nbd-tls off|on|require  TLS (NBD_OPT_STARTTLS); require:\n"
 		 "                           nothing is served without it (off)\n"
 		 "  --nbd-tls-certificates DIR  server-cert.pem, server-key.pem\n"

@@ -13,6 +13,8 @@
  *   --xdisk-ping MS           keep-alive interval (default 1000)
  *   --xdisk-timeout MS        silence before a link is lost (default 10000)
  *   --xdisk-backoff MIN[:MAX] reconnect delay in ms (default 100:5000)
+ *   --xdisk-max-conns N       server links open at once (default 256)
+ *   --xdisk-max-per-peer N    server links per client address (default 32)
  *
  * Control socket: "xdisk attach URL", "xdisk detach [ID]", "xdisk list",
  * "xdisk stats".
@@ -41,6 +43,7 @@ struct serve_xdisk {
 	} serials[SERVE_XDISK_MAX];
 	unsigned nserials;
 	uint32_t ping_ms, timeout_ms, backoff_min, backoff_max;
+	uint32_t max_conns, max_per_peer; /* 0: the server's defaults */
 	struct xdisk_server *srv;
 	struct xdisk_client *cl;
 };
@@ -115,6 +118,17 @@ static int serve_xdisk_configure(void *arg, const char *key,
 			goto bad;
 		return 0;
 	}
+	/* (counts: the same positive range as the times) */
+	if (!strcmp(key, "xdisk-max-conns")) {
+		if (parse_ms(value, &st->max_conns) < 0)
+			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "xdisk-max-per-peer")) {
+		if (parse_ms(value, &st->max_per_peer) < 0)
+			goto bad;
+		return 0;
+	}
 	if (!strcmp(key, "xdisk-backoff")) {
 		char buf[64], *colon;
 
@@ -154,6 +168,8 @@ static int serve_xdisk_start(void *arg, char *err, size_t errlen)
 			.host = st->ctx->instance,
 			.ping_ms = st->ping_ms,
 			.timeout_ms = st->timeout_ms,
+			.max_conns = st->max_conns,
+			.max_conns_per_peer = st->max_per_peer,
 		};
 		char addr[64];
 
@@ -296,7 +312,10 @@ const struct serve_frontend serve_frontend_xdisk = {
 		 "  --xdisk-attach URL       import xdisk://HOST:PORT[,HOST:"
 		 "PORT...][,failfast] as xaN disks\n"
 		 "  --xdisk-ping MS  --xdisk-timeout MS  --xdisk-backoff "
-		 "MIN[:MAX]\n",
+		 "MIN[:MAX]\n"
+		 "  --xdisk-max-conns N      server links open at once (256)\n"
+		 "  --xdisk-max-per-peer N   server links per client address "
+		 "(32)\n",
 	.create = serve_xdisk_create,
 	.configure = serve_xdisk_configure,
 	.start = serve_xdisk_start,

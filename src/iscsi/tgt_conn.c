@@ -298,7 +298,8 @@ static void login_timeout_cb(struct ev_timer *tm, void *arg)
 }
 
 void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
-		      uint16_t tpgt)
+		      uint16_t tpgt, const struct sockaddr_storage *peer_ss,
+		      uint64_t accepted_ms)
 {
 	struct iscsi_conn *c = calloc(1, sizeof(*c));
 	struct sockaddr_storage ss;
@@ -322,9 +323,7 @@ void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
 	c->txq_tail = &c->txq;
 	iscsi_params_defaults(&c->p);
 	iscsi_login_init(c->login, &conn_login_ops, c, s->max_recv_dsl);
-	sl = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		iscsi_sockaddr_format(&ss, c->peer, sizeof(c->peer));
+	iscsi_sockaddr_format(peer_ss, c->peer, sizeof(c->peer));
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		iscsi_sockaddr_format(&ss, c->local, sizeof(c->local));
@@ -339,12 +338,14 @@ void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
 	}
 	c->login_timer = ev_timer_add(loop, s->login_timeout_ms, false,
 				      login_timeout_cb, c);
+	c->peer_ss = *peer_ss;
+	c->accepted_ms = accepted_ms;
 	pthread_mutex_lock(&s->lock);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
 	s->conns = c;
-	s->nconns++;
+	c->in_login = true;	/* counted in nconns and nlogin at accept */
 	bool stopping = s->stopping;
 	pthread_mutex_unlock(&s->lock);
 	log_debug("iscsi: connection from %s", c->peer);
@@ -357,6 +358,7 @@ out_free:
 	free(c);
 out_close:
 	close(fd);
+	iscsi_srv_conn_unaccept(s, peer_ss);
 }
 
 void iscsi_conn_close(struct iscsi_conn *c, const char *why)
@@ -416,10 +418,14 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	s->nconns--;
+	if (c->in_login)
+		s->nlogin--;
+	c->in_login = false;
 	if (c->in_session)
 		s->nsessions--;
 	c->in_session = false;
 	pthread_mutex_unlock(&s->lock);
+	sk_admit_leave(&s->admit, &c->peer_ss);
 	if (c->nexus != NULL)
 		tgt_nexus_destroy(c->nexus);
 	c->nexus = NULL;
@@ -499,6 +505,7 @@ static void conn_login(struct iscsi_conn *c, const uint8_t *bhs,
 		iscsi_conn_close(c, "out of memory");
 		return;
 	}
+	atomic_fetch_add(&c->login_pdus, 1);
 	if (l->state == LOGIN_START && l->cont == NULL) {
 		c->stat_sn = iscsi_get32(bhs + 28);
 		c->exp_cmdsn = iscsi_get32(bhs + 24);
@@ -564,6 +571,7 @@ static void conn_login(struct iscsi_conn *c, const uint8_t *bhs,
 		return;
 
 	/* Full feature phase: digests start with the next PDU. */
+	iscsi_srv_conn_admitted(s, c);
 	c->p = l->params;
 	c->hdig = c->p.header_digest == ISCSI_DIGEST_CRC32C;
 	c->ddig = c->p.data_digest == ISCSI_DIGEST_CRC32C;
@@ -842,9 +850,31 @@ static void conn_read(struct iscsi_conn *c)
 		c->n_rx_bytes += (uint64_t)n;
 		c->last_rx_ms = ev_now_ms();
 		conn_parse(c);
+		/* What is left is the start of a PDU still arriving. */
+		if (c->rx_len == 0)
+			c->pdu_since_ms = 0;
+		else if (c->pdu_since_ms == 0)
+			c->pdu_since_ms = c->last_rx_ms;
 		if ((uint32_t)n < space)
 			return;
 	}
+}
+
+bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c)
+{
+	struct iscsi_srv *s = c->srv;
+
+	/* Not while we stopped reading: then the wait is ours. */
+	if (c->pdu_since_ms == 0 || c->rx_len == 0 ||
+	    c->tx_owned >= TX_OWNED_HIGH ||
+	    ev_now_ms() - c->pdu_since_ms < s->pdu_timeout_ms)
+		return false;
+	sk_admit_note(&s->admit, SK_ADMIT_TIMEOUT,
+		      "%s: a PDU still incomplete after %u s "
+		      "(--iscsi-pdu-timeout); closing", c->peer,
+		      s->pdu_timeout_ms / 1000);
+	iscsi_conn_close(c, "PDU incomplete too long");
+	return true;
 }
 
 static void conn_io_cb(struct ev_io *io, int fd, uint32_t events, void *arg)

@@ -28,6 +28,7 @@
 #include "iscsi/login.h"
 #include "iscsi/params.h"
 #include "iscsi/pdu.h"
+#include "util/admit.h"
 
 struct ev_io;
 struct ev_timer;
@@ -114,11 +115,16 @@ struct iscsi_srv {
 	unsigned nop_interval_ms;	/* idle time before a NOP-In ping */
 	unsigned nop_timeout_ms;	/* no answer: the initiator is dead */
 	unsigned login_timeout_ms;
+	unsigned max_per_peer;		/* connections per client address */
+	unsigned max_login;		/* connections not yet past login */
+	unsigned pdu_timeout_ms;	/* a PDU started must be complete */
 
 	/* State, under lock. */
 	struct iscsi_export *exports;
 	struct iscsi_conn *conns;	/* every connection */
-	unsigned nconns, nsessions;
+	unsigned nconns, nsessions;	/* nconns: from accept, not start */
+	unsigned nlogin;		/* of nconns, still in login */
+	struct sk_admit admit;		/* per-address counts, counters */
 	uint16_t next_tsih;
 	int registry_handle;
 	bool started, stopping;
@@ -220,6 +226,13 @@ struct iscsi_conn {
 
 	struct iscsi_login *login;	/* during CONN_LOGIN */
 	struct ev_timer *login_timer;
+
+	/* Admission (tgt_srv.c). */
+	struct sockaddr_storage peer_ss; /* set before the conn is listed */
+	uint64_t accepted_ms;		/* likewise */
+	bool in_login;			/* under srv->lock: counted in nlogin */
+	atomic_uint login_pdus;		/* Login Requests taken so far */
+	uint64_t pdu_since_ms;		/* first byte of an incomplete PDU */
 
 	/* Receive. */
 	uint8_t *rx;
@@ -338,11 +351,23 @@ void iscsi_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
 			   size_t len);
 
 /* tgt_conn.c */
+/* Serve an accepted connection (on loop) of the portal group tpgt.  The
+ * acceptor has counted it in nconns, nlogin and admit (tgt_srv.c); a
+ * failure here undoes that. */
 void iscsi_conn_start(struct iscsi_srv *s, int fd, struct ev_loop *loop,
-		      uint16_t tpgt);
+		      uint16_t tpgt, const struct sockaddr_storage *ss,
+		      uint64_t accepted_ms);
+/* A connection counted by the acceptor leaves login (authenticated: true)
+ * or goes without having been listed (false). */
+void iscsi_srv_conn_admitted(struct iscsi_srv *s, struct iscsi_conn *c);
+void iscsi_srv_conn_unaccept(struct iscsi_srv *s,
+			     const struct sockaddr_storage *ss);
 void iscsi_conn_hold(struct iscsi_conn *c);
 void iscsi_conn_release(struct iscsi_conn *c);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
+/* From the connection's 1 s timer: close it if a PDU has been arriving
+ * for longer than the PDU timeout.  True when it was closed. */
+bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c);
 /* Post a close (or, with lun set, an abort of tasks) to c's reactor. */
 void iscsi_conn_post_kill(struct iscsi_conn *c);
 void iscsi_conn_post_abort(struct iscsi_conn *c, uint32_t lun);

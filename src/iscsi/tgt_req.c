@@ -24,7 +24,7 @@ void iscsi_conn_nop_timer_cb(struct ev_timer *tm, void *arg)
 	struct iscsi_srv *s = c->srv;
 	uint64_t now = ev_now_ms(), idle = now - c->last_rx_ms;
 
-	if (c->state != CONN_FFP)
+	if (c->state != CONN_FFP || iscsi_conn_pdu_timed_out(c))
 		return;
 	if (c->ping_out && idle >= s->nop_timeout_ms) {
 		log_warn("iscsi: initiator %s (%s) stopped answering pings",

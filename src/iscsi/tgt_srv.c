@@ -56,6 +56,12 @@ struct iscsi_srv *iscsi_srv_create(iscsi_pick_loop_fn pick, void *pick_arg)
 	s->nop_interval_ms = 10000;
 	s->nop_timeout_ms = 30000;
 	s->login_timeout_ms = 15000;
+	s->max_per_peer = 64;
+	s->max_login = 64;
+	s->pdu_timeout_ms = 30000;
+	/* The cap is kept by portal_admit (it may evict); admit keeps the
+	 * per-address counts (max_per_peer is set again at start). */
+	sk_admit_init(&s->admit, "iscsi", 0, s->max_per_peer);
 	s->next_tsih = 1;
 	s->registry_handle = -1;
 	return s;
@@ -88,6 +94,7 @@ void iscsi_srv_release(struct iscsi_srv *s)
 		free(e);
 	}
 	pthread_mutex_destroy(&s->cfg_lock);
+	sk_admit_fini(&s->admit);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -361,6 +368,14 @@ int iscsi_srv_configure(struct iscsi_srv *s, const char *key,
 		r = parse_u32(v, 4096, 1u << 30, &n), s->max_cmd_data = r ? s->max_cmd_data : n;
 	else if (strcmp(k, "maxconndata") == 0)
 		r = parse_u32(v, 65536, UINT32_MAX, &n), s->max_conn_data = r ? s->max_conn_data : n;
+	else if (strcmp(k, "maxperpeer") == 0)
+		r = parse_u32(v, 1, 65535, &n), s->max_per_peer = r ? s->max_per_peer : n;
+	else if (strcmp(k, "maxlogin") == 0)
+		r = parse_u32(v, 1, 65535, &n), s->max_login = r ? s->max_login : n;
+	else if (strcmp(k, "pdutimeout") == 0)
+		r = parse_u32(v, 1, 3600, &n), s->pdu_timeout_ms = r ? s->pdu_timeout_ms : n * 1000;
+	else if (strcmp(k, "logintimeout") == 0)
+		r = parse_u32(v, 1, 3600, &n), s->login_timeout_ms = r ? s->login_timeout_ms : n * 1000;
 	else if (strcmp(k, "nopinterval") == 0)
 		r = parse_u32(v, 0, 3600, &n), s->nop_interval_ms = r ? s->nop_interval_ms : n * 1000;
 	else if (strcmp(k, "noptimeout") == 0)
@@ -812,15 +827,108 @@ struct accept_handoff {
 	struct ev_loop *loop;
 	int fd;
 	uint16_t tpgt;
+	uint64_t accepted_ms;
+	struct sockaddr_storage ss;
 };
 
 static void accept_on_loop(void *arg)
 {
 	struct accept_handoff *h = arg;
 
-	iscsi_conn_start(h->s, h->fd, h->loop, h->tpgt);
+	iscsi_conn_start(h->s, h->fd, h->loop, h->tpgt, &h->ss, h->accepted_ms);
 	iscsi_srv_release(h->s);
 	free(h);
+}
+
+void iscsi_srv_conn_admitted(struct iscsi_srv *s, struct iscsi_conn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	if (c->in_login)
+		s->nlogin--;
+	c->in_login = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void iscsi_srv_conn_unaccept(struct iscsi_srv *s,
+			     const struct sockaddr_storage *ss)
+{
+	pthread_mutex_lock(&s->lock);
+	s->nconns--;
+	s->nlogin--;
+	pthread_mutex_unlock(&s->lock);
+	sk_admit_leave(&s->admit, ss);
+}
+
+/*
+ * Make room for a newcomer among connections still in login, so that
+ * half-open logins can never starve sessions that are past login (those
+ * are never evicted).  The victim is the oldest connection that has not
+ * sent a single Login Request, else the oldest in login: a real initiator
+ * sends its first request at once and is through in milliseconds, so a
+ * flood of silent or stalled connections goes first.  Called under
+ * s->lock; true when a close was posted (the newcomer is let in).
+ */
+static bool login_evict(struct iscsi_srv *s, const char *peer)
+{
+	struct iscsi_conn *victim = NULL;
+	unsigned vpdus = 0;
+
+	for (struct iscsi_conn *c = s->conns; c != NULL; c = c->next) {
+		unsigned pdus = atomic_load(&c->login_pdus) ? 1 : 0;
+
+		if (!c->in_login || c->kill_posted)
+			continue;
+		if (victim == NULL || pdus < vpdus ||
+		    (pdus == vpdus && c->accepted_ms < victim->accepted_ms)) {
+			victim = c;
+			vpdus = pdus;
+		}
+	}
+	if (victim == NULL)
+		return false;
+	iscsi_conn_post_kill(victim);
+	if (!victim->kill_posted)
+		return false;
+	sk_admit_note(&s->admit, SK_ADMIT_EVICTED,
+		      "%u connections in login (--iscsi-max-login %u) or %u "
+		      "open: closing %s (in login %llu ms%s) for %s",
+		      s->nlogin, s->max_login, s->nconns, victim->peer,
+		      (unsigned long long)(ev_now_ms() - victim->accepted_ms),
+		      vpdus ? "" : ", nothing sent", peer);
+	return true;
+}
+
+/* Admit or refuse one accepted connection; true when admitted (counted
+ * in nconns and nlogin, and in admit). */
+static bool portal_admit(struct iscsi_srv *s,
+			 const struct sockaddr_storage *ss)
+{
+	char peer[64];
+	bool ok = true;
+
+	iscsi_sockaddr_format(ss, peer, sizeof(peer));
+	if (sk_admit_enter(&s->admit, ss, peer) < 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping)
+		ok = false;
+	else if ((s->nlogin >= s->max_login || s->nconns >= s->max_conns) &&
+		 !login_evict(s, peer))
+		ok = false;
+	if (ok) {
+		s->nconns++;
+		s->nlogin++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ok) {
+		sk_admit_leave(&s->admit, ss);
+		if (!s->stopping)
+			sk_admit_note(&s->admit, SK_ADMIT_REFUSED_CAP,
+				      "%s refused: %u connections open "
+				      "(--iscsi-max-connections), all past "
+				      "login", peer, s->max_conns);
+	}
+	return ok;
 }
 
 static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
@@ -830,18 +938,17 @@ static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
 	struct iscsi_srv *s = portal->srv;
 
 	for (int i = 0; i < 64; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("iscsi: accept: %s", strerror(errno));
 			return;
 		}
-		pthread_mutex_lock(&s->lock);
-		bool full = s->nconns >= s->max_conns || s->stopping;
-		pthread_mutex_unlock(&s->lock);
-		if (full) {
-			log_warn("iscsi: connection limit reached; refusing");
+		if (!portal_admit(s, &ss)) {
 			close(cfd);
 			continue;
 		}
@@ -852,16 +959,20 @@ static void portal_accept_cb(struct ev_io *io, int fd, uint32_t events,
 					       : s->main_loop;
 		if (h == NULL) {
 			close(cfd);
+			iscsi_srv_conn_unaccept(s, &ss);
 			continue;
 		}
 		h->s = s;
 		h->fd = cfd;
 		h->loop = loop;
 		h->tpgt = portal->tpgt;
+		h->ss = ss;
+		h->accepted_ms = ev_now_ms();
 		iscsi_srv_hold(s);
 		if (ev_loop_post(loop, accept_on_loop, h) < 0) {
 			iscsi_srv_release(s);
 			close(cfd);
+			iscsi_srv_conn_unaccept(s, &ss);
 			free(h);
 		}
 	}
@@ -961,6 +1072,7 @@ int iscsi_srv_start(struct iscsi_srv *s, struct ev_loop *main_loop,
 		return -1;
 	if (s->first_burst > s->max_burst)
 		s->first_burst = s->max_burst;
+	s->admit.max_per_peer = s->max_per_peer; /* no connection yet */
 	for (struct iscsi_portal *p = s->portals; p != NULL; p = p->next)
 		if (iscsi_portal_open(s, p, err, errlen) < 0) {
 			portals_close(s);

@@ -364,6 +364,60 @@ static void conn_stall_cb(struct ev_timer *t, void *arg)
 	}
 }
 
+static void conn_body_timeout(struct ev_timer *t, void *arg)
+{
+	struct nbd_conn *c = arg;
+	uint64_t age;
+
+	ev_timer_del(t);
+	c->body_timer = NULL;
+	if (!c->body_since_ms || c->state == NBD_CONN_DEAD)
+		return;
+	age = ev_now_ms() - c->body_since_ms;
+	if (age < c->body_ms) {
+		c->body_timer = ev_timer_add(c->loop, c->body_ms - age, false,
+					     conn_body_timeout, c);
+		return;
+	}
+	c->st.body_timeouts++;
+	sk_admit_note(&c->srv->admit, SK_ADMIT_TIMEOUT,
+		      "connection %llu (%s) closed: a request still "
+		      "incomplete after %u ms (--nbd-body-timeout)",
+		      (unsigned long long)c->id, c->peer, c->body_ms);
+	nbd_conn_kill(c, "request body timeout");
+}
+
+/*
+ * The admission timers' view of the connection, after each event: a
+ * request whose header or WRITE payload has started but not finished
+ * arriving starts the body clock (bytes unparsed while we pause reading
+ * are whole requests waiting for us, not the client's); a connection in
+ * transmission with nothing in flight, arriving or to send is idle, and
+ * the acceptor may evict it at the cap (server.c).
+ */
+static void conn_watch(struct nbd_conn *c)
+{
+	bool tx = c->state == NBD_CONN_TRANSMISSION;
+	bool arriving = tx && (c->rx || c->discard ||
+			       (c->in_len > c->in_off && !c->read_paused));
+	bool idle = tx && !arriving && !c->inflight &&
+		    !conn_output_pending(c);
+	uint64_t since = __atomic_load_n(&c->idle_since_ms, __ATOMIC_RELAXED);
+
+	if (!arriving) {
+		c->body_since_ms = 0;
+	} else if (!c->body_since_ms) {
+		c->body_since_ms = ev_now_ms();
+		if (!c->body_timer && c->body_ms)
+			c->body_timer = ev_timer_add(c->loop, c->body_ms,
+						     false, conn_body_timeout,
+						     c);
+	}
+	if (idle != (since != 0))
+		__atomic_store_n(&c->idle_since_ms, idle ? ev_now_ms() : 0,
+				 __ATOMIC_RELAXED);
+}
+
 /* Recompute what to wait for, resume parsing when the budget allows, and
  * close when a draining or closing connection has nothing left to do. */
 static void conn_update(struct nbd_conn *c)
@@ -416,6 +470,7 @@ static void conn_update(struct nbd_conn *c)
 		if (ev_loop_defer(c->loop, conn_read_cb, c) < 0)
 			c->read_scheduled = false;
 	}
+	conn_watch(c);
 }
 
 /* Drop sent bytes from the front of the output. */
@@ -620,6 +675,11 @@ void nbd_conn_kill(struct nbd_conn *c, const char *why)
 		ev_timer_del(c->stall_timer);
 		c->stall_timer = NULL;
 	}
+	if (c->body_timer) {
+		ev_timer_del(c->body_timer);
+		c->body_timer = NULL;
+	}
+	__atomic_store_n(&c->idle_since_ms, 0, __ATOMIC_RELAXED);
 	while ((q = c->outq)) {
 		c->outq = q->next;
 		c->inflight--;
@@ -675,6 +735,7 @@ struct nbd_conn *nbd_conn_create(struct nbd_server *s, int fd,
 	c->max_buffered = s->opts.max_buffered;
 	c->stall_ms = s->opts.stall_timeout_ms;
 	c->handshake_ms = s->opts.handshake_timeout_ms;
+	c->body_ms = s->opts.body_timeout_ms;
 	c->fd = fd;
 	c->state = NBD_CONN_HANDSHAKE;
 	c->outq_tail = &c->outq;

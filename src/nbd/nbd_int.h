@@ -18,6 +18,7 @@
 #include "nbd/handshake.h"
 #include "nbd/proto.h"
 #include "nbd/tls.h"
+#include "util/admit.h"
 
 struct ev_io;
 struct ev_timer;
@@ -55,6 +56,7 @@ struct nbd_server {
 	/* TLS, set before the first listen (nbd_server_set_tls). */
 	enum nbd_tls_mode tls_mode;
 	struct nbd_tls_creds *tls_creds;	/* NULL when OFF */
+	struct sk_admit admit;	/* per-address counts (its own lock) */
 };
 
 /* The exports the handshake sees: the disks of the bdev registry. */
@@ -129,10 +131,17 @@ struct nbd_conn {
 	uint64_t max_buffered;
 	unsigned stall_ms;
 	unsigned handshake_ms;
+	unsigned body_ms;
+	struct sockaddr_storage peer_ss; /* for the per-address count */
 
 	/* Under srv->lock. */
 	struct nbd_conn *next, **prevp;
 	bool started;		/* nbd_conn_start has run: killable */
+	bool evicting;		/* a close for a newcomer is on its way */
+	/* Written by the connection's loop, read by the acceptor (atomic):
+	 * when the connection last became idle (in transmission, nothing in
+	 * flight or arriving), 0 while it is not. */
+	uint64_t idle_since_ms;
 
 	/* Owned by the connection's loop. */
 	enum nbd_conn_state state;
@@ -141,6 +150,8 @@ struct nbd_conn {
 	uint32_t ev_mask;
 	struct ev_timer *hs_timer;
 	struct ev_timer *stall_timer;
+	struct ev_timer *body_timer;
+	uint64_t body_since_ms;	/* first byte of an incomplete request */
 	uint64_t last_progress_ms;
 	bool flush_scheduled;
 	bool reap_scheduled;

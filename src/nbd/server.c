@@ -30,6 +30,7 @@
 #include "nbd/nbd_int.h"
 #include "util/hostport.h"
 #include "util/json.h"
+#include "util/admit.h"
 
 /* ---- exports: the bdev registry ---- */
 
@@ -124,6 +125,9 @@ void nbd_server_opts_init(struct nbd_server_opts *o)
 	o->max_buffered = 64u << 20;
 	o->stall_timeout_ms = 30000;
 	o->handshake_timeout_ms = 30000;
+	o->max_conns_per_peer = 128;
+	o->idle_timeout_ms = 60000;
+	o->body_timeout_ms = 30000;
 }
 
 struct nbd_server *nbd_server_create(const struct nbd_server_opts *o)
@@ -145,6 +149,15 @@ struct nbd_server *nbd_server_create(const struct nbd_server_opts *o)
 		s->opts.stall_timeout_ms = def.stall_timeout_ms;
 	if (!s->opts.handshake_timeout_ms)
 		s->opts.handshake_timeout_ms = def.handshake_timeout_ms;
+	if (!s->opts.max_conns_per_peer)
+		s->opts.max_conns_per_peer = def.max_conns_per_peer;
+	if (!s->opts.idle_timeout_ms)
+		s->opts.idle_timeout_ms = def.idle_timeout_ms;
+	if (!s->opts.body_timeout_ms)
+		s->opts.body_timeout_ms = def.body_timeout_ms;
+	/* The cap itself is kept below (it may evict); admit keeps the
+	 * per-address counts. */
+	sk_admit_init(&s->admit, "nbd", 0, s->opts.max_conns_per_peer);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->refs = 1;
@@ -172,6 +185,7 @@ int nbd_server_set_tls(struct nbd_server *s, const struct nbd_tls_opts *o,
 static void server_free(struct nbd_server *s)
 {
 	nbd_tls_creds_free(s->tls_creds);
+	sk_admit_fini(&s->admit);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
@@ -196,6 +210,7 @@ static void stats_add(struct nbd_server_stats *a,
 	a->bytes_written += b->bytes_written;
 	a->errors += b->errors;
 	a->protocol_closes += b->protocol_closes;
+	a->body_timeouts += b->body_timeouts;
 }
 
 void nbd_server_conn_gone(struct nbd_server *s, struct nbd_conn *c)
@@ -208,6 +223,7 @@ void nbd_server_conn_gone(struct nbd_server *s, struct nbd_conn *c)
 		if (c->next)
 			c->next->prevp = c->prevp;
 		s->nconns--;
+		sk_admit_leave(&s->admit, &c->peer_ss);
 	}
 	stats_add(&s->stats, &c->st);
 	last = --s->refs == 0;
@@ -247,6 +263,87 @@ static void peer_string(const struct sockaddr_storage *ss, socklen_t len,
 	}
 }
 
+/* What to tell a reactor to close: the connection by id, so that one
+ * gone meanwhile is simply not found. */
+struct conn_evict {
+	struct nbd_server *s;
+	struct ev_loop *loop;
+	uint64_t id;
+};
+
+/* Runs on the victim's reactor, which alone frees its connections, so the
+ * entry found under the lock stays valid while it is closed.  A victim
+ * that has started a request meanwhile is left alone. */
+static void server_evict_cb(void *arg)
+{
+	struct conn_evict *e = arg;
+	struct nbd_server *s = e->s;
+	struct nbd_conn *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->conns; c; c = c->next)
+		if (c->id == e->id && c->loop == e->loop)
+			break;
+	if (c && c->state == NBD_CONN_TRANSMISSION &&
+	    __atomic_load_n(&c->idle_since_ms, __ATOMIC_RELAXED)) {
+		s->stats.evicted_idle++;
+		nbd_conn_kill(c, "idle, closed for a new connection");
+	} else if (c) {
+		c->evicting = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(e);
+	server_unref(s);
+}
+
+/*
+ * At the cap: pick the connection that has been idle longest (no request
+ * in flight, nothing arriving), if that is at least idle_timeout_ms, and
+ * have its reactor close it.  Idle connections are never closed for
+ * idleness alone -- a kernel nbd-client device or a qemu guest disk sits
+ * idle for hours -- only when their slot is needed.  Called under s->lock;
+ * true when a victim was found (the newcomer is then let in).
+ */
+static bool server_evict_idle(struct nbd_server *s, const char *peer)
+{
+	uint64_t now = ev_now_ms(), best = 0;
+	struct nbd_conn *c, *victim = NULL;
+	struct conn_evict *e;
+
+	for (c = s->conns; c; c = c->next) {
+		uint64_t since = __atomic_load_n(&c->idle_since_ms,
+						 __ATOMIC_RELAXED);
+
+		if (!c->started || c->evicting || !since ||
+		    now - since < s->opts.idle_timeout_ms)
+			continue;
+		if (!victim || since < best) {
+			victim = c;
+			best = since;
+		}
+	}
+	if (!victim)
+		return false;
+	e = malloc(sizeof(*e));
+	if (!e)
+		return false;
+	e->s = s;
+	e->loop = victim->loop;
+	e->id = victim->id;
+	if (ev_loop_post(victim->loop, server_evict_cb, e) < 0) {
+		free(e);
+		return false;
+	}
+	victim->evicting = true;
+	s->refs++;
+	sk_admit_note(&s->admit, SK_ADMIT_EVICTED,
+		      "at the cap of %u connections: closing connection %llu "
+		      "(%s, idle %llu s) for %s", s->opts.max_conns,
+		      (unsigned long long)victim->id, victim->peer,
+		      (unsigned long long)(now - best) / 1000, peer);
+	return true;
+}
+
 static void server_accept_one(struct nbd_server *s, struct nbd_listener *l,
 			      int fd, const struct sockaddr_storage *ss,
 			      socklen_t sslen)
@@ -263,15 +360,26 @@ static void server_accept_one(struct nbd_server *s, struct nbd_listener *l,
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	peer_string(ss, sslen, peer, sizeof(peer));
+	if (sk_admit_enter(&s->admit, ss, peer) < 0) {
+		pthread_mutex_lock(&s->lock);
+		s->stats.conns_refused++;
+		s->stats.refused_peer++;
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
-	full = s->nconns >= s->opts.max_conns;
+	full = s->nconns >= s->opts.max_conns && !server_evict_idle(s, peer);
 	if (full)
 		s->stats.conns_refused++;
 	id = ++s->next_id;
 	pthread_mutex_unlock(&s->lock);
 	if (full) {
-		log_warn("nbd: %s: refused, %u connections open", peer,
-			 s->opts.max_conns);
+		sk_admit_leave(&s->admit, ss);
+		sk_admit_note(&s->admit, SK_ADMIT_REFUSED_CAP,
+			      "%s refused: %u connections open (--nbd-max-"
+			      "conns), none idle for %u ms", peer,
+			      s->opts.max_conns, s->opts.idle_timeout_ms);
 		close(fd);
 		return;
 	}
@@ -279,9 +387,11 @@ static void server_accept_one(struct nbd_server *s, struct nbd_listener *l,
 				 : s->opts.accept_loop;
 	c = nbd_conn_create(s, fd, loop, peer, id);
 	if (!c) {
+		sk_admit_leave(&s->admit, ss);
 		close(fd);
 		return;
 	}
+	c->peer_ss = *ss;
 	pthread_mutex_lock(&s->lock);
 	c->next = s->conns;
 	if (c->next)
@@ -583,7 +693,8 @@ void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns)
 	fprintf(out,
 		"connections open %llu accepted %llu refused %llu "
 		"requests %llu read-bytes %llu written-bytes %llu "
-		"errors %llu protocol-closes %llu\n",
+		"errors %llu protocol-closes %llu refused-peer %llu "
+		"evicted-idle %llu body-timeouts %llu\n",
 		(unsigned long long)st.conns_open,
 		(unsigned long long)st.conns_accepted,
 		(unsigned long long)st.conns_refused,
@@ -591,7 +702,10 @@ void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns)
 		(unsigned long long)st.bytes_read,
 		(unsigned long long)st.bytes_written,
 		(unsigned long long)st.errors,
-		(unsigned long long)st.protocol_closes);
+		(unsigned long long)st.protocol_closes,
+		(unsigned long long)st.refused_peer,
+		(unsigned long long)st.evicted_idle,
+		(unsigned long long)st.body_timeouts);
 	if (!conns)
 		return;
 	pthread_mutex_lock(&s->lock);

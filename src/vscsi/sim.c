@@ -632,6 +632,12 @@ struct vscsi_sim *vscsi_sim_create(const struct vscsi_sim_params *p,
 	snprintf(s->name, sizeof(s->name), "%s",
 		 s->p.name ? s->p.name : "vscsi");
 	s->p.name = s->name;
+	{
+		char nm[40];
+
+		snprintf(nm, sizeof(nm), "%s%u", s->name, s->p.unit);
+		sk_admit_init(&s->admit, nm, 1, 0);
+	}
 	if (!s->p.openings)
 		s->p.openings = VSCSI_OPENINGS_DEFAULT;
 	if (!s->p.ccbs)
@@ -735,6 +741,7 @@ out_free_pool:
 	sim_tran_fini(&s->tran);
 	free(s->pool);
 out_free:
+	sk_admit_fini(&s->admit);
 	free(s);
 	return NULL;
 }
@@ -748,6 +755,7 @@ static void vscsi_sim_finish_destroy(void *arg)
 	cam_sim_free(s->sim, true);
 	sim_tran_fini(&s->tran);
 	free(s->pool);
+	sk_admit_fini(&s->admit);
 	free(s);
 }
 

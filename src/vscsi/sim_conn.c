@@ -31,6 +31,11 @@
 
 #include "vscsi/sim_int.h"
 
+/* The userland end's address for the admission counts: local, no port. */
+static const struct sockaddr_storage vscsi_local_peer = {
+	.ss_family = AF_UNIX,
+};
+
 #define VSCSI_RBUF_CHUNK (256u * 1024)
 #define VSCSI_RBUF_MIN_FREE (64u * 1024)
 #define VSCSI_WBUF_MIN (256u * 1024)
@@ -555,6 +560,7 @@ void vscsi_conn_close(struct vscsi_sim *s, const char *why)
 	}
 	close(s->cfd);
 	s->cfd = -1;
+	sk_admit_leave(&s->admit, &vscsi_local_peer);
 	s->cio_events = 0;
 	free(s->rbuf);
 	free(s->wbuf);
@@ -595,8 +601,8 @@ static void refuse(struct vscsi_sim *s, int fd)
 			  strerror(errno));
 	close(fd);
 	s->refused++;
-	log_info("%s%u: refused a second userland end (EBUSY)", s->name,
-		 s->p.unit);
+	sk_admit_note(&s->admit, SK_ADMIT_REFUSED_CAP,
+		      "refused a second userland end (EBUSY)");
 }
 
 int vscsi_conn_attach(struct vscsi_sim *s, int fd)
@@ -626,6 +632,7 @@ int vscsi_conn_attach(struct vscsi_sim *s, int fd)
 		return err ? err : -ENOMEM;
 	}
 	s->cio_events = EV_READ;
+	sk_admit_force(&s->admit, &vscsi_local_peer);
 	memset(s->detached, 0, sizeof(s->detached));
 	memset(&hello, 0, sizeof(hello));
 	hello.version = VSCSI_WIRE_VERSION;

@@ -16,6 +16,7 @@
 #include <scsikit/vscsi.h>
 
 #include "cam/sim_tran.h"
+#include "util/admit.h"
 #include "vscsi/vscsi_wire.h"
 
 struct ev_io;
@@ -93,6 +94,9 @@ struct vscsi_sim {
 	bool dying;		/* destroy waits for the scans */
 
 	uint64_t cmds, done, resets, errors, conns, refused;
+	/* Refusals of a second userland end, for `scsikit stats` and the
+	 * rate-limited log (docs/limits.md); the cap of one is the state. */
+	struct sk_admit admit;
 };
 
 /* sim.c */

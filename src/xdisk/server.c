@@ -13,6 +13,7 @@
  *
  * Everything runs on the server's loop; registry events are posted to it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +30,7 @@
 #include <scsikit/xdisk.h>
 
 #include "util/json.h"
+#include "util/admit.h"
 #include "xdisk/xdisk_int.h"
 
 #define XS_MAX_STATES 512 /* open transactions a client may hold */
@@ -98,6 +100,9 @@ struct xs_conn {
 	unsigned refs;		/* the link + each running request */
 	size_t buffered;	/* bytes of request buffers held */
 	bool paused;
+	bool evicting;		/* closed for a newcomer; lost comes next */
+	uint64_t accepted_ms;
+	struct sockaddr_storage peer_ss; /* for the per-address count */
 	char peer[64];
 };
 
@@ -132,6 +137,7 @@ struct xdisk_server {
 	uint64_t fenced_opens, fenced_ios;
 	bool destroying;
 	int pending_events;	/* posted registry events not yet run (atomic) */
+	struct sk_admit admit;	/* the link cap and per-address counts */
 };
 
 static void xs_conn_put(struct xs_conn *c);
@@ -707,6 +713,7 @@ static void xs_lost(struct dmsg_iocom *io, int err, void *arg)
 	log_info("xdisk server: link from %s closed", c->peer);
 	c->state = XS_LOST;
 	xs_conn_unlink(c);
+	sk_admit_leave(&c->srv->admit, &c->peer_ss);
 	c->io = NULL;
 	dmsg_iocom_destroy(io);
 	xs_conn_put(c);
@@ -717,30 +724,48 @@ static const struct dmsg_iocom_ops xs_iocom_ops = {
 	.lost = xs_lost,
 };
 
-int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
+static void xs_peer_format(const struct sockaddr_storage *ss, char *buf,
+			   size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "local");
+	}
+}
+
+/* Serve fd, already counted in srv->admit for the address in ss. */
+static int xs_conn_add(struct xdisk_server *srv, int fd,
+		       const struct sockaddr_storage *ss)
 {
 	struct dmsg_iocom_opts io_opts;
 	struct dmsg_lnk_conn body;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	struct xs_conn *c = calloc(1, sizeof(*c));
 	char name[96];
 	int one = 1;
 
 	if (!c) {
 		close(fd);
+		sk_admit_leave(&srv->admit, ss);
 		return -ENOMEM;
 	}
 	c->srv = srv;
 	c->refs = 1;
+	c->peer_ss = *ss;
+	c->accepted_ms = ev_now_ms();
 	snprintf(c->peer, sizeof(c->peer), "fd%d", fd);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-	    ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		const uint8_t *a = (const uint8_t *)&sin->sin_addr;
-
-		snprintf(c->peer, sizeof(c->peer), "%u.%u.%u.%u:%u", a[0],
-			 a[1], a[2], a[3], ntohs(sin->sin_port));
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+		xs_peer_format(ss, c->peer, sizeof(c->peer));
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	/* A link fault rule may put a relay between us and the peer. */
@@ -757,6 +782,7 @@ int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
 
 		close(fd);
 		free(c);
+		sk_admit_leave(&srv->admit, ss);
 		return -e;
 	}
 	c->next = srv->conns;
@@ -780,12 +806,55 @@ int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
 	return 0;
 }
 
+int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	/* Handed over by the owner: counted, never refused. */
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		ss.ss_family = AF_UNSPEC;
+	sk_admit_force(&srv->admit, &ss);
+	return xs_conn_add(srv, fd, &ss);
+}
+
+/*
+ * At the link cap: close the oldest link still in its LNK_CONN handshake,
+ * so that links that finished it are never starved by ones that connect
+ * and say nothing (the iocom's own timeout ends those too, later).  True
+ * when one was closed and the newcomer may come in.
+ */
+static bool xs_evict_handshake(struct xdisk_server *srv, const char *peer)
+{
+	struct xs_conn *victim = NULL;
+
+	for (struct xs_conn *c = srv->conns; c; c = c->next)
+		if (c->state == XS_HANDSHAKE && !c->evicting && c->io &&
+		    (!victim || c->accepted_ms < victim->accepted_ms))
+			victim = c;
+	if (!victim)
+		return false;
+	victim->evicting = true;
+	sk_admit_note(&srv->admit, SK_ADMIT_EVICTED,
+		      "at the cap of %u links: closing %s (in handshake %llu "
+		      "ms) for %s", srv->opts.max_conns, victim->peer,
+		      (unsigned long long)(ev_now_ms() - victim->accepted_ms),
+		      peer);
+	dmsg_iocom_fail(victim->io, -ECONNRESET);
+	return true;
+}
+
 static void xs_accept(struct ev_io *w, int fd, uint32_t events, void *arg)
 {
 	struct xdisk_server *srv = arg;
 
 	for (int i = 0; i < 16; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		char peer[64];
+		int rc;
 
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -794,7 +863,21 @@ static void xs_accept(struct ev_io *w, int fd, uint32_t events, void *arg)
 					 strerror(errno));
 			return;
 		}
-		xdisk_server_add_conn(srv, cfd);
+		xs_peer_format(&ss, peer, sizeof(peer));
+		rc = sk_admit_try(&srv->admit, &ss, peer);
+		if (rc == -EMFILE) {
+			if (xs_evict_handshake(srv, peer)) {
+				sk_admit_force(&srv->admit, &ss);
+				rc = 0;
+			} else {
+				sk_admit_refuse_cap(&srv->admit, peer);
+			}
+		}
+		if (rc < 0) {
+			close(cfd);
+			continue;
+		}
+		xs_conn_add(srv, cfd, &ss);
 	}
 }
 
@@ -875,6 +958,12 @@ struct xdisk_server *xdisk_server_create(struct ev_loop *loop,
 	srv->opts.host = NULL;
 	srv->lfd = -1;
 	srv->port = -1;
+	if (!srv->opts.max_conns)
+		srv->opts.max_conns = 256;
+	if (!srv->opts.max_conns_per_peer)
+		srv->opts.max_conns_per_peer = 32;
+	sk_admit_init(&srv->admit, "xdisk", srv->opts.max_conns,
+		      srv->opts.max_conns_per_peer);
 	srv->listen_handle = bdev_registry_listen(xs_registry_cb, srv);
 	return srv;
 }
@@ -1030,6 +1119,7 @@ void xdisk_server_destroy(struct xdisk_server *srv)
 	}
 	free(srv->fences);
 	srv->fences = NULL;
+	sk_admit_fini(&srv->admit);
 	/* Registry events already posted still point at srv: the last of
 	 * them frees it (no new ones come after unlisten). */
 	if (__atomic_load_n(&srv->pending_events, __ATOMIC_ACQUIRE) == 0)
