@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	srv->nconns++;
 	srv->nlogin++;
 	pthread_mutex_unlock(&srv->lock);
-	iscsi_conn_start(srv, sv[0], loop, &local, ev_now_ms());
+	iscsi_conn_start(srv, sv[0], loop, 1, &local, ev_now_ms());
 
 	while (off < size) {
 		size_t n = size - off < step ? size - off : step;
