@@ -681,31 +681,50 @@ static const char *const conn_state_names[] = {
 	[NBD_CONN_DEAD] = "dead",
 };
 
+/* The server's counters as "nbd list" prints them: one table for the
+ * text and the JSON form, so neither can miss one. */
+struct nbd_counter {
+	const char *text, *json;
+	uint64_t v;
+};
+#define NBD_NCOUNTERS 11
+
+static void server_counters(const struct nbd_server_stats *st,
+			    struct nbd_counter c[NBD_NCOUNTERS])
+{
+	const struct nbd_counter t[NBD_NCOUNTERS] = {
+		{ "open", "connections_open", st->conns_open },
+		{ "accepted", "accepted", st->conns_accepted },
+		{ "refused", "refused", st->conns_refused },
+		{ "requests", "requests", st->requests },
+		{ "read-bytes", "read_bytes", st->bytes_read },
+		{ "written-bytes", "written_bytes", st->bytes_written },
+		{ "errors", "errors", st->errors },
+		{ "protocol-closes", "protocol_closes", st->protocol_closes },
+		{ "refused-peer", "refused_peer", st->refused_peer },
+		{ "evicted-idle", "evicted_idle", st->evicted_idle },
+		{ "body-timeouts", "body_timeouts", st->body_timeouts },
+	};
+
+	memcpy(c, t, sizeof(t));
+}
+
 void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns)
 {
 	struct nbd_server_stats st;
+	struct nbd_counter ctr[NBD_NCOUNTERS];
 	struct nbd_conn *c;
 	unsigned i;
 
 	for (i = 0; i < s->nlis; i++)
 		fprintf(out, "listen %s\n", s->lis[i].addr);
 	nbd_server_get_stats(s, &st);
-	fprintf(out,
-		"connections open %llu accepted %llu refused %llu "
-		"requests %llu read-bytes %llu written-bytes %llu "
-		"errors %llu protocol-closes %llu refused-peer %llu "
-		"evicted-idle %llu body-timeouts %llu\n",
-		(unsigned long long)st.conns_open,
-		(unsigned long long)st.conns_accepted,
-		(unsigned long long)st.conns_refused,
-		(unsigned long long)st.requests,
-		(unsigned long long)st.bytes_read,
-		(unsigned long long)st.bytes_written,
-		(unsigned long long)st.errors,
-		(unsigned long long)st.protocol_closes,
-		(unsigned long long)st.refused_peer,
-		(unsigned long long)st.evicted_idle,
-		(unsigned long long)st.body_timeouts);
+	server_counters(&st, ctr);
+	fputs("connections", out);
+	for (i = 0; i < NBD_NCOUNTERS; i++)
+		fprintf(out, " %s %llu", ctr[i].text,
+			(unsigned long long)ctr[i].v);
+	fputc('\n', out);
 	if (!conns)
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -722,6 +741,7 @@ void nbd_server_dump(struct nbd_server *s, FILE *out, bool conns)
 void nbd_server_dump_json(struct nbd_server *s, FILE *out, bool conns)
 {
 	struct nbd_server_stats st;
+	struct nbd_counter ctr[NBD_NCOUNTERS];
 	struct nbd_conn *c;
 	unsigned i;
 
@@ -732,19 +752,11 @@ void nbd_server_dump_json(struct nbd_server *s, FILE *out, bool conns)
 		sk_json_str(out, s->lis[i].addr);
 	}
 	nbd_server_get_stats(s, &st);
-	fprintf(out,
-		"], \"connections_open\": %llu, \"accepted\": %llu, "
-		"\"refused\": %llu, \"requests\": %llu, \"read_bytes\": %llu, "
-		"\"written_bytes\": %llu, \"errors\": %llu, "
-		"\"protocol_closes\": %llu",
-		(unsigned long long)st.conns_open,
-		(unsigned long long)st.conns_accepted,
-		(unsigned long long)st.conns_refused,
-		(unsigned long long)st.requests,
-		(unsigned long long)st.bytes_read,
-		(unsigned long long)st.bytes_written,
-		(unsigned long long)st.errors,
-		(unsigned long long)st.protocol_closes);
+	server_counters(&st, ctr);
+	fputc(']', out);
+	for (i = 0; i < NBD_NCOUNTERS; i++)
+		fprintf(out, ", \"%s\": %llu", ctr[i].json,
+			(unsigned long long)ctr[i].v);
 	if (conns) {
 		fputs(", \"conns\": [", out);
 		pthread_mutex_lock(&s->lock);
