@@ -56,6 +56,7 @@
 
 #include "bdev/bdev_int.h"
 #include "bdev/file_stats.h"
+#include "bdev/nowait_backoff.h"
 
 #define FILE_MAX_XFER (4u * 1024 * 1024)
 #define FILE_OPT_XFER (128u * 1024)
@@ -69,11 +70,6 @@
  * another core while the reactor keeps the network busy (measured: 128 KiB
  * sequential reads over iSCSI lost 10-20% inline on two cores). */
 #define FILE_NOWAIT_MAX (64u * 1024)
-/* After this many inline attempts in a row found the data uncached (a
- * working set larger than memory), only one read in this many tries
- * inline, so that a cold disk does not pay a refused system call on every
- * read; one success returns to trying every read. */
-#define FILE_NOWAIT_BACKOFF 16u
 
 struct file_bdev {
 	int fd;
@@ -368,22 +364,16 @@ static bool file_read_nowait(struct file_bdev *f, struct bdev_io *io)
 	if (f->direct || io->length > FILE_NOWAIT_MAX ||
 	    __atomic_load_n(&f->no_nowait, __ATOMIC_RELAXED))
 		return false;
-	/* Racy between reactors on purpose: it is only a hint. */
-	streak = __atomic_load_n(&f->miss_streak, __ATOMIC_RELAXED);
-	if (streak >= FILE_NOWAIT_BACKOFF) {
-		__atomic_store_n(&f->miss_streak, streak + 1,
-				 __ATOMIC_RELAXED);
-		if (streak % FILE_NOWAIT_BACKOFF != 0)
-			return false;
-	}
+	/* Past a run of refusals, only now and then (nowait_backoff.h). */
+	if (!nowait_backoff_try(&f->miss_streak, &streak))
+		return false;
 	/* An atomic write in progress: the pool waits for it. */
 	if (pthread_rwlock_tryrdlock(&f->atomic_rw) != 0)
 		return false;
 	n = preadv2(f->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
 	pthread_rwlock_unlock(&f->atomic_rw);
 	if (n >= 0 && (uint64_t)n == io->length) {
-		if (streak != 0)
-			__atomic_store_n(&f->miss_streak, 0, __ATOMIC_RELAXED);
+		nowait_backoff_hit(&f->miss_streak, streak);
 		return true;
 	}
 	if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS ||
@@ -394,9 +384,7 @@ static bool file_read_nowait(struct file_bdev *f, struct bdev_io *io)
 		return false;
 	}
 	__atomic_add_fetch(&f->n_miss, 1, __ATOMIC_RELAXED);
-	if (streak < FILE_NOWAIT_BACKOFF)
-		__atomic_store_n(&f->miss_streak, streak + 1,
-				 __ATOMIC_RELAXED);
+	nowait_backoff_miss(&f->miss_streak, streak);
 	return false;
 }
 

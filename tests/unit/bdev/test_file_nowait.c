@@ -228,12 +228,24 @@ static void test_nowait_backoff(void **state)
 		assert_true(check(r, sizeof(r), i));
 	}
 	bdev_file_counts(bd, &c1);
-	/* Without the back-off: BACKOFF_N refusals.  With it: 16, then one
-	 * in 16 of the rest (a few more if something was cached). */
-	assert_true(c1.inline_misses - c0.inline_misses <= 16 + 8 + 4);
-	assert_true(c1.inline_misses - c0.inline_misses >= 16);
-	assert_int_equal(c1.pool_ios - c0.pool_ios,
-			 BACKOFF_N - (c1.inline_reads - c0.inline_reads));
+	/* The arithmetic is tested exactly in test_nowait_backoff.c; here
+	 * the kernel decides which blocks are cached (readahead, other
+	 * processes), so only what holds whatever it decides is asserted.
+	 * Every read is served once, inline or by the pool; the first 16
+	 * are always tried; each inline success restarts the count, so the
+	 * refusals are at most 16, plus the probe made at once, per success
+	 * and before the first, and one probe in 16 of the rest.  With nothing cached that is
+	 * exactly 16 + 7, instead of 128 without the back-off. */
+	{
+		uint64_t miss = c1.inline_misses - c0.inline_misses;
+		uint64_t hit = c1.inline_reads - c0.inline_reads;
+
+		assert_int_equal(c1.pool_ios - c0.pool_ios, BACKOFF_N - hit);
+		assert_true(miss + hit >= 16);
+		assert_true(miss <= 17 * (hit + 1) + BACKOFF_N / 16);
+		if (hit == 0)
+			assert_int_equal(miss, 16 + 7);
+	}
 	/* Everything is cached now: at most 16 reads until a probe, and
 	 * every read inline from then on. */
 	for (unsigned i = 0; i < 48; i++) {
