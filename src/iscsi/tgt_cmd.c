@@ -344,7 +344,8 @@ static int cmd_data_out(struct iscsi_conn *c, struct iscsi_cmd *cmd,
 		return -1;
 	}
 	cmd->exp_datasn++;
-	if (dlen > 0)
+	/* Data received in place is where it belongs already. */
+	if (dlen > 0 && data != cmd->buf + off)
 		memcpy(cmd->buf + off, data, dlen);
 	cmd->data_got += dlen;
 	if (ttt == ISCSI_RSVD_TAG) {
@@ -362,6 +363,23 @@ static int cmd_data_out(struct iscsi_conn *c, struct iscsi_cmd *cmd,
 
 static void cmd_abort(struct iscsi_conn *c, struct iscsi_cmd *cmd,
 		      struct iscsi_tmf *tmf);
+
+uint8_t *iscsi_cmd_data_out_dest(struct iscsi_conn *c, const uint8_t *bhs,
+				 uint32_t dlen, struct iscsi_cmd **held)
+{
+	struct iscsi_cmd *cmd = iscsi_cmd_find(c, iscsi_bhs_itt(bhs));
+	uint32_t off = iscsi_get32(bhs + 40);
+
+	/* The range checks of cmd_data_out: the bytes land inside the
+	 * buffer, past what was accepted so far.  The rest (DataSN, TTT,
+	 * burst) is checked when the PDU is complete, as for any other. */
+	if (cmd == NULL || cmd->state != CMD_DATA_OUT || cmd->buf == NULL ||
+	    off != cmd->data_got || (uint64_t)off + dlen > cmd->edtl)
+		return NULL;
+	cmd->refs++;
+	*held = cmd;
+	return cmd->buf + off;
+}
 
 int iscsi_cmd_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 		       const uint8_t *data, uint32_t dlen)
