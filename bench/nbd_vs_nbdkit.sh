@@ -18,7 +18,10 @@
 # Environment: SCSIKIT (default: build/scsikit beside this script),
 # BENCH_TIME seconds per run (10), BENCH_ROUNDS (2), BENCH_SIZE of the
 # backing file (1G), BENCH_DIR for the backing file (a temp dir),
-# BENCH_REACTORS for scsikit (its default when empty).
+# BENCH_REACTORS for scsikit (its default when empty), BENCH_BACKEND=file
+# (default) or mem: RAM disks on both sides (scsikit mem:, nbdkit's memory
+# plugin), which leaves the kernel's file write path out and shows the
+# protocol side's CPU per I/O alone.
 # Not a test: run it by hand, e.g.  bench/nbd_vs_nbdkit.sh
 set -euo pipefail
 
@@ -55,8 +58,9 @@ wait_for() { # $1: a test command; waits up to 10 s
 	exit 1
 }
 
-echo "backing file: $SIZE of random data in $T"
-python3 - "$T/disk.img" "$SIZE" <<'PY'
+if [ "${BENCH_BACKEND:-file}" = file ]; then
+	echo "backing file: $SIZE of random data in $T"
+	python3 - "$T/disk.img" "$SIZE" <<'PY'
 import os, sys
 units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 s = sys.argv[2]
@@ -68,18 +72,26 @@ with open(sys.argv[1], "wb") as f:
     f.flush()
     os.fsync(f.fileno())
 PY
+fi
 
+case ${BENCH_BACKEND:-file} in
+file) SK_DISK="file:$T/disk.img"; KIT_PLUGIN="file $T/disk.img" ;;
+mem) SK_DISK="mem:$SIZE"; KIT_PLUGIN="memory $SIZE" ;;
+*) echo "BENCH_BACKEND: file or mem" >&2; exit 2 ;;
+esac
 reactors=()
 [ -n "${BENCH_REACTORS:-}" ] && reactors=(--reactors "$BENCH_REACTORS")
 "$SCSIKIT" serve --ctl "$T/ctl.sock" --iscsi none --xdisk none --vscsi none \
 	"${reactors[@]}" --nbd "127.0.0.1:$SK_PORT" --nbd-unix "$T/sk.sock" \
-	--disk "bench=file:$T/disk.img" >"$T/serve.log" 2>&1 &
+	--disk "bench=$SK_DISK" >"$T/serve.log" 2>&1 &
 PIDS+=($!)
 declare -A PID=([scsikit/tcp]=$! [scsikit/unix]=$!)
-nbdkit -f -i 127.0.0.1 -p "$KIT_PORT" file "$T/disk.img" >"$T/kit-tcp.log" 2>&1 &
+# shellcheck disable=SC2086
+nbdkit -f -i 127.0.0.1 -p "$KIT_PORT" $KIT_PLUGIN >"$T/kit-tcp.log" 2>&1 &
 PIDS+=($!)
 PID[nbdkit/tcp]=$!
-nbdkit -f -U "$T/kit.sock" file "$T/disk.img" >"$T/kit-unix.log" 2>&1 &
+# shellcheck disable=SC2086
+nbdkit -f -U "$T/kit.sock" $KIT_PLUGIN >"$T/kit-unix.log" 2>&1 &
 PIDS+=($!)
 PID[nbdkit/unix]=$!
 wait_for "nbdinfo --size nbd://127.0.0.1:$SK_PORT/bench"
