@@ -680,6 +680,43 @@ static void conn_run_deferred(struct iscsi_conn *c)
 	}
 }
 
+int iscsi_conn_cmd_early(struct iscsi_conn *c, const uint8_t *bhs,
+			 const uint8_t *ahs, uint32_t dlen, uint8_t **dst,
+			 struct iscsi_cmd **held)
+{
+	/* What iscsi_conn_dispatch and conn_exec would do with the whole
+	 * PDU, for the one case that runs at once: a SCSI Command in a
+	 * normal session whose turn it is. */
+	if (c->state != CONN_FFP || c->discovery ||
+	    iscsi_bhs_opcode(bhs) != ISCSI_OP_SCSI_CMD)
+		return 0;
+	if (!iscsi_bhs_immediate(bhs)) {
+		if (iscsi_get32(bhs + 24) != c->exp_cmdsn)
+			return 0;
+		c->exp_cmdsn++;
+	}
+	sk_trace(SK_TRACE_PDU, "iscsi %s: rx %s itt=0x%x dsl=%u (data to come)",
+		 c->peer, iscsi_op_name(ISCSI_OP_SCSI_CMD), iscsi_bhs_itt(bhs),
+		 dlen);
+	c->n_cmds++;
+	*dst = iscsi_cmd_receive_begin(c, bhs, ahs, dlen, held);
+	if (*dst != NULL)
+		return 1;
+	if (c->deferred != NULL)
+		conn_run_deferred(c);
+	return -1;
+}
+
+void iscsi_conn_cmd_data_done(struct iscsi_conn *c, struct iscsi_cmd *cmd,
+			      const uint8_t *bhs, uint32_t dlen)
+{
+	iscsi_cmd_receive_end(c, cmd, bhs, dlen);
+	/* Commands that came ahead of this one wait until it has all its
+	 * data, as they would have on the buffered path. */
+	if (c->state == CONN_FFP && c->deferred != NULL)
+		conn_run_deferred(c);
+}
+
 void iscsi_conn_dispatch(struct iscsi_conn *c, const uint8_t *bhs,
 			 const uint8_t *ahs, const uint8_t *data,
 			 uint32_t dlen)

@@ -54,28 +54,45 @@ static void conn_data_digest_error(struct iscsi_conn *c, const uint8_t *bhs)
 /*
  * The PDU at bhs has its header (avail bytes of it are here, at least
  * f->hdr_len, fewer than f->total): receive its data segment in place if
- * it is a Data-Out its task wants.  Returns true when it took the avail
- * bytes.
+ * it is a Data-Out its task wants, or the immediate data of a SCSI Command
+ * whose turn has come (the command is started now, its data awaited).
+ * Returns true when it took the avail bytes.
  */
 static bool conn_drx_start(struct iscsi_conn *c, const uint8_t *bhs,
 			   const struct iscsi_pdu_frame *f, uint32_t avail)
 {
 	struct iscsi_cmd *cmd = NULL;
-	uint8_t *dst;
+	uint8_t op = iscsi_bhs_opcode(bhs);
+	uint8_t *dst = NULL;
+	uint32_t seg = f->dsl + iscsi_pad(f->dsl) + (c->ddig ? 4 : 0);
 
-	if (c->state != CONN_FFP ||
-	    iscsi_bhs_opcode(bhs) != ISCSI_OP_DATA_OUT || f->ahs_len != 0 ||
-	    f->dsl == 0)
+	if (c->state != CONN_FFP || f->dsl == 0 ||
+	    (op != ISCSI_OP_DATA_OUT && op != ISCSI_OP_SCSI_CMD) ||
+	    (op == ISCSI_OP_DATA_OUT && f->ahs_len != 0))
 		return false;
 	if (c->hdig && iscsi_digest_get(bhs + f->hdr_len - ISCSI_DIGEST_LEN) !=
 			       iscsi_digest_header(bhs, f->hdr_len -
 							       ISCSI_DIGEST_LEN))
 		return false; /* conn_parse closes once the PDU is whole */
-	dst = iscsi_cmd_data_out_dest(c, bhs, f->dsl, &cmd);
-	if (dst == NULL)
-		return false;
+	if (op == ISCSI_OP_DATA_OUT) {
+		dst = iscsi_cmd_data_out_dest(c, bhs, f->dsl, &cmd);
+		if (dst == NULL)
+			return false;
+	} else {
+		int r = iscsi_conn_cmd_early(c, bhs, bhs + ISCSI_BHS_LEN,
+					     f->dsl, &dst, &cmd);
+		if (r == 0)
+			return false;
+		if (r < 0) {
+			/* Answered (rejected, refused, failed) without its
+			 * data: drop the segment, digest and all. */
+			c->rx_skip = seg - (avail - f->hdr_len);
+			return true;
+		}
+	}
 	memcpy(c->drx_bhs, bhs, ISCSI_BHS_LEN);
 	c->drx_cmd = cmd;
+	c->drx_imm = op == ISCSI_OP_SCSI_CMD;
 	iscsi_rxseg_init(&c->drx, dst, f->dsl, iscsi_pad(f->dsl), c->ddig);
 	iscsi_rxseg_feed(&c->drx, bhs + f->hdr_len, avail - f->hdr_len);
 	return true;
@@ -91,12 +108,17 @@ static void conn_drx_finish(struct iscsi_conn *c)
 		/* The data is in the task's buffer past what it accepted:
 		 * nothing uses it, and the connection ends. */
 		conn_data_digest_error(c, c->drx_bhs);
-	} else {
-		sk_trace(SK_TRACE_PDU, "iscsi %s: rx data in place: %u bytes",
-			 c->peer, c->drx.dlen);
-		iscsi_conn_dispatch(c, c->drx_bhs, c->drx_bhs + ISCSI_BHS_LEN,
-				    c->drx.dst, c->drx.dlen);
+		iscsi_cmd_put(cmd);
+		return;
 	}
+	sk_trace(SK_TRACE_PDU, "iscsi %s: rx data in place: %u bytes", c->peer,
+		 c->drx.dlen);
+	if (c->drx_imm) {
+		iscsi_conn_cmd_data_done(c, cmd, c->drx_bhs, c->drx.dlen);
+		return;
+	}
+	iscsi_conn_dispatch(c, c->drx_bhs, c->drx_bhs + ISCSI_BHS_LEN,
+			    c->drx.dst, c->drx.dlen);
 	iscsi_cmd_put(cmd);
 }
 
@@ -109,6 +131,17 @@ static bool conn_parse(struct iscsi_conn *c)
 
 	while ((c->state == CONN_LOGIN || c->state == CONN_FFP) &&
 	       c->drx_cmd == NULL) {
+		if (c->rx_skip) {
+			uint32_t n = c->rx_len - off < c->rx_skip
+					     ? c->rx_len - off
+					     : c->rx_skip;
+			off += n;
+			c->rx_skip -= n;
+			if (c->rx_skip)
+				break;
+			any = true;
+			continue;
+		}
 		if (c->rx_len - off < ISCSI_BHS_LEN)
 			break;
 		uint8_t *bhs = c->rx + off;
@@ -228,9 +261,10 @@ void iscsi_conn_read(struct iscsi_conn *c)
 		/* What is left is the start of a PDU still arriving: its
 		 * clock starts now unless it was already incomplete before
 		 * this read (then nothing was complete in it). */
-		if (whole || (c->rx_len == 0 && c->drx_cmd == NULL))
+		bool partial = c->rx_len || c->drx_cmd || c->rx_skip;
+		if (whole || !partial)
 			c->pdu_since_ms = 0;
-		if (c->pdu_since_ms == 0 && (c->rx_len || c->drx_cmd))
+		if (c->pdu_since_ms == 0 && partial)
 			c->pdu_since_ms = c->last_rx_ms;
 		if ((size_t)n < want)
 			return;
@@ -242,7 +276,8 @@ bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c)
 	struct iscsi_srv *s = c->srv;
 
 	/* Not while we stopped reading: then the wait is ours. */
-	if (c->pdu_since_ms == 0 || (c->rx_len == 0 && c->drx_cmd == NULL) ||
+	if (c->pdu_since_ms == 0 ||
+	    (c->rx_len == 0 && c->drx_cmd == NULL && !c->rx_skip) ||
 	    c->tx_owned >= ISCSI_TX_OWNED_HIGH ||
 	    ev_now_ms() - c->pdu_since_ms < s->pdu_timeout_ms)
 		return false;

@@ -299,7 +299,7 @@ def t_data_in_place():
         # short (512 bytes).
         data = os.urandom(24576 + 512)
         itt, bhs = scsi_cmd(c, write10(64, 49), len(data), write=True)
-        c.send(bhs, data[:4096])
+        c.send(bhs, data[:4096], dribble=True)
         st, _, sense = wait_status(c, itt, data, dribble=True)
         assert st == 0, "write status %#x sense %s" % (st, sense.hex())
         itt, bhs = scsi_cmd(c, read10(64, 49), len(data), read=True)
@@ -307,6 +307,32 @@ def t_data_in_place():
         st, rd, _ = wait_status(c, itt)
         assert st == 0 and rd == data, "read back differs (in place)"
         c.s.close()
+    # Immediate data of a command answered before its data came (more
+    # than FirstBurstLength: Reject): the data is dropped, not parsed --
+    # it holds a NOP-Out header that would draw a NOP-In if it were.
+    c = full_login()
+    nop = bytearray(48)
+    nop[0] = 0x40; nop[1] = 0x80
+    nop[16:20] = struct.pack(">I", 0x7777); nop[20:24] = b"\xff" * 4
+    junk = bytes(nop) * 170 + bytes(8192 - 48 * 170)
+    itt, bhs = scsi_cmd(c, write10(100, 16), 8192, write=True)
+    c.send(bhs, junk, dribble=True)
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x3f and r[2] == 0x04, "no Reject(protocol)"
+    # The next answer must be our own ping's, not one to the junk.
+    pb = bytearray(48)
+    pb[0] = 0x40; pb[1] = 0x80
+    pb[16:20] = struct.pack(">I", 0x4242); pb[20:24] = b"\xff" * 4
+    pb[24:28] = struct.pack(">I", c.cmdsn)
+    c.send(pb)
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x20 and r[16:20] == pb[16:20], \
+        "dropped data was parsed as PDUs"
+    itt, bhs = scsi_cmd(c, write10(100, 8), 4096, write=True)
+    c.send(bhs, b"w" * 4096, dribble=True)
+    st, _, _ = wait_status(c, itt)
+    assert st == 0, "write after a dropped segment"
+    c.s.close()
     # A data digest error in a Data-Out received in place: Reject, close.
     c = full_login(True, True)
     itt, bhs = scsi_cmd(c, write10(200, 16), 8192, write=True)
