@@ -7,6 +7,10 @@
 #   iscsi-wr4k   qemu-img bench, 4 KiB writes, QD32, stride 151 blocks
 #   nbd-wr4k     fio nbd engine, 4 KiB random writes, QD32, Unix socket
 #   nbd-wr128k   fio nbd engine, 128 KiB sequential writes, QD8, Unix socket
+# and, named in AB_LOADS (space-separated; default: the four above), also
+#   iscsi-rd4k   iscsi-perf, 4 KiB random reads, QD32
+#   iscsi-rd128k iscsi-perf, 128 KiB sequential reads, QD8
+# to show that a write change costs the reads nothing.
 # Server CPU is utime+stime from /proc/PID/stat before and after each run.
 #
 # usage: bench/ab_write.sh A_SCSIKIT B_SCSIKIT [ROUNDS] [SECS] [SIZE_MIB]
@@ -93,6 +97,13 @@ one() {
 		qemu-img convert -n -W -m 8 -f raw -O raw "$T/src.img" \
 			"${URL[$2]}"
 		n=$SIZE_MIB ;;
+	iscsi-rd4k | iscsi-rd128k)
+		local args=(-m 32 -b 8 -r)
+		[ "$1" = iscsi-rd128k ] && args=(-m 8 -b 256)
+		iops=$(timeout $((SECS + 30)) iscsi-perf "${args[@]}" -t "$SECS" \
+			"${URL[$2]}" 2>&1 | tr '\r' '\n' |
+			grep -o "iops average [0-9]*" | tail -1 | awk '{print $3}')
+		n=$((iops * SECS)) ;;
 	iscsi-wr4k)
 		qemu-img bench -w -f raw -d 32 -s 4096 -S $((151 * 4096)) \
 			-c "$WR_COUNT" "${URL[$2]}" >/dev/null
@@ -117,7 +128,7 @@ one() {
 		'BEGIN { printf "%s %.2f\n", r, c / hz * (conv ? 1e3 : 1e6) / n }'
 }
 
-LOADS=(iscsi-conv iscsi-wr4k nbd-wr4k nbd-wr128k)
+read -r -a LOADS <<<"${AB_LOADS:-iscsi-conv iscsi-wr4k nbd-wr4k nbd-wr128k}"
 : >"$T/res"
 printf "%-11s %5s %3s %10s %10s\n" load round bin rate "CPU/unit"
 for r in $(seq 1 "$ROUNDS"); do
