@@ -344,7 +344,8 @@ static int cmd_data_out(struct iscsi_conn *c, struct iscsi_cmd *cmd,
 		return -1;
 	}
 	cmd->exp_datasn++;
-	if (dlen > 0)
+	/* Data received in place is where it belongs already. */
+	if (dlen > 0 && data != cmd->buf + off)
 		memcpy(cmd->buf + off, data, dlen);
 	cmd->data_got += dlen;
 	if (ttt == ISCSI_RSVD_TAG) {
@@ -362,6 +363,23 @@ static int cmd_data_out(struct iscsi_conn *c, struct iscsi_cmd *cmd,
 
 static void cmd_abort(struct iscsi_conn *c, struct iscsi_cmd *cmd,
 		      struct iscsi_tmf *tmf);
+
+uint8_t *iscsi_cmd_data_out_dest(struct iscsi_conn *c, const uint8_t *bhs,
+				 uint32_t dlen, struct iscsi_cmd **held)
+{
+	struct iscsi_cmd *cmd = iscsi_cmd_find(c, iscsi_bhs_itt(bhs));
+	uint32_t off = iscsi_get32(bhs + 40);
+
+	/* The range checks of cmd_data_out: the bytes land inside the
+	 * buffer, past what was accepted so far.  The rest (DataSN, TTT,
+	 * burst) is checked when the PDU is complete, as for any other. */
+	if (cmd == NULL || cmd->state != CMD_DATA_OUT || cmd->buf == NULL ||
+	    off != cmd->data_got || (uint64_t)off + dlen > cmd->edtl)
+		return NULL;
+	cmd->refs++;
+	*held = cmd;
+	return cmd->buf + off;
+}
 
 int iscsi_cmd_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 		       const uint8_t *data, uint32_t dlen)
@@ -422,8 +440,14 @@ static int cmd_take_cdb(struct tgt_task *task, const uint8_t *bhs,
 	return 0;
 }
 
-void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
-		       const uint8_t *ahs, const uint8_t *data, uint32_t dlen)
+/*
+ * A SCSI Command up to its immediate data: checks, the task, its buffer.
+ * Returns the command (the caller's reference) when it waits for its
+ * immediate data (cmd_immediate), or NULL when it has been answered or
+ * handed to the engine already.
+ */
+static struct iscsi_cmd *cmd_begin(struct iscsi_conn *c, const uint8_t *bhs,
+				   const uint8_t *ahs, uint32_t dlen)
 {
 	struct iscsi_srv *s = c->srv;
 	uint8_t flags = bhs[1];
@@ -434,22 +458,22 @@ void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
 
 	if (itt == ISCSI_RSVD_TAG) {
 		iscsi_conn_send_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
-		return;
+		return NULL;
 	}
 	if (iscsi_cmd_find(c, itt) != NULL) {
 		iscsi_conn_send_reject(c, bhs, ISCSI_REJECT_TASK_IN_PROGRESS);
-		return;
+		return NULL;
 	}
 	if (rd && wr) {
 		/* Bidirectional commands: no SBC command here needs them. */
 		iscsi_conn_send_reject(c, bhs, ISCSI_REJECT_CMD_NOT_SUPPORTED);
-		return;
+		return NULL;
 	}
 	if ((dlen > 0 && (!wr || !c->p.immediate_data)) || dlen > edtl ||
 	    (wr && dlen > c->p.first_burst) ||
 	    (wr && !final && c->p.initial_r2t)) {
 		iscsi_conn_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
-		return;
+		return NULL;
 	}
 	if (!rd && !wr)
 		edtl = 0;	/* no data phase whatever the length says */
@@ -457,7 +481,7 @@ void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
 	struct iscsi_cmd *cmd = cmd_alloc(c);
 	if (cmd == NULL) {
 		iscsi_conn_send_reject(c, bhs, ISCSI_REJECT_OUT_OF_RESOURCES);
-		return;
+		return NULL;
 	}
 	cmd->itt = itt;
 	cmd->cmdsn = iscsi_get32(bhs + 24);
@@ -512,26 +536,71 @@ void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
 		cmd_submit(c, cmd);
 		goto out_put;
 	}
+	cmd->state = CMD_DATA_OUT;
+	return cmd;
+out_put:
+	iscsi_cmd_put(cmd);
+	return NULL;
+}
+
+/* The immediate data of a command from cmd_begin has come (into its
+ * buffer already when data is the buffer). */
+static void cmd_immediate(struct iscsi_conn *c, struct iscsi_cmd *cmd,
+			  const uint8_t *bhs, const uint8_t *data,
+			  uint32_t dlen)
+{
 	/* Immediate data, then unsolicited Data-Out up to FirstBurstLength
 	 * unless F says none follows, then R2Ts. */
-	if (dlen > 0)
+	if (dlen > 0 && data != cmd->buf)
 		memcpy(cmd->buf, data, dlen);
 	cmd->data_got = dlen;
-	cmd->state = CMD_DATA_OUT;
 	cmd->exp_datasn = 0;
-	if (final) {
+	if (bhs[1] & ISCSI_FLAG_FINAL) {
 		cmd_unsol_end(cmd);
 	} else {
 		uint32_t fb = c->p.first_burst;
-		cmd->unsol_end = edtl < fb ? edtl : fb;
+		cmd->unsol_end = cmd->edtl < fb ? cmd->edtl : fb;
 		cmd->seq_end = cmd->unsol_end;
 		if (cmd->data_got >= cmd->unsol_end)
 			cmd_unsol_end(cmd);
 	}
 	cmd_write_progress(c, cmd);
-out_put:
+}
+
+void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
+		       const uint8_t *ahs, const uint8_t *data, uint32_t dlen)
+{
+	struct iscsi_cmd *cmd = cmd_begin(c, bhs, ahs, dlen);
+
+	if (cmd == NULL)
+		return;
+	cmd_immediate(c, cmd, bhs, data, dlen);
 	iscsi_cmd_put(cmd);
 }
+
+uint8_t *iscsi_cmd_receive_begin(struct iscsi_conn *c, const uint8_t *bhs,
+				 const uint8_t *ahs, uint32_t dlen,
+				 struct iscsi_cmd **held)
+{
+	struct iscsi_cmd *cmd = cmd_begin(c, bhs, ahs, dlen);
+
+	if (cmd == NULL)
+		return NULL;
+	*held = cmd;
+	return cmd->buf;
+}
+
+void iscsi_cmd_receive_end(struct iscsi_conn *c, struct iscsi_cmd *cmd,
+			   const uint8_t *bhs, uint32_t dlen)
+{
+	/* Unless something dropped the task meanwhile (an abort posted from
+	 * another session's LUN reset): then the data goes with it. */
+	if (cmd->state == CMD_DATA_OUT && !cmd->aborted &&
+	    iscsi_cmd_find(c, cmd->itt) == cmd)
+		cmd_immediate(c, cmd, bhs, cmd->buf, dlen);
+	iscsi_cmd_put(cmd);
+}
+
 
 /* ---- task management ------------------------------------------------------ */
 

@@ -30,9 +30,6 @@
 
 /* PDUs written per writev (each takes up to three iovecs). */
 #define TX_BATCH 128
-/* Stop reading while this much reply data waits to be written, so a peer
- * that sends but never reads cannot grow our memory. */
-#define TX_OWNED_HIGH (8u << 20)
 #define TX_FREE_MAX 64
 
 /* The server's lookup, answering with the portal group of the portal
@@ -235,7 +232,7 @@ static void conn_flush(struct iscsi_conn *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	uint32_t ev = c->txq != NULL ? EV_WRITE : 0;
-	if (c->state != CONN_LOGOUT && c->tx_owned < TX_OWNED_HIGH)
+	if (c->state != CONN_LOGOUT && c->tx_owned < ISCSI_TX_OWNED_HIGH)
 		ev |= EV_READ;
 	conn_set_events(c, ev);
 }
@@ -402,6 +399,10 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 		iscsi_login_free(c->login);
 		free(c->login);
 		c->login = NULL;
+	}
+	if (c->drx_cmd != NULL) {
+		iscsi_cmd_put(c->drx_cmd);
+		c->drx_cmd = NULL;
 	}
 	iscsi_cmd_conn_closed(c);
 	while (c->tmfs != NULL) {
@@ -679,9 +680,46 @@ static void conn_run_deferred(struct iscsi_conn *c)
 	}
 }
 
-static void conn_dispatch(struct iscsi_conn *c, const uint8_t *bhs,
-			  const uint8_t *ahs, const uint8_t *data,
-			  uint32_t dlen)
+int iscsi_conn_cmd_early(struct iscsi_conn *c, const uint8_t *bhs,
+			 const uint8_t *ahs, uint32_t dlen, uint8_t **dst,
+			 struct iscsi_cmd **held)
+{
+	/* What iscsi_conn_dispatch and conn_exec would do with the whole
+	 * PDU, for the one case that runs at once: a SCSI Command in a
+	 * normal session whose turn it is. */
+	if (c->state != CONN_FFP || c->discovery ||
+	    iscsi_bhs_opcode(bhs) != ISCSI_OP_SCSI_CMD)
+		return 0;
+	if (!iscsi_bhs_immediate(bhs)) {
+		if (iscsi_get32(bhs + 24) != c->exp_cmdsn)
+			return 0;
+		c->exp_cmdsn++;
+	}
+	sk_trace(SK_TRACE_PDU, "iscsi %s: rx %s itt=0x%x dsl=%u (data to come)",
+		 c->peer, iscsi_op_name(ISCSI_OP_SCSI_CMD), iscsi_bhs_itt(bhs),
+		 dlen);
+	c->n_cmds++;
+	*dst = iscsi_cmd_receive_begin(c, bhs, ahs, dlen, held);
+	if (*dst != NULL)
+		return 1;
+	if (c->deferred != NULL)
+		conn_run_deferred(c);
+	return -1;
+}
+
+void iscsi_conn_cmd_data_done(struct iscsi_conn *c, struct iscsi_cmd *cmd,
+			      const uint8_t *bhs, uint32_t dlen)
+{
+	iscsi_cmd_receive_end(c, cmd, bhs, dlen);
+	/* Commands that came ahead of this one wait until it has all its
+	 * data, as they would have on the buffered path. */
+	if (c->state == CONN_FFP && c->deferred != NULL)
+		conn_run_deferred(c);
+}
+
+void iscsi_conn_dispatch(struct iscsi_conn *c, const uint8_t *bhs,
+			 const uint8_t *ahs, const uint8_t *data,
+			 uint32_t dlen)
 {
 	uint8_t op = iscsi_bhs_opcode(bhs);
 
@@ -755,128 +793,6 @@ static void conn_dispatch(struct iscsi_conn *c, const uint8_t *bhs,
 		  c->peer, iscsi_op_name(op), sn, c->exp_cmdsn, c->max_cmdsn);
 }
 
-/* ---- receive ------------------------------------------------------------- */
-
-/* Parse every complete PDU in the receive buffer. */
-static void conn_parse(struct iscsi_conn *c)
-{
-	uint32_t off = 0;
-
-	while (c->state == CONN_LOGIN || c->state == CONN_FFP) {
-		if (c->rx_len - off < ISCSI_BHS_LEN)
-			break;
-		uint8_t *bhs = c->rx + off;
-		struct iscsi_pdu_frame f;
-		if (iscsi_pdu_frame(bhs, c->hdig, c->ddig, c->p.max_recv_dsl,
-				    &f) < 0) {
-			log_warn("iscsi %s: %s with data segment %u beyond "
-				 "MaxRecvDataSegmentLength %u", c->peer,
-				 iscsi_op_name(iscsi_bhs_opcode(bhs)),
-				 iscsi_bhs_dsl(bhs), c->p.max_recv_dsl);
-			iscsi_conn_close(c, "PDU too long");
-			return;
-		}
-		if (c->rx_len - off < f.total)
-			break;
-		if (c->hdig) {
-			uint32_t want = iscsi_digest_header(bhs,
-							    f.hdr_len - 4);
-			if (iscsi_digest_get(bhs + f.hdr_len - 4) != want) {
-				/* The length fields cannot be trusted
-				 * either: resynchronizing is impossible. */
-				iscsi_conn_close(c, "header digest error");
-				return;
-			}
-		}
-		uint8_t *data = bhs + f.data_off;
-		if (c->ddig && f.dsl > 0) {
-			uint32_t padded = f.dsl + iscsi_pad(f.dsl);
-			uint32_t crc = sk_crc32c(0, data, padded);
-			if (iscsi_digest_get(data + padded) != crc) {
-				log_warn("iscsi %s: data digest error on %s",
-					 c->peer,
-					 iscsi_op_name(iscsi_bhs_opcode(bhs)));
-				/* ERL 0: reject, then end the connection,
-				 * since the command it belonged to cannot
-				 * be recovered. */
-				iscsi_conn_send_reject(c, bhs,
-						       ISCSI_REJECT_DATA_DIGEST);
-				if (c->txq != NULL) {
-					struct iscsi_tx *t = c->txq;
-					while (t->next != NULL)
-						t = t->next;
-					t->close_after = true;
-				}
-				c->state = CONN_LOGOUT;
-				break;
-			}
-		}
-		conn_dispatch(c, bhs, bhs + ISCSI_BHS_LEN, data, f.dsl);
-		off += f.total;
-	}
-	if (c->state == CONN_CLOSED)
-		return;
-	if (off > 0) {
-		memmove(c->rx, c->rx + off, c->rx_len - off);
-		c->rx_len -= off;
-	}
-}
-
-static void conn_read(struct iscsi_conn *c)
-{
-	for (int rounds = 0; rounds < 16; rounds++) {
-		if (c->state != CONN_LOGIN && c->state != CONN_FFP)
-			return;
-		if (c->tx_owned >= TX_OWNED_HIGH)
-			return;	/* the peer is not reading: wait for it */
-		uint32_t space = c->rx_cap - c->rx_len;
-		if (space == 0) {
-			iscsi_conn_close(c, "receive buffer stuck");
-			return;
-		}
-		ssize_t n = read(c->fd, c->rx + c->rx_len, space);
-		if (n == 0) {
-			iscsi_conn_close(c, "closed by the initiator");
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				iscsi_conn_close(c, strerror(errno));
-			return;
-		}
-		c->rx_len += (uint32_t)n;
-		c->n_rx_bytes += (uint64_t)n;
-		c->last_rx_ms = ev_now_ms();
-		conn_parse(c);
-		/* What is left is the start of a PDU still arriving. */
-		if (c->rx_len == 0)
-			c->pdu_since_ms = 0;
-		else if (c->pdu_since_ms == 0)
-			c->pdu_since_ms = c->last_rx_ms;
-		if ((uint32_t)n < space)
-			return;
-	}
-}
-
-bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c)
-{
-	struct iscsi_srv *s = c->srv;
-
-	/* Not while we stopped reading: then the wait is ours. */
-	if (c->pdu_since_ms == 0 || c->rx_len == 0 ||
-	    c->tx_owned >= TX_OWNED_HIGH ||
-	    ev_now_ms() - c->pdu_since_ms < s->pdu_timeout_ms)
-		return false;
-	sk_admit_note(&s->admit, SK_ADMIT_TIMEOUT,
-		      "%s: a PDU still incomplete after %u s "
-		      "(--iscsi-pdu-timeout); closing", c->peer,
-		      s->pdu_timeout_ms / 1000);
-	iscsi_conn_close(c, "PDU incomplete too long");
-	return true;
-}
-
 static void conn_io_cb(struct ev_io *io, int fd, uint32_t events, void *arg)
 {
 	struct iscsi_conn *c = arg;
@@ -886,7 +802,7 @@ static void conn_io_cb(struct ev_io *io, int fd, uint32_t events, void *arg)
 		iscsi_conn_close(c, "socket error");
 	} else {
 		if (events & (EV_READ | EV_ERROR))
-			conn_read(c);
+			iscsi_conn_read(c);
 		if (c->state != CONN_CLOSED)
 			conn_flush(c);
 	}

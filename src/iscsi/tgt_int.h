@@ -28,6 +28,7 @@
 #include "iscsi/login.h"
 #include "iscsi/params.h"
 #include "iscsi/pdu.h"
+#include "iscsi/rxseg.h"
 #include "util/admit.h"
 
 struct ev_io;
@@ -208,6 +209,9 @@ struct iscsi_deferred {
 };
 
 #define ISCSI_ITT_HASH 256
+/* Stop reading while this much reply data waits to be written, so a peer
+ * that sends but never reads cannot grow our memory. */
+#define ISCSI_TX_OWNED_HIGH (8u << 20)
 
 struct iscsi_conn {
 	struct iscsi_srv *srv;
@@ -237,6 +241,13 @@ struct iscsi_conn {
 	/* Receive. */
 	uint8_t *rx;
 	uint32_t rx_len, rx_cap;
+	/* A Data-Out or immediate data segment arriving straight into its
+	 * command's buffer (tgt_rx.c); drx_cmd is held, NULL when none. */
+	struct iscsi_cmd *drx_cmd;
+	struct iscsi_rxseg drx;
+	uint8_t drx_bhs[ISCSI_BHS_LEN];
+	bool drx_imm;		/* immediate data (else a Data-Out) */
+	uint32_t rx_skip;	/* data of a command answered early: drop */
 
 	/* Transmit. */
 	struct iscsi_tx *txq, **txq_tail;
@@ -368,6 +379,23 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why);
 /* From the connection's 1 s timer: close it if a PDU has been arriving
  * for longer than the PDU timeout.  True when it was closed. */
 bool iscsi_conn_pdu_timed_out(struct iscsi_conn *c);
+/* tgt_rx.c: read and parse what the socket has. */
+void iscsi_conn_read(struct iscsi_conn *c);
+/* tgt_conn.c: one complete PDU (digests checked). */
+void iscsi_conn_dispatch(struct iscsi_conn *c, const uint8_t *bhs,
+			 const uint8_t *ahs, const uint8_t *data,
+			 uint32_t dlen);
+/* tgt_conn.c: a SCSI Command whose header has arrived (digest checked)
+ * and whose dlen bytes of immediate data have not.  When its CmdSN turn
+ * has come it is started now: 1 with *dst the place for its data and the
+ * command held in *held (iscsi_conn_cmd_data_done once it is there), -1
+ * when it has been answered already (its data is to be dropped); 0 when
+ * it is not its turn (the buffered path takes the whole PDU later). */
+int iscsi_conn_cmd_early(struct iscsi_conn *c, const uint8_t *bhs,
+			 const uint8_t *ahs, uint32_t dlen, uint8_t **dst,
+			 struct iscsi_cmd **held);
+void iscsi_conn_cmd_data_done(struct iscsi_conn *c, struct iscsi_cmd *cmd,
+			      const uint8_t *bhs, uint32_t dlen);
 /* Post a close (or, with lun set, an abort of tasks) to c's reactor. */
 void iscsi_conn_post_kill(struct iscsi_conn *c);
 void iscsi_conn_post_abort(struct iscsi_conn *c, uint32_t lun);
@@ -403,6 +431,23 @@ void iscsi_cmd_receive(struct iscsi_conn *c, const uint8_t *bhs,
  * (the caller answers with a Reject). */
 int iscsi_cmd_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 		       const uint8_t *data, uint32_t dlen);
+/* A SCSI Command whose immediate data is still arriving, in two halves:
+ * begin does all but take the data and returns where it goes (the
+ * command's buffer, the command held in *held), or NULL when the command
+ * has been answered already; end takes the data once it is there and
+ * puts the command. */
+uint8_t *iscsi_cmd_receive_begin(struct iscsi_conn *c, const uint8_t *bhs,
+				 const uint8_t *ahs, uint32_t dlen,
+				 struct iscsi_cmd **held);
+void iscsi_cmd_receive_end(struct iscsi_conn *c, struct iscsi_cmd *cmd,
+			   const uint8_t *bhs, uint32_t dlen);
+/* Where the data segment of a Data-Out PDU goes when it would be accepted
+ * at its place in the sequence: the command's buffer at the PDU's offset,
+ * with the command held in *held (the caller puts it).  NULL when the
+ * data is not wanted there (no such task, out of order, out of range):
+ * then the PDU takes the ordinary path. */
+uint8_t *iscsi_cmd_data_out_dest(struct iscsi_conn *c, const uint8_t *bhs,
+				 uint32_t dlen, struct iscsi_cmd **held);
 void iscsi_cmd_tmf(struct iscsi_conn *c, const uint8_t *bhs);
 /* Abort every task of c on lun (UINT32_MAX: all); tasks not yet
  * submitted are dropped, submitted ones aborted; tmf (may be NULL) waits

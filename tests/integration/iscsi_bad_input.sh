@@ -6,7 +6,11 @@
 # initiator that stops answering pings, Text SendTargets and TMFs for
 # missing tasks.  Each case expects the RFC's answer (Reject, response,
 # silence) or a clean close of that connection only; the daemon must stay
-# up and serve a normal client afterwards.
+# up and serve a normal client afterwards.  Data-Out PDUs are also sent
+# dribbled (header first, then the data in odd pieces, with pauses), so
+# the target receives their data in place, straight into the command's
+# buffer: that path must keep the data, the digests and the sequence
+# checks exactly as the buffered one.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sk_init
@@ -56,7 +60,7 @@ class Conn:
         self.statsn = 0
         self.itt = 1
 
-    def send(self, bhs, data=b"", bad_hd=False, bad_dd=False):
+    def send(self, bhs, data=b"", bad_hd=False, bad_dd=False, dribble=False):
         bhs = bytearray(bhs)
         bhs[5:8] = struct.pack(">I", len(data))[1:]
         out = bytes(bhs)
@@ -68,7 +72,23 @@ class Conn:
             out += d
             if self.dd:
                 out += struct.pack("<I", crc32c(d) ^ (1 if bad_dd else 0))
-        self.s.sendall(out)
+        if not dribble:
+            self.s.sendall(out)
+            return
+        # The header alone, then pieces of 1, 7, 1000, 3, ... bytes, each
+        # its own segment: the target sees a header whose data is still
+        # on its way, and reads that cut anywhere (also inside the pad
+        # and the digest).
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        hl = 48 + (4 if self.hd else 0)
+        self.s.sendall(out[:hl])
+        pos, sizes, i = hl, (1, 7, 1000, 3, 2500, 5, 2), 0
+        while pos < len(out):
+            time.sleep(0.01)
+            n = sizes[i % len(sizes)]
+            self.s.sendall(out[pos:pos + n])
+            pos += n
+            i += 1
 
     def recvn(self, n):
         b = b""
@@ -169,8 +189,9 @@ def scsi_cmd(c, cdb, edtl, read=False, write=False, data=b"", imm=False,
         c.cmdsn += 1
     return itt, bhs
 
-def wait_status(c, itt, wdata=b""):
-    """Serve R2Ts from wdata, gather Data-In; return (status, data, sense)."""
+def wait_status(c, itt, wdata=b"", dribble=False, bad_dd_at=None):
+    """Serve R2Ts from wdata, gather Data-In; return (status, data, sense).
+    With bad_dd_at, the Data-Out at that offset carries a bad digest."""
     rd = bytearray()
     while True:
         r, d = c.recv()
@@ -192,7 +213,10 @@ def wait_status(c, itt, wdata=b""):
                 bhs[20:24] = ttt
                 bhs[36:40] = struct.pack(">I", sn)
                 bhs[40:44] = struct.pack(">I", off)
-                c.send(bhs, wdata[off:off + n])
+                c.send(bhs, wdata[off:off + n], dribble=dribble,
+                       bad_dd=off == bad_dd_at)
+                if off == bad_dd_at:
+                    return None, b"", b""
                 off += n; ln -= n; sn += 1
         elif op == 0x25:        # Data-In
             off = struct.unpack(">I", r[40:44])[0]
@@ -266,6 +290,72 @@ def t_digests_r2t():
         st, rd, _ = wait_status(c, itt)
         assert st == 0 and rd == data[:512]
         c.s.close()
+
+def t_data_in_place():
+    for hd, dd in ((False, False), (True, True), (False, True)):
+        c = full_login(hd, dd)
+        # 4096 bytes immediate, then R2Ts for 8192-byte bursts whose
+        # Data-Outs arrive in pieces; 1 extra block makes the last one
+        # short (512 bytes).
+        data = os.urandom(24576 + 512)
+        itt, bhs = scsi_cmd(c, write10(64, 49), len(data), write=True)
+        c.send(bhs, data[:4096], dribble=True)
+        st, _, sense = wait_status(c, itt, data, dribble=True)
+        assert st == 0, "write status %#x sense %s" % (st, sense.hex())
+        itt, bhs = scsi_cmd(c, read10(64, 49), len(data), read=True)
+        c.send(bhs)
+        st, rd, _ = wait_status(c, itt)
+        assert st == 0 and rd == data, "read back differs (in place)"
+        c.s.close()
+    # Immediate data of a command answered before its data came (more
+    # than FirstBurstLength: Reject): the data is dropped, not parsed --
+    # it holds a NOP-Out header that would draw a NOP-In if it were.
+    c = full_login()
+    nop = bytearray(48)
+    nop[0] = 0x40; nop[1] = 0x80
+    nop[16:20] = struct.pack(">I", 0x7777); nop[20:24] = b"\xff" * 4
+    junk = bytes(nop) * 170 + bytes(8192 - 48 * 170)
+    itt, bhs = scsi_cmd(c, write10(100, 16), 8192, write=True)
+    c.send(bhs, junk, dribble=True)
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x3f and r[2] == 0x04, "no Reject(protocol)"
+    # The next answer must be our own ping's, not one to the junk.
+    pb = bytearray(48)
+    pb[0] = 0x40; pb[1] = 0x80
+    pb[16:20] = struct.pack(">I", 0x4242); pb[20:24] = b"\xff" * 4
+    pb[24:28] = struct.pack(">I", c.cmdsn)
+    c.send(pb)
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x20 and r[16:20] == pb[16:20], \
+        "dropped data was parsed as PDUs"
+    itt, bhs = scsi_cmd(c, write10(100, 8), 4096, write=True)
+    c.send(bhs, b"w" * 4096, dribble=True)
+    st, _, _ = wait_status(c, itt)
+    assert st == 0, "write after a dropped segment"
+    c.s.close()
+    # A data digest error in a Data-Out received in place: Reject, close.
+    c = full_login(True, True)
+    itt, bhs = scsi_cmd(c, write10(200, 16), 8192, write=True)
+    c.send(bhs, b"")
+    st, _, _ = wait_status(c, itt, b"y" * 8192, dribble=True, bad_dd_at=0)
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x3f and r[2] == 0x02, "no Reject(digest)"
+    assert c.closed_within(5), "connection not closed after digest error"
+    # A Data-Out beyond the task's length, dribbled: not taken in place;
+    # the ordinary checks reject it.
+    c = full_login()
+    itt, bhs = scsi_cmd(c, write10(300, 8), 4096, write=True)
+    c.send(bhs, b"")
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x31, "no R2T"
+    ob = bytearray(48)
+    ob[0] = 0x05; ob[1] = 0x80
+    ob[16:20] = struct.pack(">I", itt); ob[20:24] = r[20:24]
+    ob[40:44] = struct.pack(">I", 0)
+    c.send(ob, b"z" * 8192, dribble=True)
+    r, d = c.recv()
+    assert r[0] & 0x3f == 0x3f, "no Reject for an oversized Data-Out"
+    c.s.close()
 
 def t_unknown_opcode():
     c = full_login()
@@ -402,6 +492,7 @@ def t_text_tmf():
     assert c.closed_within(5)
 
 case("digests + R2T + residual", t_digests_r2t)
+case("Data-Out received in place", t_data_in_place)
 case("unknown opcode -> Reject", t_unknown_opcode)
 case("CmdSN window", t_cmdsn_window)
 case("data digest error", t_data_digest_error)
