@@ -84,7 +84,7 @@ const struct cli_opt serve_opts[] = {
 	  "log to syslog instead of stderr" },
 	{ "help", 'h', CLI_FLAG, SO_HELP, NULL, 0, 0, "this text" },
 	SO_FE("iscsi"), SO_FE("nbd"), SO_FE("xdisk"), SO_FE("cam"),
-	SO_FE("vscsi"), SO_FE("import"), SO_FE("alua"),
+	SO_FE("vscsi"), SO_FE("import"), SO_FE("alua"), SO_FE("ha"),
 	{ NULL },
 };
 
