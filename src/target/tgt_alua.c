@@ -347,9 +347,7 @@ static int pr_reload(uint64_t naa)
 
 	n = tgt_luns_collect(naa != 0, naa, luns, TGT_MAX_LUNS);
 	for (i = 0; i < n; i++) {
-		pthread_mutex_lock(&luns[i]->lock);
-		r = tgt_pr_store_load(luns[i]);
-		pthread_mutex_unlock(&luns[i]->lock);
+		r = tgt_pr_store_refresh(luns[i]);
 		if (r < 0 && rc == 0)
 			rc = r;
 		tgt_lun_release(luns[i]);

@@ -476,6 +476,9 @@ const struct tgt_ha_ops *tgt_ha_ops_get(void **arg);
  * it; NULL if no memory); publish the state, or on failure put the
  * snapshot back (0 or -errno: -EAGAIN when another daemon changed it). */
 int tgt_pr_store_load(struct tgt_lun *lun);
+/* The same without lun->lock held (it is taken only to apply a newer
+ * state than lun has): for refreshes outside PR commands. */
+int tgt_pr_store_refresh(struct tgt_lun *lun);
 void *tgt_pr_store_snapshot(struct tgt_lun *lun, size_t *len);
 int tgt_pr_store_publish(struct tgt_lun *lun, void *snap, size_t snap_len);
 /* tgt_alua.c: tell the other daemons that lun was reset. */
