@@ -173,8 +173,10 @@ static void ha_stop(void *arg)
 		/* Each call is bounded by the RADOS timeouts. */
 		while (atomic_load(&ha->users) > 0)
 			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
-		/* Tell the peers now rather than after a lease. */
-		for (unsigned i = 0; i < ha->ng; i++) {
+		/* Tell the peers now rather than after a lease (unless the
+		 * cluster is not answering: then stopping would wait). */
+		for (unsigned i = 0; i < ha->ng && !atomic_load(&ha->down);
+		     i++) {
 			char key[32];
 
 			if (ha->g[i].peer)
