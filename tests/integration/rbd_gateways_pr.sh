@@ -12,7 +12,9 @@
 #    A reports its group in its stored state again;
 #  - the cluster's OSD killed: a PR command answers NOT READY, LOGICAL UNIT
 #    COMMUNICATION FAILURE within the RADOS timeout, and `ha status` says
-#    the cluster is unreachable.
+#    the cluster is unreachable;
+#  - a gateway refuses to start (exit 1, with the reason) on a pool that
+#    does not exist, and on a cluster that does not answer.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/ceph.sh"
@@ -28,6 +30,19 @@ ceph_rbd create --size 64M img
 FO_DISK="lu=rbd:rbd/img,conf=$CEPH_CONF,timeout=10,serial=rbd-pr-1,wwn=naa.6001405abc0000c1"
 . "$(dirname "$0")/lib/failover.sh"
 HA=(--ha-rados rbd/scsikit.img --ha-conf "$CEPH_CONF")
+
+# refused_start WHY OPTIONS...: the daemon must exit 1 at start-up.
+refused_start() {
+	local why=$1 rc=0
+	shift
+	timeout 60 "$SCSIKIT" serve --ctl "$T/bad.sock" --no-default-disk \
+		--nbd none --xdisk none --iscsi none "$@" >"$T/bad.log" 2>&1 ||
+		rc=$?
+	[ "$rc" = 1 ] || { cat "$T/bad.log" >&2;
+		fail "start with $why: exit $rc, not 1"; }
+	echo "refused with $why: $(grep -m1 'ha:' "$T/bad.log")"
+}
+refused_start "no such pool" --ha-rados nopool/x --ha-conf "$CEPH_CONF"
 fo_gateway A "$PA" 1 --alua-group 1:ao:1 --alua-peer 2:an:2 "${HA[@]}"
 fo_gateway B "$PB" 2 --alua-group 2:an:2 --alua-peer 1:ao:1 "${HA[@]}"
 
@@ -164,4 +179,5 @@ for i in $(seq 1 100); do
 done
 "$SCSIKIT" ctl --socket "$T/A.sock" ha status | grep -q unreachable ||
 	fail "ha status does not say the cluster is unreachable"
+refused_start "the cluster down" "${HA[@]}"
 echo "rbd gateways PR: ok"
