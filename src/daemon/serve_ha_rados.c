@@ -355,7 +355,7 @@ static void watch_cb(void *arg, uint64_t notify_id, uint64_t cookie,
 	char p[PAYLOAD_MAX + 1];
 
 	/* Our own notifies come back too: what they say is done here. */
-	if (notifier != ha->instance && len <= PAYLOAD_MAX) {
+	if (notifier != ha->instance && len > 0 && len <= PAYLOAD_MAX) {
 		memcpy(p, data, len);
 		p[len] = '\0';
 		event_in(ha, p);
@@ -393,8 +393,7 @@ static int watch_start(struct serve_ha *ha)
 
 /* ---- the heartbeat / refresh round ---- */
 
-/* Write this daemon's heartbeats, and the stored state of a local group
- * that has none yet (the options are the initial state). */
+/* Write this daemon's heartbeats: one xattr per group of its own. */
 static int beat(struct serve_ha *ha, const struct tgt_alua_group_info *gi,
 		unsigned n)
 {
