@@ -531,6 +531,7 @@ void ha_round_run(struct serve_ha *ha)
 	for (i = 0; i < n; i++) {
 		struct ha_group *g = group_get(ha, gi[i].id);
 		enum tgt_alua_state want;
+		bool was_dead;
 
 		if (g == NULL)
 			continue;
@@ -552,9 +553,10 @@ void ha_round_run(struct serve_ha *ha)
 					g->has_stored = false;
 			}
 		}
+		was_dead = g->dead;
 		g->dead = g->peer && now - g->hb_ms >= ha->lease_ms;
 		want = g->dead ? TGT_ALUA_UNAVAILABLE : g->stored;
-		if (g->has_eff && g->eff != want && g->peer)
+		if (g->dead != was_dead)
 			log_warn("ha: gateway of group %u %s", g->id,
 				 g->dead ? "silent: reported unavailable" :
 					   "is back");
