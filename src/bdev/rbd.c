@@ -20,7 +20,8 @@
  * which the SCSI target answers NOT READY, LOGICAL UNIT COMMUNICATION
  * FAILURE and NBD as an I/O error.  Connecting and opening are
  * synchronous (bdev_create_spec is), so adding an rbd disk blocks the
- * thread that adds it for at most about twice the timeout.
+ * thread that adds it for at most about twice the timeout; closing is
+ * done on a thread of its own (rbd_destroy).
  *
  * Resize.  rbd_update_watch tells us when the image header changes (a
  * resize by `rbd resize`, by another client); the callback runs on a
@@ -38,9 +39,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <scsikit/log.h>
 
@@ -70,6 +73,13 @@ struct rbd_bdev {
 	unsigned jobs;		/* size jobs queued or running */
 	bool job_queued;	/* one queued that has not started yet */
 	bool closing;		/* destroy has begun: queue no more */
+
+	/* Block status (rbd_map_*): one bit per object, set when the object
+	 * may hold data; NULL when the image has no usable fast-diff. */
+	uint64_t *map;
+	uint64_t map_objs;	/* objects the map covers */
+	unsigned obj_shift;	/* log2 of the object size */
+	uint64_t write_gen;	/* atomic: data writes submitted */
 };
 
 /* io->priv[0]: what to do when librbd completes the current step. */
@@ -77,6 +87,126 @@ enum {
 	RBD_STEP_DONE = 0,
 	RBD_STEP_FLUSH = 1,	/* FUA: the write is done, now flush */
 };
+/* io->priv[1]: for a deallocating discard or write-zeroes, write_gen when
+ * it was submitted. */
+
+/* ---- block status ----
+ *
+ * NBD block status and GET LBA STATUS are synchronous questions asked on a
+ * reactor, and the object map lives in the cluster; so the answer comes
+ * from a map of our own, at object granularity: loaded at open from the
+ * image's object map (rbd_diff_iterate2, whole objects, which needs
+ * fast-diff), then kept by this gateway's own I/O.  A write marks its
+ * objects before it is sent (a racing question sees data: safe); a
+ * deallocating discard or write-zeroes unmarks the objects it covered
+ * whole, once done, and only if no write was submitted meanwhile.  Data
+ * written by another client after the open is not seen: with several
+ * gateways writing one image the map must not be trusted (docs/ceph.md).
+ */
+
+static void rbd_map_mark(struct rbd_bdev *rb, uint64_t off, uint64_t len,
+			 bool data)
+{
+	uint64_t first, last;
+
+	if (rb->map == NULL || len == 0)
+		return;
+	if (data) {
+		first = off >> rb->obj_shift;
+		last = (off + len - 1) >> rb->obj_shift;
+	} else {
+		/* Only objects covered whole are gone. */
+		uint64_t osz = 1ull << rb->obj_shift;
+
+		first = (off + osz - 1) >> rb->obj_shift;
+		last = (off + len) >> rb->obj_shift;
+		if (last == 0 || first > last - 1)
+			return;
+		last--;
+	}
+	if (last >= rb->map_objs)
+		last = rb->map_objs - 1;
+	for (uint64_t i = first; i <= last && i < rb->map_objs; i++) {
+		uint64_t bit = 1ull << (i & 63);
+
+		if (data)
+			__atomic_fetch_or(&rb->map[i >> 6], bit,
+					  __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(&rb->map[i >> 6], ~bit,
+					   __ATOMIC_RELAXED);
+	}
+}
+
+static bool rbd_map_test(const struct rbd_bdev *rb, uint64_t obj)
+{
+	if (obj >= rb->map_objs)
+		return true;	/* grown since the open: say data */
+	return (__atomic_load_n(&rb->map[obj >> 6], __ATOMIC_RELAXED) >>
+		(obj & 63)) & 1;
+}
+
+static int rbd_block_status(struct bdev *bd, uint64_t offset,
+			    uint64_t length, enum bdev_alloc_state *state,
+			    uint64_t *run)
+{
+	struct rbd_bdev *rb = bdev_priv(bd);
+	uint64_t obj = offset >> rb->obj_shift, end = offset + length, pos;
+	bool data;
+
+	if (rb->map == NULL) {
+		*state = BDEV_MAPPED;
+		*run = length;
+		return 0;
+	}
+	data = rbd_map_test(rb, obj);
+	pos = (obj + 1) << rb->obj_shift;
+	while (pos < end && rbd_map_test(rb, pos >> rb->obj_shift) == data)
+		pos += 1ull << rb->obj_shift;
+	*state = data ? BDEV_MAPPED : BDEV_DEALLOCATED;
+	*run = (pos < end ? pos : end) - offset;
+	return 0;
+}
+
+static int rbd_map_load_cb(uint64_t off, size_t len, int exists, void *arg)
+{
+	if (exists)
+		rbd_map_mark(arg, off, len, true);
+	return 0;
+}
+
+/* Build the map at open; without fast-diff (or with it flagged invalid)
+ * there is none and every block is reported mapped. */
+static void rbd_map_load(struct rbd_bdev *rb, const char *name,
+			 uint64_t size)
+{
+	rbd_image_info_t info;
+	uint64_t features = 0, flags = 0;
+	int r;
+
+	if (rbd_stat(rb->image, &info, sizeof(info)) < 0 ||
+	    rbd_get_features(rb->image, &features) < 0 ||
+	    rbd_get_flags(rb->image, &flags) < 0 ||
+	    !(features & RBD_FEATURE_FAST_DIFF) ||
+	    (flags & RBD_FLAG_FAST_DIFF_INVALID) || info.order < 12 ||
+	    info.order > 32)
+		return;
+	rb->obj_shift = (unsigned)info.order;
+	rb->map_objs = (size + (1ull << rb->obj_shift) - 1) >> rb->obj_shift;
+	if (rb->map_objs == 0)
+		return;
+	rb->map = calloc((rb->map_objs + 63) / 64, sizeof(uint64_t));
+	if (rb->map == NULL)
+		return;
+	r = rbd_diff_iterate2(rb->image, NULL, 0, size, 1, 1, rbd_map_load_cb,
+			      rb);
+	if (r < 0) {
+		log_warn("rbd %s: cannot read the object map (%s): every "
+			 "block reported allocated", name, strerror(-r));
+		free(rb->map);
+		rb->map = NULL;
+	}
+}
 
 /* librbd's errors for a cluster it cannot reach (timed out, blocklisted
  * -- ESHUTDOWN --, disconnected) all mean the same to a client: the disk
@@ -119,6 +249,15 @@ static void rbd_io_done(rbd_completion_t c, void *arg)
 	ssize_t r = rbd_aio_get_return_value(c);
 
 	rbd_aio_release(c);
+	if (r >= 0 && (io->type == BDEV_IO_DISCARD ||
+		       (io->type == BDEV_IO_WRITE_ZEROES &&
+			!(io->flags & BDEV_IO_NO_UNMAP)))) {
+		struct rbd_bdev *rb = bdev_priv(io->bd);
+
+		if (__atomic_load_n(&rb->write_gen, __ATOMIC_ACQUIRE) ==
+		    io->priv[1])
+			rbd_map_mark(rb, io->offset, io->length, false);
+	}
 	if (r >= 0 && io->priv[0] == RBD_STEP_FLUSH) {
 		io->priv[0] = RBD_STEP_DONE;
 		r = rbd_start_flush(bdev_priv(io->bd), io);
@@ -135,6 +274,12 @@ static int rbd_submit(struct bdev *bd, struct bdev_io *io)
 	int r, zflags = 0;
 
 	io->priv[0] = RBD_STEP_DONE;
+	if (io->type == BDEV_IO_WRITE || (io->type == BDEV_IO_WRITE_ZEROES &&
+					  (io->flags & BDEV_IO_NO_UNMAP))) {
+		rbd_map_mark(rb, io->offset, io->length, true);
+		__atomic_fetch_add(&rb->write_gen, 1, __ATOMIC_RELEASE);
+	}
+	io->priv[1] = __atomic_load_n(&rb->write_gen, __ATOMIC_ACQUIRE);
 	if (io->type == BDEV_IO_WRITE_ZEROES &&
 	    (io->flags & BDEV_IO_NO_UNMAP)) {
 		/* Keeping the range allocated means writing every zero. */
@@ -184,14 +329,17 @@ static void rbd_size_job(void *arg)
 {
 	struct rbd_bdev *rb = arg;
 	uint64_t size;
+	int r;
 
 	pthread_mutex_lock(&rb->lock);
 	rb->job_queued = false;
 	pthread_mutex_unlock(&rb->lock);
-	if (rbd_get_size(rb->image, &size) == 0 &&
+	r = rbd_get_size(rb->image, &size);
+	pthread_mutex_lock(&rb->lock);
+	/* Once closing, rb->bd may be gone (see rbd_destroy). */
+	if (r == 0 && !rb->closing &&
 	    size - size % rb->bd->geo.lbsize != bdev_size_now(rb->bd))
 		bdev_resize(rb->bd, size);
-	pthread_mutex_lock(&rb->lock);
 	rb->jobs--;
 	pthread_cond_broadcast(&rb->idle);
 	pthread_mutex_unlock(&rb->lock);
@@ -215,10 +363,10 @@ static void rbd_watch_cb(void *arg)
 
 static void rbd_close_all(struct rbd_bdev *rb)
 {
+	pthread_mutex_lock(&rb->lock);
+	rb->closing = true;
+	pthread_mutex_unlock(&rb->lock);
 	if (rb->watching) {
-		pthread_mutex_lock(&rb->lock);
-		rb->closing = true;
-		pthread_mutex_unlock(&rb->lock);
 		/* No callback runs once this returns... */
 		rbd_update_unwatch(rb->image, rb->watch);
 		/* ...and no job is left that could touch the image. */
@@ -235,12 +383,82 @@ static void rbd_close_all(struct rbd_bdev *rb)
 		rados_shutdown(rb->cluster);
 	pthread_cond_destroy(&rb->idle);
 	pthread_mutex_destroy(&rb->lock);
+	free(rb->map);
 	free(rb);
+}
+
+/*
+ * Closing waits on the cluster (the cache is flushed, the exclusive lock
+ * released, the watch removed), each step up to timeout= when the cluster
+ * is gone, and the last reference may be dropped on a reactor or the
+ * control socket's thread.  So the close runs on a thread of its own;
+ * rbd_closers counts those still running, and an exit handler waits a
+ * little for them, so that librados is not torn down under a close that
+ * is about to finish.
+ */
+static unsigned rbd_closers;	/* under rbd_closers_lock */
+static pthread_mutex_t rbd_closers_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rbd_closers_done = PTHREAD_COND_INITIALIZER;
+static pthread_once_t rbd_atexit_once = PTHREAD_ONCE_INIT;
+
+/* At most this long at exit for closes of a cluster that is gone. */
+#define RBD_EXIT_WAIT_S 2
+
+static void rbd_exit_wait(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RBD_EXIT_WAIT_S;
+	pthread_mutex_lock(&rbd_closers_lock);
+	while (rbd_closers != 0 &&
+	       pthread_cond_timedwait(&rbd_closers_done, &rbd_closers_lock,
+				      &until) == 0)
+		;
+	pthread_mutex_unlock(&rbd_closers_lock);
+}
+
+static void rbd_atexit(void)
+{
+	atexit(rbd_exit_wait);
+}
+
+static void *rbd_closer(void *arg)
+{
+	rbd_close_all(arg);
+	pthread_mutex_lock(&rbd_closers_lock);
+	rbd_closers--;
+	pthread_cond_broadcast(&rbd_closers_done);
+	pthread_mutex_unlock(&rbd_closers_lock);
+	return NULL;
 }
 
 static void rbd_destroy(struct bdev *bd)
 {
-	rbd_close_all(bdev_priv(bd));
+	struct rbd_bdev *rb = bdev_priv(bd);
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int r;
+
+	/* bd is freed when this returns: no resize job may touch it. */
+	pthread_mutex_lock(&rb->lock);
+	rb->closing = true;
+	pthread_mutex_unlock(&rb->lock);
+	pthread_mutex_lock(&rbd_closers_lock);
+	rbd_closers++;
+	pthread_mutex_unlock(&rbd_closers_lock);
+	/* The closer, and librados' threads it may start, take no signal:
+	 * the daemon reads its stop signals from a signalfd. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, rbd_closer, rb);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		rbd_closer(rb);	/* no thread: close here, blocking */
 }
 
 static void rbd_describe(struct bdev *bd, char *buf, size_t len)
@@ -254,6 +472,7 @@ static const struct bdev_ops rbd_ops = {
 	.name = "rbd",
 	.submit = rbd_submit,
 	.destroy = rbd_destroy,
+	.block_status = rbd_block_status,
 	.describe = rbd_describe,
 };
 
@@ -377,6 +596,7 @@ struct bdev *bdev_rbd_create(const char *name,
 			 o->pool, o->image, strerror(-r));
 		goto out_close;
 	}
+	rbd_map_load(rb, name, size);
 	g.lbsize = o->lbsize != 0 ? o->lbsize : 512;
 	g.size = size - size % g.lbsize;
 	g.pbsize = 4096 > g.lbsize ? 4096 : g.lbsize;
@@ -398,6 +618,7 @@ struct bdev *bdev_rbd_create(const char *name,
 		goto out_close;
 	}
 	rb->bd = bd;
+	pthread_once(&rbd_atexit_once, rbd_atexit);
 	/* A snapshot never changes size; the head may. */
 	if (o->snap == NULL) {
 		r = rbd_update_watch(rb->image, &rb->watch, rbd_watch_cb, rb);

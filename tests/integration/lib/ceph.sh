@@ -86,6 +86,8 @@ _ceph_daemon() {
 	shift 2
 	setsid "$@" </dev/null >>"$d/log/$name.out" 2>&1 &
 	echo $! >"$d/run/$name.pid"
+	# Killing it is expected: no job-control notice.
+	disown $!
 }
 
 ceph_up() {
