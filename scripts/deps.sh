@@ -39,6 +39,7 @@ check() {
 		py) /usr/bin/python3 -c "import $name" >/dev/null 2>&1 ;;
 		fio) fio --enghelp 2>/dev/null | grep -qw "$name" ;;
 		pc) pkg-config --exists "$name" ;;
+		h) [ -e "/usr/include/$name" ] ;;
 		*) echo "scsikit: deps.list: unknown kind '$kind' ($pkg)" >&2; false ;;
 		esac || {
 			echo "scsikit: missing $item (Debian package $pkg)" >&2

@@ -224,6 +224,29 @@ SK_API struct bdev *bdev_file_create(const char *name, const char *path,
 				     const struct bdev_file_opts *opts,
 				     char *err, size_t errlen);
 
+/*
+ * The rbd backend (src/bdev/rbd.c): an image of a Ceph cluster through
+ * librbd's asynchronous API.  Spec: rbd:POOL/IMAGE[@SNAP][,conf=PATH]
+ * [,id=CLIENT][,ro][,timeout=SECONDS][,bs=512|4096] (docs/ceph.md).  In a
+ * build without librbd it fails with "scsikit was built without librbd".
+ * Connecting and opening the image are synchronous, bounded by timeout.
+ */
+struct bdev_rbd_opts {
+	const char *pool;
+	const char *image;
+	const char *snap;	/* NULL: the image head; else read-only */
+	const char *conf;	/* NULL: /etc/ceph/ceph.conf and CEPH_CONF */
+	const char *id;		/* client id without "client."; NULL: admin */
+	bool read_only;
+	uint32_t lbsize;	/* 0: 512 */
+	uint32_t timeout_s;	/* mon, mount and OSD op timeout; 0: 30 */
+};
+SK_API struct bdev *bdev_rbd_create(const char *name,
+				    const struct bdev_rbd_opts *opts,
+				    char *err, size_t errlen);
+/* True when this build has the rbd backend. */
+SK_API bool bdev_rbd_available(void);
+
 /* Parse "512", "64K", "1M", "2G", "1T" (binary units); -1 on error. */
 SK_API int sk_parse_size(const char *s, uint64_t *out);
 

@@ -290,8 +290,11 @@ SK_API void tgt_nexus_set_port(struct tgt_nexus *n, uint16_t rtpi);
  *               id (buf of cap bytes; *len set; -ENOENT: none stored);
  *   pr_store:   publish it, only if the stored sequence number is still
  *               old_gen (-EAGAIN otherwise); on any error the engine
- *               puts its state back and answers BUSY, and the retry
- *               reloads first;
+ *               puts its state back and answers BUSY for -EAGAIN (the
+ *               retry reloads first), NOT READY / LOGICAL UNIT
+ *               COMMUNICATION FAILURE for any other error (the store
+ *               did not answer), as it does when pr_load fails with
+ *               anything but -ENOENT;
  *   notify:     see below.
  */
 /* Events other daemons presenting the same LUs must apply (the shared
@@ -299,6 +302,8 @@ SK_API void tgt_nexus_set_port(struct tgt_nexus *n, uint16_t rtpi);
 enum tgt_ha_event_kind {
 	TGT_HA_LU_RESET = 1,	/* a LUN or target reset of the LU naa */
 	TGT_HA_ALUA_STATE = 2,	/* group's state changed */
+	TGT_HA_PR_CHANGED = 3,	/* the stored reservation state of LU naa
+				 * (0: of every LU) changed: reload it */
 };
 struct tgt_ha_event {
 	enum tgt_ha_event_kind kind;
@@ -310,8 +315,10 @@ struct tgt_ha_event {
 /* Apply an event from another daemon: a reset gives every nexus of this
  * daemon's LUNs with that NAA id the reset's unit attention (and drops
  * SPC-2 reservations); a state change sets the group's state here, with
- * ASYMMETRIC ACCESS STATE CHANGED, without telling anyone again.  0,
- * -ENOENT (no such LU or group), -EINVAL. */
+ * ASYMMETRIC ACCESS STATE CHANGED, without telling anyone again; a
+ * reservation change reloads the LUs' reservation state through pr_load
+ * (so it may block as long as pr_load does).  0, -ENOENT (no such LU or
+ * group), -EINVAL, or pr_load's error. */
 SK_API int tgt_ha_event_apply(const struct tgt_ha_event *ev);
 
 struct tgt_ha_ops {

@@ -76,4 +76,11 @@ bool iov_aligned(const struct iovec *iov, int cnt, size_t align);
  * 0 when the kernel or the file system does not say. */
 void file_dio_align(int fd, uint32_t *mem_align, uint32_t *off_align);
 
+/* The rbd spec (rbd_spec.c).  rbd_spec_name splits "POOL/IMAGE[@SNAP]"
+ * in place into o (0, or -1 with err set); rbd_spec_opt takes one option:
+ * 1 taken, 0 not an rbd option, -1 a bad value (err set). */
+int rbd_spec_name(char *s, struct bdev_rbd_opts *o, char *err, size_t errlen);
+int rbd_spec_opt(struct bdev_rbd_opts *o, const char *opt, const char *val,
+		 char *err, size_t errlen);
+
 #endif

@@ -6,12 +6,14 @@
  *   mem:SIZE[,bs=512|4096][,ro]
  *   file:PATH[,direct][,size=SIZE][,bs=N][,ro]
  *   fault:SPEC   (src/bdev/fault_spec.c)
+ *   rbd:POOL/IMAGE[@SNAP][,conf=PATH][,id=CLIENT][,ro][,timeout=S]
+ *                (src/bdev/rbd_spec.c, rbd.c)
  *
  * and, on mem and file, ",removable" (a drive whose medium can be ejected
  * and swapped, src/bdev/medium.c) or ",cdrom" (a CD/DVD drive: read-only,
  * 2048-byte blocks).
  *
- * and, also on mem and file, the presentation options (docs/bdev.md):
+ * and, also on mem, file and rbd, the presentation options (docs/bdev.md):
  *   pbsize=N   physical block size, reported by SCSI exports;
  *   thick      fully provisioned (no discard), thin being the default;
  *   wsnz=0|1   whether a WRITE SAME of 0 blocks is refused (1, default)
@@ -276,6 +278,38 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 			       &x, err, errlen);
 }
 
+static struct bdev *spec_rbd(const char *name, char *args, char *err,
+			     size_t errlen)
+{
+	char *save = NULL, *opt;
+	char *image = strtok_r(args, ",", &save);
+	struct bdev_rbd_opts o = { 0 };
+	struct spec_pres x = { .wsnz = -1 };
+	int r;
+
+	if (rbd_spec_name(image, &o, err, errlen) < 0)
+		return NULL;
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		char *val = spec_opt_value(opt);
+
+		r = spec_pres_opt(opt, val, &x, err, errlen);
+		if (r == 0)
+			r = rbd_spec_opt(&o, opt, val, err, errlen);
+		if (r < 0)
+			return NULL;
+		if (r == 0) {
+			snprintf(err, errlen, "rbd: unknown option '%s'", opt);
+			return NULL;
+		}
+	}
+	if (!bdev_rbd_available()) {
+		snprintf(err, errlen, "rbd: scsikit was built without librbd");
+		return NULL;
+	}
+	return spec_pres_apply(bdev_rbd_create(name, &o, err, errlen), &x,
+			       err, errlen);
+}
+
 /*
  * The drive options ",removable" and ",cdrom" (any backend): take them out
  * of spec (in place) and say which drive the medium goes in.  A CD-ROM's
@@ -392,9 +426,11 @@ static struct bdev *spec_create_fixed(const char *name, const char *spec,
 		bd = spec_mem(name, colon + 1, err, errlen);
 	else if (strcmp(copy, "file") == 0)
 		bd = spec_file(name, colon + 1, err, errlen);
+	else if (strcmp(copy, "rbd") == 0)
+		bd = spec_rbd(name, colon + 1, err, errlen);
 	else
-		snprintf(err, errlen, "unknown disk type '%s' (want mem or "
-			 "file)", copy);
+		snprintf(err, errlen, "unknown disk type '%s' (want mem, "
+			 "file or rbd)", copy);
 	free(copy);
 	return bd;
 }

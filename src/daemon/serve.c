@@ -84,7 +84,7 @@ const struct cli_opt serve_opts[] = {
 	  "log to syslog instead of stderr" },
 	{ "help", 'h', CLI_FLAG, SO_HELP, NULL, 0, 0, "this text" },
 	SO_FE("iscsi"), SO_FE("nbd"), SO_FE("xdisk"), SO_FE("cam"),
-	SO_FE("vscsi"), SO_FE("import"), SO_FE("alua"),
+	SO_FE("vscsi"), SO_FE("import"), SO_FE("alua"), SO_FE("ha"),
 	{ NULL },
 };
 
@@ -560,6 +560,15 @@ int serve_run(struct serve *s)
 	log_init("scsikit", op->log_level, op->use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Block the stop signals before any thread exists
+	 * (an rbd disk starts librados' threads as it opens), so that every
+	 * thread inherits the mask and only the signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
 	if (op->ndisks == 0 && !op->no_default_disk)
 		op->disks[op->ndisks++] = SERVE_DEFAULT_DISK;
 	for (unsigned i = 0; i < op->ndisks; i++) {
@@ -570,13 +579,6 @@ int serve_run(struct serve *s)
 		}
 	}
 
-	/* Block the stop signals before any thread exists, so that every
-	 * thread inherits the mask and only the signalfd sees them. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	if (start_reactors(dp, op->reactors) < 0)
 		goto out_reactors;
 

@@ -20,17 +20,18 @@ extern const struct serve_frontend serve_frontend_cam __attribute__((weak));
 extern const struct serve_frontend serve_frontend_vscsi __attribute__((weak));
 extern const struct serve_frontend serve_frontend_import
 	__attribute__((weak));
+extern const struct serve_frontend serve_frontend_ha __attribute__((weak));
 
 const struct serve_frontend *const serve_frontends[] = {
 	&serve_frontend_iscsi, &serve_frontend_nbd,   &serve_frontend_xdisk,
 	&serve_frontend_cam,   &serve_frontend_vscsi, &serve_frontend_import,
-	&serve_frontend_alua,
+	&serve_frontend_alua,  &serve_frontend_ha,
 };
 
 /* Names of the entries above, known even when one is not linked in, so
  * that "--NAME none" is accepted by every build. */
 const char *const serve_frontend_names[] = {
-	"iscsi", "nbd", "xdisk", "cam", "vscsi", "import", "alua",
+	"iscsi", "nbd", "xdisk", "cam", "vscsi", "import", "alua", "ha",
 };
 
 const unsigned serve_nfrontends =

@@ -338,6 +338,23 @@ int tgt_alua_state_set(uint16_t group, enum tgt_alua_state st)
 	return rc;
 }
 
+/* Reload the reservation state of the LUs with NAA id naa (0: all). */
+static int pr_reload(uint64_t naa)
+{
+	struct tgt_lun *luns[TGT_MAX_LUNS];
+	unsigned i, n;
+	int rc = 0, r;
+
+	n = tgt_luns_collect(naa != 0, naa, luns, TGT_MAX_LUNS);
+	for (i = 0; i < n; i++) {
+		r = tgt_pr_store_refresh(luns[i]);
+		if (r < 0 && rc == 0)
+			rc = r;
+		tgt_lun_release(luns[i]);
+	}
+	return rc < 0 ? rc : n > 0 || naa == 0 ? 0 : -ENOENT;
+}
+
 int tgt_ha_event_apply(const struct tgt_ha_event *ev)
 {
 	struct tgt_lun *luns[TGT_MAX_LUNS];
@@ -356,6 +373,8 @@ int tgt_ha_event_apply(const struct tgt_ha_event *ev)
 			tgt_lun_release(luns[i]);
 		}
 		return n > 0 ? 0 : -ENOENT;
+	case TGT_HA_PR_CHANGED:
+		return pr_reload(ev->naa);
 	}
 	return -EINVAL;
 }

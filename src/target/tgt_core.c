@@ -213,6 +213,14 @@ void tgt_cmd_errno(struct tgt_cmd *c, int err, bool write)
 		/* Stopped by tgt_task_abort: the front end sends nothing. */
 		tgt_cmd_status(c, SCSI_STATUS_TASK_ABORTED);
 		break;
+	case ENOTCONN:
+	case ETIMEDOUT:
+		/* The backend's storage cannot be reached (an rbd image whose
+		 * cluster is gone): the LU is not ready, not broken, and a
+		 * multipathing initiator tries another path. */
+		tgt_cmd_check(c, SCSI_SK_NOT_READY,
+			      SCSI_ASC_LUN_COMMUNICATION_FAILURE);
+		break;
 	case ENOMEM:
 		/* A transient shortage: let the initiator retry. */
 		tgt_cmd_status(c, SCSI_STATUS_TASK_SET_FULL);
@@ -462,6 +470,15 @@ static void cmd_dispatch(struct tgt_cmd *c)
 			      SCSI_ASC_LUN_NOT_SUPPORTED);
 		return;
 	}
+
+	/* A backend whose size changed under it (an rbd image resized by
+	 * its cluster): CAPACITY DATA HAS CHANGED to every nexus.  A drive
+	 * with removable media reports its own changes (tgt_medium.c). */
+	if (__atomic_load_n(&bdev_geometry(lun->bd)->size, __ATOMIC_RELAXED) >>
+		    lun->lbshift != atomic_load_explicit(&lun->nblocks,
+							 memory_order_relaxed) &&
+	    bdev_medium_kind(lun->bd) == BDEV_MEDIUM_FIXED)
+		tgt_lun_capacity_changed(lun);
 
 	/* 2. Unit attention (SAM-5 5.14, SPC-4 5.14: not for INQUIRY, REPORT
 	 * LUNS, REQUEST SENSE). */

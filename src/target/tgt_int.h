@@ -462,15 +462,23 @@ bool tgt_lun_identity_get(const char *disk, char *serial, size_t cap,
 void tgt_ua_everyone(enum tgt_ua ua, struct tgt_nexus *except);
 /* tgt_obj.c: up to max mapped LUNs whose NAA id is naa, held. */
 unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max);
+/* The same for every LUN (by_naa false) or those with NAA id naa. */
+unsigned tgt_luns_collect(bool by_naa, uint64_t naa, struct tgt_lun **out,
+			  unsigned max);
 /* tgt_core.c: the effects of a reset on lun (SPC-2 reservation, mode
  * pages, ua on every nexus), here only. */
 void tgt_lun_reset(struct tgt_lun *lun, enum tgt_ua ua);
 /* tgt_alua.c: the shared-state ops in use and their argument. */
 const struct tgt_ha_ops *tgt_ha_ops_get(void **arg);
 /* tgt_pr_store.c (lun->lock held): reload lun's reservation state from
- * the shared store; an encoded copy of it (free it; NULL if no memory);
- * publish the state, or on failure put the snapshot back (0 or -errno). */
-void tgt_pr_store_load(struct tgt_lun *lun);
+ * the shared store (0, also when nothing is stored; -errno when the store
+ * did not answer, and lun keeps its state); an encoded copy of it (free
+ * it; NULL if no memory); publish the state, or on failure put the
+ * snapshot back (0 or -errno: -EAGAIN when another daemon changed it). */
+int tgt_pr_store_load(struct tgt_lun *lun);
+/* The same without lun->lock held (it is taken only to apply a newer
+ * state than lun has): for refreshes outside PR commands. */
+int tgt_pr_store_refresh(struct tgt_lun *lun);
 void *tgt_pr_store_snapshot(struct tgt_lun *lun, size_t *len);
 int tgt_pr_store_publish(struct tgt_lun *lun, void *snap, size_t snap_len);
 /* tgt_alua.c: tell the other daemons that lun was reset. */

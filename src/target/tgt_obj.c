@@ -554,6 +554,12 @@ unsigned tgt_luns_of_bdev(struct bdev *bd, struct tgt_lun **out,
 
 unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max)
 {
+	return tgt_luns_collect(true, naa, out, max);
+}
+
+unsigned tgt_luns_collect(bool by_naa, uint64_t naa, struct tgt_lun **out,
+			  unsigned max)
+{
 	struct tgt_target *t;
 	unsigned i, j, n = 0;
 
@@ -563,7 +569,7 @@ unsigned tgt_luns_by_naa(uint64_t naa, struct tgt_lun **out, unsigned max)
 		for (i = 0; i < TGT_MAX_LUNS && n < max; i++) {
 			struct tgt_lun *l = atomic_load(&t->luns[i]);
 
-			if (l == NULL || l->naa != naa)
+			if (l == NULL || (by_naa && l->naa != naa))
 				continue;
 			for (j = 0; j < n && out[j] != l; j++)
 				;

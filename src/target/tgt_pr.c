@@ -116,6 +116,15 @@ bool tgt_pr_conflict(struct tgt_cmd *c)
 	return true;
 }
 
+/* The shared store (tgt_ha_ops) did not answer: the LU cannot say what
+ * its reservation state is, which SPC-4 calls a communication failure
+ * (the initiator retries later, or through another port). */
+static void pr_store_down(struct tgt_cmd *c)
+{
+	tgt_cmd_check(c, SCSI_SK_NOT_READY,
+		      SCSI_ASC_LUN_COMMUNICATION_FAILURE);
+}
+
 /* ---- PERSISTENT RESERVE IN ---- */
 
 void tgt_h_pr_in(struct tgt_cmd *c)
@@ -134,7 +143,12 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 		return;
 	}
 	pthread_mutex_lock(&lun->lock);
-	tgt_pr_store_load(lun);
+	if (tgt_pr_store_load(lun) < 0) {
+		pthread_mutex_unlock(&lun->lock);
+		free(buf);
+		pr_store_down(c);
+		return;
+	}
 	switch (sa) {
 	case 0x00: /* READ KEYS */
 		scsi_put32(buf, pr->generation);
@@ -209,7 +223,7 @@ void tgt_h_pr_in(struct tgt_cmd *c)
 /* ---- PERSISTENT RESERVE OUT ---- */
 
 enum pr_result { PR_OK, PR_CONFLICT, PR_BAD_TYPE, PR_BAD_RELEASE,
-		 PR_BAD_PARAM, PR_NO_SPACE, PR_NOT_STORED };
+		 PR_BAD_PARAM, PR_NO_SPACE, PR_NOT_STORED, PR_STORE_DOWN };
 
 static enum pr_result pr_register(struct tgt_cmd *c, int r, uint64_t rk,
 				  uint64_t sark, bool ignore, bool all_tg_pt)
@@ -424,7 +438,11 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 	rk = scsi_get64(p);
 	sark = scsi_get64(p + 8);
 	pthread_mutex_lock(&lun->lock);
-	tgt_pr_store_load(lun);
+	if (tgt_pr_store_load(lun) < 0) {
+		pthread_mutex_unlock(&lun->lock);
+		pr_store_down(c);
+		return;
+	}
 	snap = tgt_pr_store_snapshot(lun, &snap_len);
 	r = reg_find(&lun->pr, c->n);
 	switch (sa) {
@@ -450,8 +468,14 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 	}
 	/* Another daemon may have changed it meanwhile: then ours is
 	 * undone and the initiator retries against the new state. */
-	if (res == PR_OK && tgt_pr_store_publish(lun, snap, snap_len) < 0)
-		res = PR_NOT_STORED;
+	if (res == PR_OK) {
+		int rc = tgt_pr_store_publish(lun, snap, snap_len);
+
+		if (rc == -EAGAIN || rc == -ENOMEM)
+			res = PR_NOT_STORED;
+		else if (rc < 0)
+			res = PR_STORE_DOWN;
+	}
 	pthread_mutex_unlock(&lun->lock);
 	free(snap);
 	switch (res) {
@@ -473,6 +497,9 @@ void tgt_h_pr_out(struct tgt_cmd *c)
 		break;
 	case PR_NOT_STORED:
 		tgt_cmd_status(c, SCSI_STATUS_BUSY);
+		break;
+	case PR_STORE_DOWN:
+		pr_store_down(c);
 		break;
 	case PR_NO_SPACE:
 		/* SPC-4 5.9.7: INSUFFICIENT REGISTRATION RESOURCES. */

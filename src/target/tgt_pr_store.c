@@ -107,7 +107,7 @@ out_bad:
 	return -EINVAL;
 }
 
-void tgt_pr_store_load(struct tgt_lun *lun)
+int tgt_pr_store_load(struct tgt_lun *lun)
 {
 	const struct tgt_ha_ops *ops;
 	void *arg;
@@ -117,10 +117,10 @@ void tgt_pr_store_load(struct tgt_lun *lun)
 
 	ops = tgt_ha_ops_get(&arg);
 	if (ops->pr_load == NULL)
-		return;
+		return 0;
 	b = malloc(PR_ENC_MAX);
 	if (b == NULL)
-		return;
+		return -ENOMEM;
 	rc = ops->pr_load(arg, lun->naa, b, PR_ENC_MAX, &len);
 	if (rc == 0 && (len > PR_ENC_MAX || pr_decode(lun, b, len) < 0))
 		log_warn("target: LU %016llx: bad reservation state in the "
@@ -130,6 +130,41 @@ void tgt_pr_store_load(struct tgt_lun *lun)
 		log_warn("target: LU %016llx: reservation state not loaded: "
 			 "%s", (unsigned long long)lun->naa, strerror(-rc));
 	free(b);
+	/* Malformed state is logged and ignored: refusing every PR command
+	 * would not repair it, and a good publish replaces it. */
+	return rc == -ENOENT || rc == 0 ? 0 : rc;
+}
+
+int tgt_pr_store_refresh(struct tgt_lun *lun)
+{
+	const struct tgt_ha_ops *ops;
+	void *arg;
+	uint8_t *b;
+	size_t len = 0;
+	int rc;
+
+	ops = tgt_ha_ops_get(&arg);
+	if (ops->pr_load == NULL)
+		return 0;
+	b = malloc(PR_ENC_MAX);
+	if (b == NULL)
+		return -ENOMEM;
+	/* The store is read without lun->lock, which READ and WRITE take for
+	 * their conflict check while a reservation is held: a slow store must
+	 * not stall them.  What was read is applied only if no newer state
+	 * was loaded or published meanwhile (sequence numbers only grow). */
+	rc = ops->pr_load(arg, lun->naa, b, PR_ENC_MAX, &len);
+	if (rc == 0 && len >= PR_ENC_HDR && len <= PR_ENC_MAX) {
+		pthread_mutex_lock(&lun->lock);
+		if ((int32_t)(scsi_get32(b + 12) - lun->pr.seq) > 0 &&
+		    pr_decode(lun, b, len) < 0)
+			log_warn("target: LU %016llx: bad reservation state "
+				 "in the shared store; keeping the local one",
+				 (unsigned long long)lun->naa);
+		pthread_mutex_unlock(&lun->lock);
+	}
+	free(b);
+	return rc == -ENOENT || rc == 0 ? 0 : rc;
 }
 
 void *tgt_pr_store_snapshot(struct tgt_lun *lun, size_t *len)

@@ -22,36 +22,11 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 PA=$(sk_port 29700)
 PB=$(sk_port 29750)
 PN=$(sk_port 29800)
+FO_NBD=$PN
+. "$(dirname "$0")/lib/failover.sh"
 IQN=iqn.2026-11.org.scsikit:lu
 truncate -s 64M "$T/lu.img"
-DISK="lu=file:$T/lu.img,serial=mp-lu-0,wwn=naa.6001405abc0000aa"
-
-# tgt NAME PORT TAG [ALUA OPTIONS...]: start a target daemon; PID_NAME.
-tgt() {
-	local name=$1 port=$2 tag=$3
-	shift 3
-	"$SCSIKIT" serve --ctl "$T/$name.sock" --no-default-disk --nbd none \
-		--xdisk none --disk "$DISK" --iscsi "127.0.0.1:$port,$tag" "$@" \
-		>>"$T/$name.log" 2>&1 &
-	eval "PID_$name=$!"
-	SK_PIDS+=("$!")
-	sk_wait_tcp "$port"
-}
-
-# path_state URL_PORT: active or failed, as the initiator sees the path.
-path_state() {
-	sk_ctl import list | awk -v p=":$1/" 'index($2, p) { print $3 }'
-}
-
-wait_path_active() {
-	local i
-	for i in $(seq 1 150); do
-		[ "$(path_state "$1")" = active ] && return 0
-		sleep 0.1
-	done
-	sk_ctl import list >&2
-	fail "path to port $1 did not come back"
-}
+FO_DISK="lu=file:$T/lu.img,serial=mp-lu-0,wwn=naa.6001405abc0000aa"
 
 start_initiator() {
 	sk_serve --no-default-disk --iscsi none --xdisk none \
@@ -65,8 +40,8 @@ ALUA_A=(--alua-group 1:ao:1 --alua-peer 2:an:2
 	--alua-peer-ctl "$T/B.sock")
 ALUA_B=(--alua-group 2:an:2 --alua-peer 1:ao:1
 	--alua-peer-ctl "$T/A.sock")
-tgt A "$PA" 1 "${ALUA_A[@]}"
-tgt B "$PB" 2 "${ALUA_B[@]}"
+fo_gateway A "$PA" 1 "${ALUA_A[@]}"
+fo_gateway B "$PB" 2 "${ALUA_B[@]}"
 start_initiator
 "$SCSIKIT" ctl --socket "$T/ctl.sock" import mpath >"$T/mpath.json"
 python3 - "$T/mpath.json" "$PA" "$PB" <<'EOF'
@@ -113,41 +88,21 @@ sk_ctl import list | grep -Eq "failovers=([1-9][0-9]*)" ||
 
 # An AO <-> AN swap leaves both paths usable: the client notices it by
 # re-reading REPORT TARGET PORT GROUPS (at most a second later).
-prio_of() {
-	sk_ctl import list | awk -v p=":$1/" 'index($2, p) { print $4 }'
-}
 "$SCSIKIT" alua --socket "$T/A.sock" set 1 an
 "$SCSIKIT" alua --socket "$T/A.sock" set 2 ao
 for i in $(seq 1 50); do
-	[ "$(prio_of "$PB")" = prio=0 ] && [ "$(prio_of "$PA")" = prio=1 ] &&
+	[ "$(fo_prio_of "$PB")" = prio=0 ] && [ "$(fo_prio_of "$PA")" = prio=1 ] &&
 		break
 	sleep 0.1
 done
-[ "$(prio_of "$PB")" = prio=0 ] || { sk_ctl import list >&2;
+[ "$(fo_prio_of "$PB")" = prio=0 ] || { sk_ctl import list >&2;
 	fail "the client did not follow the ALUA swap"; }
 "$SCSIKIT" alua --socket "$T/A.sock" set 2 an
 "$SCSIKIT" alua --socket "$T/A.sock" set 1 ao
 
 # (b) the daemon serving the optimized path killed and restarted.
-stalls=()
-for i in $(seq 1 10); do
-	wait_path_active "$PA"
-	# ... and optimized again in the client's eyes (RTPG re-read).
-	for j in $(seq 1 50); do
-		[ "$(prio_of "$PA")" = prio=0 ] && break
-		sleep 0.1
-	done
-	[ "$(prio_of "$PA")" = prio=0 ] || { sk_ctl import list >&2;
-		fail "path A not optimized before kill $i"; }
-	out=$("$BENCH" workload --nbd "127.0.0.1:$PN" --export mp0 --qd 16 \
-		--ops 6000 --kill "$PID_A" --kill-after 2000 --unknown-ok \
-		--timeout 60) || { echo "$out" >&2; sk_ctl import list >&2;
-		fail "workload failed across kill $i"; }
-	grep -q " errors 0 mismatches 0 " <<<"$out" || fail "errors, kill $i"
-	stalls+=("$(sed -n 's/.*stall_ms \([0-9.]*\).*/\1/p' <<<"$out")")
-	wait "$PID_A" 2>/dev/null || true
-	tgt A "$PA" 1 "${ALUA_A[@]}"
-done
+fo_kill_cycles 10 "$PA" PID_A fo_gateway A "$PA" 1 "${ALUA_A[@]}"
+stalls=("${FO_STALLS[@]}")
 echo "failover stalls (ms): ${stalls[*]}"
 python3 - "${stalls[@]}" <<'EOF'
 import sys
@@ -166,11 +121,11 @@ for n in A B; do
 	kill -TERM "$(eval echo "\$PID_$n")"
 	wait "$(eval echo "\$PID_$n")" || fail "daemon $n exited with $?"
 done
-tgt A "$PA" 1
-tgt B "$PB" 2
+fo_gateway A "$PA" 1
+fo_gateway B "$PB" 2
 start_initiator
 for i in 1 2; do
-	wait_path_active "$PB"
+	fo_wait_path_active "$PB"
 	out=$("$BENCH" workload --nbd "127.0.0.1:$PN" --export mp0 --qd 16 \
 		--ops 6000 --kill "$PID_B" --kill-after 2000 --unknown-ok \
 		--timeout 60) || { echo "$out" >&2; sk_ctl import list >&2;
@@ -179,7 +134,7 @@ for i in 1 2; do
 		fail "errors without ALUA, kill $i"
 	echo "no ALUA, kill $i: $out"
 	wait "$PID_B" 2>/dev/null || true
-	tgt B "$PB" 2
+	fo_gateway B "$PB" 2
 done
 sk_ctl import list | grep -Eq "failovers=2" || {
 	sk_ctl import list >&2; fail "not 2 failovers without ALUA"; }

@@ -2,8 +2,9 @@
  * Shared state between daemons (tgt_ha_ops): persistent reservations
  * published to and reloaded from a store (two LUNs with one NAA id stand
  * for two daemons' views of one LU), a store that refuses a change, a
- * malformed stored state, and the events: resets and ALUA state changes
- * told to the ops and applied from them.
+ * malformed stored state, a store that does not answer, and the events:
+ * resets and ALUA state changes told to the ops and applied from them, a
+ * changed reservation reloaded into the data path's copy.
  */
 #include "tgt_test.h"
 
@@ -14,6 +15,7 @@ static struct {
 	size_t len;
 	uint32_t seq;
 	int fail;		/* pr_store answers this when nonzero */
+	int load_fail;		/* pr_load answers this when nonzero */
 	unsigned loads, stores;
 	struct tgt_ha_event ev[8];
 	unsigned nev;
@@ -41,6 +43,8 @@ static int st_pr_load(void *arg, uint64_t naa, void *buf, size_t cap,
 	(void)arg;
 	(void)naa;
 	store.loads++;
+	if (store.load_fail != 0)
+		return store.load_fail;
 	if (store.len == 0)
 		return -ENOENT;
 	assert_true(store.len <= cap);
@@ -235,11 +239,74 @@ static void test_ha_events(void **state)
 	tgt_alua_reset();
 }
 
+/* The store does not answer: PR commands get NOT READY / LOGICAL UNIT
+ * COMMUNICATION FAILURE (not BUSY, which means "retry now"), the LU keeps
+ * what it had; a changed reservation told by event reaches the data path
+ * (WRITE conflicts) without any PR command on this view. */
+static void test_ha_store_down(void **state)
+{
+	static const uint8_t rk[10] = { SCSI_PERSISTENT_RESERVE_IN, 0, 0, 0,
+					0, 0, 0, 0, 64, 0 };
+	struct tgt_lun_params lp = { .serial = "ha-lu",
+				     .naa_id = 0x6001405000000042ull };
+	struct tgt_ha_event ev = { .kind = TGT_HA_PR_CHANGED,
+				   .naa = lp.naa_id };
+	uint8_t buf[64];
+	struct tt e;
+	struct tt_res r;
+	struct peer p;
+	uint64_t key = 0;
+
+	(void)state;
+	memset(&store, 0, sizeof(store));
+	tgt_ha_ops_set(&store_ops, NULL);
+	tt_setup_bdev(&e, bdev_mem_create("mem0", 1 << 20, 512, false), &lp);
+	peer_setup(&e, &p);
+	tt_clear_ua(&e, e.n1);
+	tt_clear_ua(&e, e.n2);
+
+	assert_int_equal(tt_prout(&e, e.n1, &r, 0, 0, 0, 0xa1, 0), GOOD);
+	store.load_fail = -ETIMEDOUT;
+	tt_run(&e, e.n1, &r, 0, rk, 10, TGT_DIR_READ, buf, 64);
+	tt_expect_sense(&r, SCSI_SK_NOT_READY,
+			SCSI_ASC_LUN_COMMUNICATION_FAILURE);
+	tt_prout(&e, e.n1, &r, 1, 1, 0xa1, 0, 0);
+	tt_expect_sense(&r, SCSI_SK_NOT_READY,
+			SCSI_ASC_LUN_COMMUNICATION_FAILURE);
+	assert_int_equal(tgt_ha_event_apply(&ev), -ETIMEDOUT);
+	store.load_fail = 0;
+	store.fail = -ETIMEDOUT;	/* loads, cannot publish */
+	tt_prout(&e, e.n1, &r, 1, 1, 0xa1, 0, 0);
+	tt_expect_sense(&r, SCSI_SK_NOT_READY,
+			SCSI_ASC_LUN_COMMUNICATION_FAILURE);
+	store.fail = 0;
+	assert_int_equal(read_keys(&e, e.n1, &key), 1);
+	assert_int_equal(key, 0xa1);
+
+	/* The peer reserves; this view learns it from the event alone. */
+	assert_int_equal(tt_prout(&e, p.n, &r, 0, 0, 0, 0xb2, 0), GOOD);
+	assert_int_equal(tt_prout(&e, p.n, &r, 1, 1, 0xb2, 0, 0), GOOD);
+	assert_int_equal(tt_wr1(&e, e.n2, &r), GOOD);	/* stale copy */
+	assert_int_equal(tgt_ha_event_apply(&ev), 0);
+	assert_int_equal(tt_wr1(&e, e.n2, &r),
+			 SCSI_STATUS_RESERVATION_CONFLICT);
+	ev.naa = 0;			/* every LU */
+	assert_int_equal(tgt_ha_event_apply(&ev), 0);
+	ev.naa = 0x6001405000000043ull;
+	assert_int_equal(tgt_ha_event_apply(&ev), -ENOENT);
+
+	assert_int_equal(tt_prout(&e, p.n, &r, 3, 0, 0xb2, 0, 0), GOOD);
+	peer_teardown(&p);
+	tt_teardown(&e);
+	tgt_ha_ops_set(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ha_pr_store),
 		cmocka_unit_test(test_ha_events),
+		cmocka_unit_test(test_ha_store_down),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
