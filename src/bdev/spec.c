@@ -4,7 +4,8 @@
  * the tools accept on their command lines and control socket:
  *
  *   mem:SIZE[,bs=512|4096][,ro]
- *   file:PATH[,direct][,size=SIZE][,bs=N][,ro]
+ *   file:PATH[,direct][,size=SIZE][,bs=N][,ro][,engine=uring|pool]
+ *   null:SIZE[,bs=512|4096][,latency=USEC]   (src/bdev/null.c)
  *   fault:SPEC   (src/bdev/fault_spec.c)
  *
  * and, on mem and file, ",removable" (a drive whose medium can be ejected
@@ -266,6 +267,16 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
 			if (spec_parse_bs(val, &o.lbsize, err, errlen) != 0)
 				return NULL;
+		} else if (strcmp(opt, "engine") == 0 && val != NULL) {
+			if (strcmp(val, "uring") == 0) {
+				o.engine = BDEV_FILE_ENGINE_URING;
+			} else if (strcmp(val, "pool") == 0) {
+				o.engine = BDEV_FILE_ENGINE_POOL;
+			} else {
+				snprintf(err, errlen, "file: bad engine '%s' "
+					 "(uring or pool)", val);
+				return NULL;
+			}
 		} else {
 			snprintf(err, errlen, "file: unknown option '%s'", opt);
 			return NULL;
