@@ -214,6 +214,15 @@ SK_API struct bdev *bdev_mem_create(const char *name, uint64_t size,
 SK_API uint64_t bdev_mem_allocated(struct bdev *bd);
 
 /*
+ * The null bdev, a benchmark tool: reads return zeroes, writes are thrown
+ * away, flush does nothing -- it loses data by design.  Every I/O completes
+ * later on its reactor, after latency_us microseconds when that is not 0
+ * (a timer on the reactor, never a sleep).  lbsize 0 means 512.
+ */
+SK_API struct bdev *bdev_null_create(const char *name, uint64_t size,
+				     uint32_t lbsize, uint32_t latency_us);
+
+/*
  * The file backend's I/O engines: blocking calls on the worker pool, or
  * io_uring with one ring per reactor (src/bdev/file_uring.c).  DEFAULT is
  * the one measured faster (docs/performance.md); URING falls back to POOL

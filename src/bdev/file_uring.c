@@ -53,9 +53,12 @@
 #include <linux/falloc.h>
 #include <liburing.h>
 
-/* SQ entries per ring; the CQ is twice that, and the kernel keeps
- * overflowing completions (IORING_FEAT_NODROP) rather than drop them. */
-#define URING_ENTRIES 256
+/* SQ entries per ring, and CQ entries: room for every I/O a reactor's
+ * front ends keep in flight (an iSCSI session alone may have hundreds).
+ * Past that the kernel keeps the overflowing completions
+ * (IORING_FEAT_NODROP) and the reaper flushes them in. */
+#define URING_SQ_ENTRIES 256
+#define URING_CQ_ENTRIES 4096
 
 /* io->priv use while an I/O is in a ring. */
 #define URING_P_BOUNCE 0	/* aligned bounce buffer, or 0 */
@@ -130,9 +133,16 @@ static void uring_readable(struct ev_io *w, int fd, uint32_t events,
 	struct uring_loop *u = arg;
 
 	/* Until empty: the ring stays readable while entries remain, but
-	 * a second epoll round for them would be a waste. */
-	while (io_uring_cq_ready(&u->ring) > 0)
-		uring_reap(u);
+	 * a second epoll round for them would be a waste.  Completions the
+	 * CQ had no room for wait in the kernel until asked for. */
+	for (;;) {
+		if (io_uring_cq_ready(&u->ring) > 0)
+			uring_reap(u);
+		else if (io_uring_cq_has_overflow(&u->ring))
+			io_uring_get_events(&u->ring);
+		else
+			break;
+	}
 }
 
 static void uring_submit_now(struct uring_loop *u)
@@ -200,6 +210,16 @@ static void uring_loop_free(void *arg)
 	free(u);
 }
 
+static int uring_init(struct uring_loop *u)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = URING_CQ_ENTRIES;
+	return io_uring_queue_init_params(URING_SQ_ENTRIES, &u->ring, &p);
+}
+
 /* The ring of the calling thread's loop, made on first use; NULL when
  * there is none (creation failed: remembered, so it is tried once). */
 static struct uring_loop *uring_loop_get(struct ev_loop *loop)
@@ -213,9 +233,7 @@ static struct uring_loop *uring_loop_get(struct ev_loop *loop)
 	if (u == NULL)
 		return NULL;
 	u->loop = loop;
-	rc = getenv("SK_URING_DISABLE") != NULL
-		     ? -EPERM
-		     : io_uring_queue_init(URING_ENTRIES, &u->ring, 0);
+	rc = getenv("SK_URING_DISABLE") != NULL ? -EPERM : uring_init(u);
 	if (rc == 0) {
 		u->watch = ev_io_add(loop, u->ring.ring_fd, EV_READ,
 				     uring_readable, u);

@@ -287,6 +287,66 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 			       &x, err, errlen);
 }
 
+/* null:SIZE[,bs=512|4096][,latency=USEC][,ro] and the presentation
+ * options: the benchmark disk (src/bdev/null.c). */
+static struct bdev *spec_null(const char *name, char *args, char *err,
+			      size_t errlen)
+{
+	char *save = NULL, *opt;
+	char *sz = strtok_r(args, ",", &save);
+	struct spec_pres x = { .wsnz = -1 };
+	uint64_t size, lat = 0;
+	uint32_t bs = 512;
+	bool ro = false;
+	struct bdev *bd;
+	int r;
+
+	if (sz == NULL || sk_parse_size(sz, &size) != 0 || size == 0) {
+		snprintf(err, errlen, "null: bad or missing size '%s'",
+			 sz ? sz : "");
+		return NULL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		char *val = spec_opt_value(opt);
+
+		r = spec_pres_opt(opt, val, &x, err, errlen);
+		if (r < 0)
+			return NULL;
+		if (r > 0)
+			continue;
+		if (strcmp(opt, "ro") == 0 && val == NULL) {
+			ro = true;
+		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
+			if (spec_parse_bs(val, &bs, err, errlen) != 0)
+				return NULL;
+		} else if (strcmp(opt, "latency") == 0 && val != NULL) {
+			char *end;
+
+			errno = 0;
+			lat = strtoull(val, &end, 10);
+			if (errno != 0 || end == val || *end != '\0' ||
+			    lat > 1000000) {
+				snprintf(err, errlen, "null: bad latency '%s' "
+					 "(microseconds, 0 to 1000000)", val);
+				return NULL;
+			}
+		} else {
+			snprintf(err, errlen, "null: unknown option '%s'", opt);
+			return NULL;
+		}
+	}
+	bd = bdev_null_create(name, size, bs, (uint32_t)lat);
+	if (bd == NULL) {
+		snprintf(err, errlen, "null: cannot create it: %s",
+			 errno == EINVAL ? "bs must be 512 or 4096 and the "
+					   "size a multiple of it"
+					 : strerror(errno));
+		return NULL;
+	}
+	bd->geo.read_only = ro;
+	return spec_pres_apply(bd, &x, err, errlen);
+}
+
 /*
  * The drive options ",removable" and ",cdrom" (any backend): take them out
  * of spec (in place) and say which drive the medium goes in.  A CD-ROM's
@@ -403,9 +463,11 @@ static struct bdev *spec_create_fixed(const char *name, const char *spec,
 		bd = spec_mem(name, colon + 1, err, errlen);
 	else if (strcmp(copy, "file") == 0)
 		bd = spec_file(name, colon + 1, err, errlen);
+	else if (strcmp(copy, "null") == 0)
+		bd = spec_null(name, colon + 1, err, errlen);
 	else
-		snprintf(err, errlen, "unknown disk type '%s' (want mem or "
-			 "file)", copy);
+		snprintf(err, errlen, "unknown disk type '%s' (want mem, "
+			 "file or null)", copy);
 	free(copy);
 	return bd;
 }
