@@ -17,7 +17,9 @@ IPORT=$(sk_port 21110 10)
 IQN=iqn.2026-11.org.scsikit
 
 sk_need nbdcopy qemu-img iscsi-test-cu ldd
-ldd "$SCSIKIT" | grep -q liburing || sk_skip "built without liburing"
+# (grep -q would close the pipe early: with pipefail, ldd's SIGPIPE
+# would read as "no liburing".)
+ldd "$SCSIKIT" | grep liburing >/dev/null || sk_skip "built without liburing"
 head -c $((64 << 20)) /dev/urandom >"$T/img"
 # The scratch directory may be tmpfs (no O_DIRECT): the direct disk's file
 # lives on a disk file system.
