@@ -65,12 +65,6 @@
 #define FILE_ZERO_BUF (1u * 1024 * 1024)
 /* Small iov lists are copied on the stack, larger ones on the heap. */
 #define FILE_IOV_STACK 16
-/* The largest read tried inline on a reactor.  The copy out of the page
- * cache runs on the reactor's thread; for a small read that is cheaper than
- * the two thread hand-offs, but a large one is better copied by a worker on
- * another core while the reactor keeps the network busy (measured: 128 KiB
- * sequential reads over iSCSI lost 10-20% inline on two cores). */
-#define FILE_NOWAIT_MAX (64u * 1024)
 /* The engine of a disk that names none: the one measured faster
  * (docs/performance.md, "io_uring against the worker pool"). */
 #define FILE_ENGINE_DEFAULT BDEV_FILE_ENGINE_URING

@@ -408,6 +408,12 @@ static void uring_prep_rw(const struct file_bdev *f,
 	}
 	if (write && (io->flags & BDEV_IO_FUA))
 		sqe->rw_flags = RWF_DSYNC;
+	/* A large buffered read would be copied out of the page cache on
+	 * this reactor's thread, inside io_uring_enter; on a kernel worker
+	 * the copy runs on another core while the reactor serves the
+	 * network (FILE_NOWAIT_MAX's reason). */
+	if (!write && !f->direct && io->length > FILE_NOWAIT_MAX)
+		sqe->flags |= IOSQE_ASYNC;
 }
 
 static void uring_prep(const struct file_bdev *f, struct io_uring_sqe *sqe,
