@@ -519,8 +519,10 @@ int main(void)
 	bdev_test_engine = BDEV_FILE_ENGINE_POOL;
 	failed = cmocka_run_group_tests_name("engine=pool", tests, dir_setup,
 					     dir_teardown);
+#ifdef SK_HAVE_LIBURING
 	bdev_test_engine = BDEV_FILE_ENGINE_URING;
 	failed += cmocka_run_group_tests_name("engine=uring", tests, dir_setup,
 					      dir_teardown);
+#endif
 	return failed;
 }

@@ -35,11 +35,6 @@ static int dir_teardown(void **state)
 	return bdev_test_rmdir(tmpdir);
 }
 
-static struct bdev *mkfile(const char *name, uint64_t size, bool direct)
-{
-	return bdev_test_mkfile(tmpdir, name, size, direct);
-}
-
 static struct bdev_file_counts counts(struct bdev *bd)
 {
 	struct bdev_file_counts c;
@@ -49,6 +44,11 @@ static struct bdev_file_counts counts(struct bdev *bd)
 }
 
 #ifdef SK_HAVE_LIBURING
+
+static struct bdev *mkfile(const char *name, uint64_t size, bool direct)
+{
+	return bdev_test_mkfile(tmpdir, name, size, direct);
+}
 
 static void test_uring_roundtrip(void **state)
 {
