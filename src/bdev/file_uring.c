@@ -104,7 +104,8 @@ int file_uring_probe(char *err, size_t errlen)
 	return v;
 }
 
-static void uring_complete(struct file_bdev *f, struct bdev_io *io, int res);
+static void uring_complete(struct file_bdev *f, struct bdev_io *io, int res,
+			   bool final);
 
 static void uring_reap(struct uring_loop *u)
 {
@@ -124,7 +125,8 @@ static void uring_reap(struct uring_loop *u)
 	io_uring_cq_advance(&u->ring, n);
 	u->inflight -= n;
 	for (unsigned i = 0; i < n; i++)
-		uring_complete(bdev_priv(batch[i]->bd), batch[i], res[i]);
+		uring_complete(bdev_priv(batch[i]->bd), batch[i], res[i],
+			       false);
 }
 
 static void uring_readable(struct ev_io *w, int fd, uint32_t events,
@@ -197,12 +199,7 @@ static void uring_loop_free(void *arg)
 			res = cqe->res;
 			io_uring_cqe_seen(&u->ring, cqe);
 			u->inflight--;
-			/* A short transfer cannot be redone now: say so. */
-			if (res >= 0 && (io->type == BDEV_IO_READ ||
-					 io->type == BDEV_IO_WRITE) &&
-			    (uint64_t)res != io->length)
-				res = -EIO;
-			uring_complete(bdev_priv(io->bd), io, res);
+			uring_complete(bdev_priv(io->bd), io, res, true);
 		}
 		ev_io_del(u->watch);
 		io_uring_queue_exit(&u->ring);
@@ -280,10 +277,13 @@ static void uring_release(struct file_bdev *f, struct bdev_io *io)
 	io->priv[URING_P_BOUNCE] = 0;
 }
 
-/* Back to the pool, from a completion: the pool redoes the whole I/O. */
-static void uring_to_pool(struct file_bdev *f, struct bdev_io *io)
+/* Back to the pool, from a completion: the pool redoes the whole I/O.
+ * Not when final (the loop is going away: the pool's completion could not
+ * come back), then what the ring said, or -EIO for a short transfer. */
+static void uring_redo(struct file_bdev *f, struct bdev_io *io, int res,
+		       bool final)
 {
-	int rc = file_pool_submit(f, io);
+	int rc = final ? (res < 0 ? res : -EIO) : file_pool_submit(f, io);
 
 	if (rc != 0)
 		bdev_io_complete(io, rc);
@@ -294,7 +294,8 @@ static bool uring_unsupported(int res)
 	return res == -EOPNOTSUPP || res == -ENOSYS || res == -EINVAL;
 }
 
-static void uring_complete(struct file_bdev *f, struct bdev_io *io, int res)
+static void uring_complete(struct file_bdev *f, struct bdev_io *io, int res,
+			   bool final)
 {
 	bool rw = io->type == BDEV_IO_READ || io->type == BDEV_IO_WRITE;
 	void *bounce = (void *)(uintptr_t)io->priv[URING_P_BOUNCE];
@@ -311,7 +312,7 @@ static void uring_complete(struct file_bdev *f, struct bdev_io *io, int res)
 		/* Short (end of file, or the kernel stopped early) or not
 		 * done at all: the pool's loops get it right. */
 		uring_release(f, io);
-		uring_to_pool(f, io);
+		uring_redo(f, io, res, final);
 		return;
 	}
 	uring_release(f, io);
@@ -319,11 +320,11 @@ static void uring_complete(struct file_bdev *f, struct bdev_io *io, int res)
 	    uring_unsupported(res)) {
 		/* RWF_DSYNC refused: the pool writes then syncs. */
 		__atomic_store_n(&f->no_rwf_dsync, true, __ATOMIC_RELAXED);
-		uring_to_pool(f, io);
+		uring_redo(f, io, res, final);
 		return;
 	}
 	if (io->type == BDEV_IO_WRITE_ZEROES && uring_unsupported(res)) {
-		uring_to_pool(f, io);
+		uring_redo(f, io, res, final);
 		return;
 	}
 	if (io->type == BDEV_IO_DISCARD && uring_unsupported(res))
