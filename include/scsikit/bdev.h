@@ -213,12 +213,35 @@ SK_API struct bdev *bdev_mem_create(const char *name, uint64_t size,
 /* Bytes of memory pages currently allocated by a mem bdev. */
 SK_API uint64_t bdev_mem_allocated(struct bdev *bd);
 
+/*
+ * The null bdev, a benchmark tool: reads return zeroes, writes are thrown
+ * away, flush does nothing -- it loses data by design.  Every I/O completes
+ * later on its reactor, after latency_us microseconds when that is not 0
+ * (a timer on the reactor, never a sleep).  lbsize 0 means 512.
+ */
+SK_API struct bdev *bdev_null_create(const char *name, uint64_t size,
+				     uint32_t lbsize, uint32_t latency_us);
+
+/*
+ * The file backend's I/O engines: blocking calls on the worker pool, or
+ * io_uring with one ring per reactor (src/bdev/file_uring.c).  DEFAULT is
+ * the one measured faster (docs/performance.md); URING falls back to POOL
+ * when the kernel refuses io_uring, and is refused at creation when the
+ * library was built without liburing.
+ */
+enum bdev_file_engine {
+	BDEV_FILE_ENGINE_DEFAULT = 0,
+	BDEV_FILE_ENGINE_POOL,
+	BDEV_FILE_ENGINE_URING,
+};
+
 struct bdev_file_opts {
 	bool direct;		/* O_DIRECT */
 	bool read_only;
 	uint32_t lbsize;	/* 0: 512, or the block device's */
 	uint64_t size;		/* 0: the file's size; else create/extend */
 	bool thick;		/* allocate the whole file now; no discard */
+	enum bdev_file_engine engine; /* how I/O reaches the kernel */
 };
 SK_API struct bdev *bdev_file_create(const char *name, const char *path,
 				     const struct bdev_file_opts *opts,

@@ -55,6 +55,7 @@
 #include <scsikit/log.h>
 
 #include "bdev/bdev_int.h"
+#include "bdev/file_int.h"
 #include "bdev/file_stats.h"
 #include "bdev/nowait_backoff.h"
 
@@ -64,33 +65,10 @@
 #define FILE_ZERO_BUF (1u * 1024 * 1024)
 /* Small iov lists are copied on the stack, larger ones on the heap. */
 #define FILE_IOV_STACK 16
-/* The largest read tried inline on a reactor.  The copy out of the page
- * cache runs on the reactor's thread; for a small read that is cheaper than
- * the two thread hand-offs, but a large one is better copied by a worker on
- * another core while the reactor keeps the network busy (measured: 128 KiB
- * sequential reads over iSCSI lost 10-20% inline on two cores). */
-#define FILE_NOWAIT_MAX (64u * 1024)
+/* The engine of a disk that names none: the one measured faster
+ * (docs/performance.md, "io_uring against the worker pool"). */
+#define FILE_ENGINE_DEFAULT BDEV_FILE_ENGINE_URING
 
-struct file_bdev {
-	int fd;
-	pthread_rwlock_t atomic_rw;	/* see the file comment */
-	char *path;
-	bool is_blk;
-	bool direct;
-	bool read_only;
-	uint32_t mem_align;	/* O_DIRECT buffer alignment */
-	bool wz_hw;		/* device: write-zeroes offloaded */
-	/* Learned at run time; read and written with relaxed atomics. */
-	bool no_rwf_dsync;	/* pwritev2(RWF_DSYNC) refused */
-	bool no_nowait;		/* preadv2(RWF_NOWAIT) refused */
-	/* How reads and the rest were served (relaxed atomics; for tests
-	 * and for judging the inline path).  Own cache line: every I/O from
-	 * every reactor writes one of them. */
-	uint64_t n_inline __attribute__((aligned(64)));	/* reads completed inline from the cache */
-	uint64_t n_pool;	/* I/Os run on the worker pool */
-	uint64_t n_miss;	/* inline attempts refused (not cached) */
-	unsigned miss_streak;	/* refusals since the last inline success */
-};
 
 static int file_errno(void)
 {
@@ -316,6 +294,21 @@ static int file_write_zeroes(struct file_bdev *f, struct bdev_io *io)
 	return rc;
 }
 
+static void file_work(void *arg);
+
+int file_pool_submit(struct file_bdev *f, struct bdev_io *io)
+{
+	int rc;
+
+	/* Counted before the hand-off: once queued, io may complete and be
+	 * gone before bdev_pool_run returns. */
+	__atomic_add_fetch(&f->n_pool, 1, __ATOMIC_RELAXED);
+	rc = bdev_pool_run(file_work, io);
+	if (rc != 0)
+		__atomic_sub_fetch(&f->n_pool, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 static void file_work(void *arg)
 {
 	struct bdev_io *io = arg;
@@ -391,7 +384,6 @@ static bool file_read_nowait(struct file_bdev *f, struct bdev_io *io)
 static int file_submit(struct bdev *bd, struct bdev_io *io)
 {
 	struct file_bdev *f = bdev_priv(bd);
-	int rc;
 
 	if (io->type == BDEV_IO_READ && file_read_nowait(f, io)) {
 		__atomic_add_fetch(&f->n_inline, 1, __ATOMIC_RELAXED);
@@ -399,13 +391,9 @@ static int file_submit(struct bdev *bd, struct bdev_io *io)
 		bdev_io_complete_deferred(io, 0);
 		return 0;
 	}
-	/* Counted before the hand-off: once queued, io may complete and be
-	 * gone before bdev_pool_run returns. */
-	__atomic_add_fetch(&f->n_pool, 1, __ATOMIC_RELAXED);
-	rc = bdev_pool_run(file_work, io);
-	if (rc != 0)
-		__atomic_sub_fetch(&f->n_pool, 1, __ATOMIC_RELAXED);
-	return rc;
+	if (f->uring)
+		return file_uring_submit(f, io);
+	return file_pool_submit(f, io);
 }
 
 void bdev_file_counts(struct bdev *bd, struct bdev_file_counts *c)
@@ -415,6 +403,7 @@ void bdev_file_counts(struct bdev *bd, struct bdev_file_counts *c)
 	c->inline_reads = __atomic_load_n(&f->n_inline, __ATOMIC_RELAXED);
 	c->pool_ios = __atomic_load_n(&f->n_pool, __ATOMIC_RELAXED);
 	c->inline_misses = __atomic_load_n(&f->n_miss, __ATOMIC_RELAXED);
+	c->uring_ios = __atomic_load_n(&f->n_uring, __ATOMIC_RELAXED);
 }
 
 static void file_destroy(struct bdev *bd)
@@ -476,9 +465,9 @@ static void file_describe(struct bdev *bd, char *buf, size_t len)
 {
 	struct file_bdev *f = bdev_priv(bd);
 
-	snprintf(buf, len, "file:%s%s%s%s", f->path,
+	snprintf(buf, len, "file:%s%s%s%s,engine=%s", f->path,
 		 f->is_blk ? " (block device)" : "", f->direct ? ",direct" : "",
-		 f->read_only ? ",ro" : "");
+		 f->read_only ? ",ro" : "", f->uring ? "uring" : "pool");
 }
 
 static const struct bdev_ops file_ops = {
@@ -514,6 +503,37 @@ static long long file_sysfs_queue(dev_t rdev, const char *attr)
 	return -1;
 }
 
+/*
+ * Settle o->engine to POOL or URING.  An explicit engine=uring is refused
+ * only by a build without liburing (the user asked for something this
+ * binary cannot do); a kernel that refuses io_uring gets the pool with a
+ * warning, the same as the default would.
+ */
+static int file_engine_pick(struct bdev_file_opts *o, char *err,
+			    size_t errlen)
+{
+	bool asked = o->engine == BDEV_FILE_ENGINE_URING;
+	char why[128];
+	int rc;
+
+	if (o->engine == BDEV_FILE_ENGINE_DEFAULT)
+		o->engine = FILE_ENGINE_DEFAULT;
+	if (o->engine != BDEV_FILE_ENGINE_URING)
+		return 0;
+	rc = file_uring_probe(why, sizeof(why));
+	if (rc == -ENOTSUP) {
+		if (asked) {
+			snprintf(err, errlen, "file: engine=uring: %s", why);
+			return -1;
+		}
+	} else if (rc != 0) {
+		log_warn("file: %s; using the worker pool", why);
+	}
+	if (rc != 0)
+		o->engine = BDEV_FILE_ENGINE_POOL;
+	return 0;
+}
+
 struct bdev *bdev_file_create(const char *name, const char *path,
 			      const struct bdev_file_opts *opts, char *err,
 			      size_t errlen)
@@ -543,6 +563,8 @@ struct bdev *bdev_file_create(const char *name, const char *path,
 		snprintf(err, errlen, "file: missing path");
 		return NULL;
 	}
+	if (file_engine_pick(&o, err, errlen) != 0)
+		return NULL;
 	flags = (o.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
 		(o.direct ? O_DIRECT : 0);
 	/* A writable block device is opened exclusively: exporting a
@@ -707,6 +729,7 @@ struct bdev *bdev_file_create(const char *name, const char *path,
 	f->is_blk = S_ISBLK(st.st_mode);
 	f->direct = o.direct;
 	f->read_only = o.read_only;
+	f->uring = o.engine == BDEV_FILE_ENGINE_URING;
 	f->mem_align = mem_align < 64 ? 64 : mem_align;
 	f->wz_hw = f->is_blk &&
 		   file_sysfs_queue(st.st_rdev, "write_zeroes_max_bytes") > 0;

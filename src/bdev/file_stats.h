@@ -15,6 +15,7 @@ struct bdev_file_counts {
 				 * the submitting reactor */
 	uint64_t pool_ios;	/* I/Os of any type run on the worker pool */
 	uint64_t inline_misses;	/* inline attempts refused (not cached) */
+	uint64_t uring_ios;	/* I/Os completed through an io_uring */
 };
 
 /* bd must be a file bdev (bdev_backend(bd) is "file"). */

@@ -4,7 +4,8 @@
  * the tools accept on their command lines and control socket:
  *
  *   mem:SIZE[,bs=512|4096][,ro]
- *   file:PATH[,direct][,size=SIZE][,bs=N][,ro]
+ *   file:PATH[,direct][,size=SIZE][,bs=N][,ro][,engine=uring|pool]
+ *   null:SIZE[,bs=512|4096][,latency=USEC]   (src/bdev/null.c)
  *   fault:SPEC   (src/bdev/fault_spec.c)
  *   rbd:POOL/IMAGE[@SNAP][,conf=PATH][,id=CLIENT][,ro][,timeout=S]
  *                (src/bdev/rbd_spec.c, rbd.c)
@@ -268,6 +269,16 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
 			if (spec_parse_bs(val, &o.lbsize, err, errlen) != 0)
 				return NULL;
+		} else if (strcmp(opt, "engine") == 0 && val != NULL) {
+			if (strcmp(val, "uring") == 0) {
+				o.engine = BDEV_FILE_ENGINE_URING;
+			} else if (strcmp(val, "pool") == 0) {
+				o.engine = BDEV_FILE_ENGINE_POOL;
+			} else {
+				snprintf(err, errlen, "file: bad engine '%s' "
+					 "(uring or pool)", val);
+				return NULL;
+			}
 		} else {
 			snprintf(err, errlen, "file: unknown option '%s'", opt);
 			return NULL;
@@ -276,6 +287,66 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 	o.thick = x.thick;
 	return spec_pres_apply(bdev_file_create(name, path, &o, err, errlen),
 			       &x, err, errlen);
+}
+
+/* null:SIZE[,bs=512|4096][,latency=USEC][,ro] and the presentation
+ * options: the benchmark disk (src/bdev/null.c). */
+static struct bdev *spec_null(const char *name, char *args, char *err,
+			      size_t errlen)
+{
+	char *save = NULL, *opt;
+	char *sz = strtok_r(args, ",", &save);
+	struct spec_pres x = { .wsnz = -1 };
+	uint64_t size, lat = 0;
+	uint32_t bs = 512;
+	bool ro = false;
+	struct bdev *bd;
+	int r;
+
+	if (sz == NULL || sk_parse_size(sz, &size) != 0 || size == 0) {
+		snprintf(err, errlen, "null: bad or missing size '%s'",
+			 sz ? sz : "");
+		return NULL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		char *val = spec_opt_value(opt);
+
+		r = spec_pres_opt(opt, val, &x, err, errlen);
+		if (r < 0)
+			return NULL;
+		if (r > 0)
+			continue;
+		if (strcmp(opt, "ro") == 0 && val == NULL) {
+			ro = true;
+		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
+			if (spec_parse_bs(val, &bs, err, errlen) != 0)
+				return NULL;
+		} else if (strcmp(opt, "latency") == 0 && val != NULL) {
+			char *end;
+
+			errno = 0;
+			lat = strtoull(val, &end, 10);
+			if (errno != 0 || end == val || *end != '\0' ||
+			    lat > 1000000) {
+				snprintf(err, errlen, "null: bad latency '%s' "
+					 "(microseconds, 0 to 1000000)", val);
+				return NULL;
+			}
+		} else {
+			snprintf(err, errlen, "null: unknown option '%s'", opt);
+			return NULL;
+		}
+	}
+	bd = bdev_null_create(name, size, bs, (uint32_t)lat);
+	if (bd == NULL) {
+		snprintf(err, errlen, "null: cannot create it: %s",
+			 errno == EINVAL ? "bs must be 512 or 4096 and the "
+					   "size a multiple of it"
+					 : strerror(errno));
+		return NULL;
+	}
+	bd->geo.read_only = ro;
+	return spec_pres_apply(bd, &x, err, errlen);
 }
 
 static struct bdev *spec_rbd(const char *name, char *args, char *err,
@@ -426,11 +497,13 @@ static struct bdev *spec_create_fixed(const char *name, const char *spec,
 		bd = spec_mem(name, colon + 1, err, errlen);
 	else if (strcmp(copy, "file") == 0)
 		bd = spec_file(name, colon + 1, err, errlen);
+	else if (strcmp(copy, "null") == 0)
+		bd = spec_null(name, colon + 1, err, errlen);
 	else if (strcmp(copy, "rbd") == 0)
 		bd = spec_rbd(name, colon + 1, err, errlen);
 	else
 		snprintf(err, errlen, "unknown disk type '%s' (want mem, "
-			 "file or rbd)", copy);
+			 "file, null or rbd)", copy);
 	free(copy);
 	return bd;
 }

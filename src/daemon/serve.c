@@ -159,7 +159,8 @@ void serve_usage(FILE *out)
 	cli_print_options(out, serve_opts);
 	fprintf(out,
 		"\n  --disk SPEC: mem:SIZE[,bs=N] or "
-		"file:PATH[,direct][,size=SIZE][,bs=N],\n"
+		"file:PATH[,direct][,size=SIZE][,bs=N][,engine=uring|pool],\n"
+		"  or null:SIZE[,latency=USEC] (stores nothing: benchmarks),\n"
 		"  either with ,ro for read-only, ,removable for a removable\n"
 		"  medium or ,cdrom for a CD/DVD-ROM (an ISO image), and\n"
 		"  ,serial=S,wwn=naa.6HEX for the LU identity (one LU across\n"

@@ -26,6 +26,8 @@
 #include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
+#include "util/evloop_local.h"
+
 struct ev_io {
 	struct ev_loop *loop;
 	int fd;
@@ -79,6 +81,13 @@ struct ev_loop {
 
 	struct ev_io *dead_ios;
 	struct ev_timer *dead_timers;
+
+	/* Per-loop state of other modules (evloop_local.h). */
+	struct ev_local {
+		const void *key;
+		void *val;
+		ev_fn dtor;
+	} local[EV_LOCAL_MAX];
 };
 
 uint64_t ev_now_ns(void)
@@ -174,6 +183,22 @@ void ev_loop_destroy(struct ev_loop *loop)
 		if (!any)
 			break;
 	}
+	/* Then the modules' per-loop state, whose destructors may complete
+	 * work in flight and so defer or post again: drain once more. */
+	for (int i = 0; i < EV_LOCAL_MAX; i++) {
+		struct ev_local *l = &loop->local[i];
+
+		if (l->key != NULL && l->dtor != NULL)
+			l->dtor(l->val);
+		l->key = NULL;
+	}
+	for (int i = 0; i < 16; i++) {
+		bool any = run_posted(loop);
+
+		any |= run_deferred(loop);
+		if (!any)
+			break;
+	}
 	for (size_t i = 0; i < loop->nheap; i++)
 		free(loop->heap[i]);
 	free(loop->heap);
@@ -191,6 +216,30 @@ void ev_loop_destroy(struct ev_loop *loop)
 bool ev_loop_in_thread(const struct ev_loop *loop)
 {
 	return loop->owner_set && pthread_equal(loop->owner, pthread_self());
+}
+
+void *ev_loop_local_get(const struct ev_loop *loop, const void *key)
+{
+	for (int i = 0; i < EV_LOCAL_MAX; i++)
+		if (loop->local[i].key == key)
+			return loop->local[i].val;
+	return NULL;
+}
+
+int ev_loop_local_set(struct ev_loop *loop, const void *key, void *val,
+		      ev_fn dtor)
+{
+	for (int i = 0; i < EV_LOCAL_MAX; i++) {
+		struct ev_local *l = &loop->local[i];
+
+		if (l->key == NULL || l->key == key) {
+			l->key = key;
+			l->val = val;
+			l->dtor = dtor;
+			return 0;
+		}
+	}
+	return -ENOSPC;
 }
 
 /* ---- fd watchers ---- */

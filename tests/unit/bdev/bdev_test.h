@@ -211,12 +211,17 @@ static inline int bdev_test_rmdir(const char *dir)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The file engine bdev_test_mkfile() asks for (a test file may run its
+ * tests once per engine). */
+static enum bdev_file_engine bdev_test_engine __attribute__((unused));
+
 /* A file bdev on a file NAME inside dir (created at size); fails the test
  * when it cannot be made. */
 static inline struct bdev *bdev_test_mkfile(const char *dir, const char *name,
 					    uint64_t size, bool direct)
 {
-	struct bdev_file_opts o = { .size = size, .direct = direct };
+	struct bdev_file_opts o = { .size = size, .direct = direct,
+				    .engine = bdev_test_engine };
 	char p[300], err[200];
 	struct bdev *bd;
 

@@ -303,7 +303,8 @@ static void test_nowait_not_inline(void **state)
 
 	/* O_DIRECT never goes inline (it would bypass the cache anyway). */
 	{
-		struct bdev_file_opts o = { .size = 1 << 20, .direct = true };
+		struct bdev_file_opts o = { .size = 1 << 20, .direct = true,
+					    .engine = BDEV_FILE_ENGINE_POOL };
 		char err[200];
 
 		tpath(p, sizeof(p), "dio");
@@ -416,5 +417,8 @@ int main(void)
 		cmocka_unit_test(test_nowait_two_reactors),
 	};
 
+	/* The counters asserted here are the pool engine's (the uring
+	 * engine has its own tests, test_file_uring.c). */
+	bdev_test_engine = BDEV_FILE_ENGINE_POOL;
 	return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
 }
