@@ -3,7 +3,8 @@
 # clients, in one cluster's lifetime:
 #  - NBD: nbdcopy a random image in and out, qemu-img compare it live, and
 #    `rbd export` finds the same bytes in the cluster; nbdinfo's size;
-#  - write-zeroes, discard and flush through libnbd read back right;
+#  - write-zeroes, discard and flush through libnbd read back right, and
+#    block status (nbdinfo --map) shows the trimmed objects as a hole;
 #  - a resize by `rbd resize` reaches iSCSI (READ CAPACITY) and NBD;
 #  - bad specs on `disk add`: missing pool, image, snapshot, a cluster that
 #    does not answer (refused within its timeout= while the daemon keeps
@@ -69,7 +70,7 @@ assert h.pread(1 << 20, 4 << 20) == bytes(1 << 20), "write-zeroes no-hole"
 h.pwrite(b"\xa5" * 65536, 8 << 20, nbd.CMD_FLAG_FUA)
 h.flush()
 assert h.pread(65536, 8 << 20) == b"\xa5" * 65536, "FUA write"
-h.trim(4 << 20, 12 << 20)
+h.trim(4 << 20, 12 << 20)   # 4 MiB at 12 MiB
 ' || fail "nbdsh zero/trim/flush"
 # zeroes COUNT: COUNT bytes of stdin, all zero.
 zeroes() {
@@ -78,6 +79,15 @@ zeroes() {
 export_img img
 zeroes $((1 << 20)) <"$T/export" ||
 	fail "zeroes not in the cluster"
+
+# ---- block status: written objects are data, the rest holes ----
+# (16 MiB written at the start, then 12-16 MiB trimmed; 4 MiB objects,
+# and a hole is not promised to read zeroes: flags 1, not 3.)
+nbdinfo --map "nbd://127.0.0.1:$NBD/r" >"$T/map" || fail "nbdinfo --map"
+awk '$1 == 0 && $2 == 12582912 && $3 == 0 { d = 1 }
+     $1 == 12582912 && $2 == 54525952 && $3 == 1 { h = 1 }
+     END { exit !(d && h) }' "$T/map" ||
+	{ cat "$T/map" >&2; fail "block status is not 12 MiB data, then a hole"; }
 
 # ---- resize seen by both front ends ----
 ceph_rbd resize --size 96M img >/dev/null 2>&1 || fail "rbd resize"
