@@ -5,7 +5,8 @@
 #    `rbd export` finds the same bytes in the cluster; nbdinfo's size;
 #  - write-zeroes, discard and flush through libnbd read back right, and
 #    block status (nbdinfo --map) shows the trimmed objects as a hole;
-#  - a resize by `rbd resize` reaches iSCSI (READ CAPACITY) and NBD;
+#  - a resize by `rbd resize` reaches iSCSI (a unit attention on an open
+#    session, READ CAPACITY) and NBD (the next connection);
 #  - bad specs on `disk add`: missing pool, image, snapshot, a cluster that
 #    does not answer (refused within its timeout= while the daemon keeps
 #    serving its other disk);
@@ -90,7 +91,27 @@ awk '$1 == 0 && $2 == 12582912 && $3 == 0 { d = 1 }
 	{ cat "$T/map" >&2; fail "block status is not 12 MiB data, then a hole"; }
 
 # ---- resize seen by both front ends ----
-ceph_rbd resize --size 96M img >/dev/null 2>&1 || fail "rbd resize"
+# An iSCSI session open across the resize gets CAPACITY DATA HAS CHANGED.
+cat >"$T/ua.py" <<EOF
+import subprocess, sys, time
+sys.path.insert(0, "$(dirname "$0")/lib")
+from iscsi_raw import Session, sense_key_asc
+s = Session($ISCSI, "$IQN:r")
+for _ in range(5):          # the new nexus's own unit attentions
+    if s.cmd(bytes(6))[0] == 0:
+        break
+subprocess.run(["timeout", "60", "rbd", "-c", "$C", "resize", "--size",
+                "96M", "img"], check=True, capture_output=True)
+for _ in range(100):
+    st, _, sense = s.cmd(bytes(6))
+    if st == 2:
+        got = sense_key_asc(sense)
+        assert got == (6, 0x2a, 0x09), "unexpected sense %r" % (got,)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit("no CAPACITY DATA HAS CHANGED within 10 s of the resize")
+EOF
+timeout 60 python3 "$T/ua.py" || fail "capacity change not reported"
 U="iscsi://127.0.0.1:$ISCSI/$IQN:r/0"
 for i in $(seq 50); do
 	nbdinfo --size "nbd://127.0.0.1:$NBD/r" | grep -qx $((96 << 20)) &&
