@@ -176,6 +176,7 @@ SK_API int bdev_block_status(struct bdev *bd, uint64_t offset,
  *   mem:SIZE[,bs=512|4096]           sparse memory, SIZE like 64M, 1G
  *   file:PATH[,direct][,size=SIZE][,bs=N]   regular file or block device
  *   fault:SPEC                       a fault bdev around SPEC (no rule yet)
+ *   rbd:POOL/IMAGE[@SNAP][,...]      a Ceph RBD image (docs/ceph.md)
  * and the options ",ro", ",pbsize=N", ",thick", ",wsnz=0|1" on mem and
  * file (docs/bdev.md).  On error returns NULL and writes a
  * one-line reason into err.

@@ -166,7 +166,10 @@ void serve_usage(FILE *out)
 		"  ,serial=S,wwn=naa.6HEX for the LU identity (one LU across\n"
 		"  daemons); on mem and file also ,pbsize=N (physical block\n"
 		"  reported), ,thick (no unmap; a file is allocated up front),\n"
-		"  ,wsnz=0 (WRITE SAME of 0 blocks runs to the end)\n"
+		"  ,wsnz=0 (WRITE SAME of 0 blocks runs to the end); or\n"
+		"  rbd:POOL/IMAGE[@SNAP][,conf=PATH][,id=CLIENT][,ro]"
+		"[,timeout=S],\n"
+		"  a Ceph RBD image (docs/ceph.md)\n"
 		"  (default: %s)\n"
 		"  --socket default: %s (--ctl is an old name for it)\n"
 		"  In a --config file, flags take 'yes' or 'no'.\n",

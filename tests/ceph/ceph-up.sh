@@ -4,5 +4,6 @@
 # hand; prints its ceph.conf.  Stop it with ceph-down.sh DIR.
 set -euo pipefail
 . "$(dirname "$0")/../integration/lib/ceph.sh"
-ceph_up "${1:?usage: ceph-up.sh DIR}"
+# This script exits at once: the cluster lives until ceph-down.sh.
+CEPH_OWNER_PID=none ceph_up "${1:?usage: ceph-up.sh DIR}"
 echo "$CEPH_CONF"

@@ -3,8 +3,10 @@
 # clients, in one cluster's lifetime:
 #  - NBD: nbdcopy a random image in and out, qemu-img compare it live, and
 #    `rbd export` finds the same bytes in the cluster; nbdinfo's size;
-#  - write-zeroes, discard and flush through libnbd read back right;
-#  - a resize by `rbd resize` reaches iSCSI (READ CAPACITY) and NBD;
+#  - write-zeroes, discard and flush through libnbd read back right, and
+#    block status (nbdinfo --map) shows the trimmed objects as a hole;
+#  - a resize by `rbd resize` reaches iSCSI (a unit attention on an open
+#    session, READ CAPACITY) and NBD (the next connection);
 #  - bad specs on `disk add`: missing pool, image, snapshot, a cluster that
 #    does not answer (refused within its timeout= while the daemon keeps
 #    serving its other disk);
@@ -69,7 +71,7 @@ assert h.pread(1 << 20, 4 << 20) == bytes(1 << 20), "write-zeroes no-hole"
 h.pwrite(b"\xa5" * 65536, 8 << 20, nbd.CMD_FLAG_FUA)
 h.flush()
 assert h.pread(65536, 8 << 20) == b"\xa5" * 65536, "FUA write"
-h.trim(4 << 20, 12 << 20)
+h.trim(4 << 20, 12 << 20)   # 4 MiB at 12 MiB
 ' || fail "nbdsh zero/trim/flush"
 # zeroes COUNT: COUNT bytes of stdin, all zero.
 zeroes() {
@@ -79,8 +81,37 @@ export_img img
 zeroes $((1 << 20)) <"$T/export" ||
 	fail "zeroes not in the cluster"
 
+# ---- block status: written objects are data, the rest holes ----
+# (16 MiB written at the start, then 12-16 MiB trimmed; 4 MiB objects,
+# and a hole is not promised to read zeroes: flags 1, not 3.)
+nbdinfo --map "nbd://127.0.0.1:$NBD/r" >"$T/map" || fail "nbdinfo --map"
+awk '$1 == 0 && $2 == 12582912 && $3 == 0 { d = 1 }
+     $1 == 12582912 && $2 == 54525952 && $3 == 1 { h = 1 }
+     END { exit !(d && h) }' "$T/map" ||
+	{ cat "$T/map" >&2; fail "block status is not 12 MiB data, then a hole"; }
+
 # ---- resize seen by both front ends ----
-ceph_rbd resize --size 96M img >/dev/null 2>&1 || fail "rbd resize"
+# An iSCSI session open across the resize gets CAPACITY DATA HAS CHANGED.
+cat >"$T/ua.py" <<EOF
+import subprocess, sys, time
+sys.path.insert(0, "$(dirname "$0")/lib")
+from iscsi_raw import Session, sense_key_asc
+s = Session($ISCSI, "$IQN:r")
+for _ in range(5):          # the new nexus's own unit attentions
+    if s.cmd(bytes(6))[0] == 0:
+        break
+subprocess.run(["timeout", "60", "rbd", "-c", "$C", "resize", "--size",
+                "96M", "img"], check=True, capture_output=True)
+for _ in range(100):
+    st, _, sense = s.cmd(bytes(6))
+    if st == 2:
+        got = sense_key_asc(sense)
+        assert got == (6, 0x2a, 0x09), "unexpected sense %r" % (got,)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit("no CAPACITY DATA HAS CHANGED within 10 s of the resize")
+EOF
+timeout 60 python3 "$T/ua.py" || fail "capacity change not reported"
 U="iscsi://127.0.0.1:$ISCSI/$IQN:r/0"
 for i in $(seq 50); do
 	nbdinfo --size "nbd://127.0.0.1:$NBD/r" | grep -qx $((96 << 20)) &&

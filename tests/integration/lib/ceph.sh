@@ -34,6 +34,8 @@
 # librbd and the rbd command do not).  CEPH_UP_TIMEOUT bounds the start
 # (seconds, default 120).
 
+_CEPH_LIB=$(realpath "${BASH_SOURCE[0]}")
+
 _ceph_die() {
 	local d=$1
 	shift
@@ -88,6 +90,25 @@ _ceph_daemon() {
 	echo $! >"$d/run/$name.pid"
 	# Killing it is expected: no job-control notice.
 	disown $!
+}
+
+# _ceph_watch DIR: whatever ends the test -- a CTest timeout's SIGKILL
+# included, which runs no trap -- its cluster goes with it: a watcher in a
+# session of its own (out of reach of a kill of the test's process group)
+# polls the test's PID and runs ceph_down when it is gone.  Its output
+# goes to /dev/null so that CTest does not wait for it.  CEPH_OWNER_PID
+# names the process to outlive (default: the shell that called ceph_up);
+# CEPH_OWNER_PID=none starts no watcher (tests/ceph/ceph-up.sh).
+_ceph_watch() {
+	local owner=${CEPH_OWNER_PID:-$$}
+	[ "$owner" = none ] && return 0
+	setsid bash -c '. "$1"; while kill -0 "$2" 2>/dev/null; do sleep 1; done
+		ceph_down "$3"' ceph-watch "$_CEPH_LIB" "$owner" "$1" \
+		</dev/null >/dev/null 2>&1 &
+	disown $!
+	# A SIGTERM or SIGINT runs the caller's EXIT trap (ceph_down) at once.
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
 }
 
 ceph_up() {
@@ -167,6 +188,7 @@ EOF
 	_ceph_daemon "$d" osd.0 ceph-osd -c "$CEPH_CONF" -i 0 -f
 	# The daemons hold the address lock now.
 	exec {_CEPH_LOCK_FD}>&-
+	_ceph_watch "$d"
 	ceph_cmd osd pool create rbd 8 8 replicated >>"$d/log/mkfs.out" 2>&1 ||
 		_ceph_die "$d" "pool create failed"
 	# pool init writes an object: it returns once the OSD serves I/O.
