@@ -758,7 +758,13 @@ static int xs_conn_add(struct xdisk_server *srv, int fd,
 	    ev_loop_post(c->loop, xs_conn_run_posted, c) == 0)
 		return 0;
 	/* Ours (or that reactor cannot be reached): start it here. */
-	c->loop = srv->loop;
+	if (c->loop != srv->loop) {
+		c->loop = srv->loop;
+		c->reactor = 0;
+		for (unsigned i = 0; i < srv->nloops; i++)
+			if (srv->loops[i] == srv->loop)
+				c->reactor = i;
+	}
 	return xs_conn_run(c);
 }
 
