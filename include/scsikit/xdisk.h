@@ -12,9 +12,12 @@
  * and restarted on another path after a new BLK_OPEN, or waits until a
  * server comes back (unless the attach asked for failfast).
  *
- * A server and a client each live on one event loop; their functions are
- * called from that loop's thread, except that xa disks accept bdev_submit
- * from any loop.
+ * A server accepts on its event loop and runs each link on one of the
+ * reactors given in its options (round robin); a link and its I/O stay on
+ * that reactor.  A client lives on one event loop (a daemon makes one per
+ * reactor and spreads its attaches over them).  The functions of both are
+ * called from their loop's thread, except that xa disks accept
+ * bdev_submit from any loop.
  */
 #ifndef SCSIKIT_XDISK_H
 #define SCSIKIT_XDISK_H
@@ -46,6 +49,11 @@ struct xdisk_server_opts {
 	 * links past it are never evicted. */
 	uint32_t max_conns;	/* open links (256) */
 	uint32_t max_conns_per_peer; /* open links per address (32) */
+	/* Reactors the links are spread over, round robin (each must be
+	 * running while the server lives); none: all on the server's loop.
+	 * Copied at create. */
+	struct ev_loop *const *loops;
+	unsigned nloops;
 };
 
 SK_API struct xdisk_server *
@@ -64,8 +72,9 @@ SK_API int xdisk_server_add_conn(struct xdisk_server *srv, int fd);
 SK_API void xdisk_server_list(struct xdisk_server *srv, FILE *out);
 /* The same as one JSON object: port, links and their spans. */
 SK_API void xdisk_server_list_json(struct xdisk_server *srv, FILE *out);
-/* Close everything.  Links end at once; I/O still running on a bdev
- * finishes in the background and its reply is dropped. */
+/* Close everything.  Links end at once (each on its reactor; this waits
+ * for them); I/O still running on a bdev finishes in the background and
+ * its reply is dropped. */
 SK_API void xdisk_server_destroy(struct xdisk_server *srv);
 
 /* ---- client ------------------------------------------------------------- */
@@ -79,6 +88,9 @@ struct xdisk_client_opts {
 	uint32_t backoff_min_ms; /* reconnect delay, doubling; 0: 100 */
 	uint32_t backoff_max_ms; /* 0: 5000 */
 	bool register_disks;	/* add xa disks to the disk registry */
+	/* Attach ids: first, first + step, ...  (0: 1 and 1).  Clients of
+	 * one daemon (one per reactor) take disjoint sequences. */
+	unsigned attach_id_first, attach_id_step;
 };
 
 SK_API struct xdisk_client *

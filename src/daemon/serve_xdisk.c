@@ -18,6 +18,13 @@
  *
  * Control socket: "xdisk attach URL", "xdisk detach [ID]", "xdisk list",
  * "xdisk stats".
+ *
+ * Reactors: the server hands its links to the daemon's reactors round
+ * robin; the client side is one xdisk client per reactor, and attaches
+ * are spread over them round robin (an attach, its links and its xa disks
+ * live on one reactor, so a disk's I/O never waits on another thread's
+ * lock).  Attach ids stay one sequence: client k numbers its attaches
+ * k+1, k+1+n, ...  Every call into a client runs on its reactor.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,11 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <scsikit/cam.h>
+#include <scsikit/evloop.h>
 #include <scsikit/xdisk.h>
 
 #include "serve.h"
 
 #define SERVE_XDISK_MAX 16
+#define SERVE_XDISK_LOOPS 64
 
 struct serve_xdisk {
 	struct serve_ctx *ctx;
@@ -45,8 +55,142 @@ struct serve_xdisk {
 	uint32_t ping_ms, timeout_ms, backoff_min, backoff_max;
 	uint32_t max_conns, max_per_peer; /* 0: the server's defaults */
 	struct xdisk_server *srv;
-	struct xdisk_client *cl;
+	struct xdisk_client *cl[SERVE_XDISK_LOOPS]; /* one per reactor */
+	unsigned ncl;
+	unsigned next_cl;	/* round robin over cl[] for attaches */
 };
+
+/* Run fn(arg) on loop's thread and wait (directly when already there:
+ * at stop, the main loop no longer runs but this is its thread). */
+static void serve_xdisk_call(struct ev_loop *loop, void (*fn)(void *),
+			     void *arg)
+{
+	if (ev_loop_in_thread(loop) || cam_sync_call(loop, fn, arg) < 0)
+		fn(arg);
+}
+
+/* One request to client k, run on its reactor. */
+struct xd_call {
+	struct serve_xdisk *st;
+	unsigned k;
+	const char *url;
+	int id;
+	char err[200];
+	FILE *out;
+	bool json;
+	int rc;
+};
+
+static void xd_call_attach(void *arg)
+{
+	struct xd_call *x = arg;
+
+	x->rc = xdisk_client_attach(x->st->cl[x->k], x->url, x->err,
+				    sizeof(x->err));
+}
+
+static void xd_call_detach(void *arg)
+{
+	struct xd_call *x = arg;
+
+	x->rc = xdisk_client_detach(x->st->cl[x->k], x->id);
+}
+
+static void xd_call_list(void *arg)
+{
+	struct xd_call *x = arg;
+
+	if (x->json)
+		xdisk_client_list_json(x->st->cl[x->k], x->out);
+	else
+		xdisk_client_list(x->st->cl[x->k], x->out);
+}
+
+static void xd_call_stats(void *arg)
+{
+	struct xd_call *x = arg;
+
+	xdisk_client_stats(x->st->cl[x->k], x->out);
+}
+
+static void xd_call_destroy(void *arg)
+{
+	struct xd_call *x = arg;
+
+	xdisk_client_destroy(x->st->cl[x->k]);
+}
+
+static void xd_run(struct serve_xdisk *st, struct xd_call *x,
+		   void (*fn)(void *))
+{
+	x->st = st;
+	serve_xdisk_call(st->ctx->loops[x->k], fn, x);
+}
+
+/* Attach url on the next client; the attach id or -1 with err set. */
+static int serve_xdisk_attach(struct serve_xdisk *st, const char *url,
+			      char *err, size_t errlen)
+{
+	struct xd_call x = { .k = st->next_cl % st->ncl, .url = url };
+
+	xd_run(st, &x, xd_call_attach);
+	if (x.rc < 0) {
+		snprintf(err, errlen, "%s", x.err);
+		return -1;
+	}
+	st->next_cl++;
+	return x.rc;
+}
+
+/* The clients' JSON objects are {"attaches": [..], "disks": [..]}: merge
+ * them into one.  A quote outside a string is never escaped, so the
+ * separator found is the objects' own. */
+static void serve_xdisk_list_json(struct serve_xdisk *st, FILE *out)
+{
+	static const char sep[] = "], \"disks\": [";
+	char *part[SERVE_XDISK_LOOPS] = {0};
+	char *mid[SERVE_XDISK_LOOPS] = {0};
+	bool first;
+
+	for (unsigned k = 0; k < st->ncl; k++) {
+		struct xd_call x = { .k = k, .json = true };
+		size_t len;
+
+		x.out = open_memstream(&part[k], &len);
+		if (!x.out)
+			continue;
+		xd_run(st, &x, xd_call_list);
+		fclose(x.out);
+		mid[k] = part[k] ? strstr(part[k], sep) : NULL;
+		if (mid[k] && len >= 2 && !strcmp(part[k] + len - 2, "]}"))
+			part[k][len - 2] = 0;
+		else
+			mid[k] = NULL;
+	}
+	fputs("{\"attaches\": [", out);
+	first = true;
+	for (unsigned k = 0; k < st->ncl; k++) {
+		const char *a = mid[k] ? strchr(part[k], '[') + 1 : NULL;
+
+		if (!a || a == mid[k])
+			continue;
+		fprintf(out, "%s%.*s", first ? "" : ", ", (int)(mid[k] - a), a);
+		first = false;
+	}
+	fputs("], \"disks\": [", out);
+	first = true;
+	for (unsigned k = 0; k < st->ncl; k++) {
+		const char *d = mid[k] ? mid[k] + strlen(sep) : NULL;
+
+		if (!d || !*d)
+			continue;
+		fprintf(out, "%s%s", first ? "" : ", ", d);
+		first = false;
+	}
+	fputs("]}", out);
+	for (unsigned k = 0; k < st->ncl; k++)
+		free(part[k]);
+}
 
 static void *serve_xdisk_create(struct serve_ctx *ctx)
 {
@@ -154,6 +298,8 @@ static int serve_xdisk_start(void *arg, char *err, size_t errlen)
 {
 	struct serve_xdisk *st = arg;
 	struct ev_loop *loop = st->ctx->loops[0];
+	unsigned nl = st->ctx->nloops < SERVE_XDISK_LOOPS ? st->ctx->nloops
+							  : SERVE_XDISK_LOOPS;
 	struct xdisk_client_opts co = {
 		.host = st->ctx->instance,
 		.ping_ms = st->ping_ms,
@@ -161,6 +307,7 @@ static int serve_xdisk_start(void *arg, char *err, size_t errlen)
 		.backoff_min_ms = st->backoff_min,
 		.backoff_max_ms = st->backoff_max,
 		.register_disks = true,
+		.attach_id_step = nl,
 	};
 
 	if (!st->disabled) {
@@ -170,6 +317,8 @@ static int serve_xdisk_start(void *arg, char *err, size_t errlen)
 			.timeout_ms = st->timeout_ms,
 			.max_conns = st->max_conns,
 			.max_conns_per_peer = st->max_per_peer,
+			.loops = st->ctx->loops,
+			.nloops = nl,
 		};
 		char addr[64];
 
@@ -199,20 +348,18 @@ static int serve_xdisk_start(void *arg, char *err, size_t errlen)
 		if (st->listen[0] == addr)
 			st->nlisten = 0; /* addr does not outlive us */
 	}
-	st->cl = xdisk_client_create(loop, &co);
-	if (!st->cl) {
-		snprintf(err, errlen, "xdisk: out of memory");
-		return -1;
-	}
-	for (unsigned i = 0; i < st->nattach; i++) {
-		char e[200];
-
-		if (xdisk_client_attach(st->cl, st->attach[i], e, sizeof(e)) <
-		    0) {
-			snprintf(err, errlen, "%s", e);
+	for (unsigned k = 0; k < nl; k++) {
+		co.attach_id_first = k + 1;
+		st->cl[k] = xdisk_client_create(st->ctx->loops[k], &co);
+		if (!st->cl[k]) {
+			snprintf(err, errlen, "xdisk: out of memory");
 			return -1;
 		}
+		st->ncl = k + 1;
 	}
+	for (unsigned i = 0; i < st->nattach; i++)
+		if (serve_xdisk_attach(st, st->attach[i], err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -220,8 +367,11 @@ static void serve_xdisk_stop(void *arg)
 {
 	struct serve_xdisk *st = arg;
 
-	if (st->cl)
-		xdisk_client_destroy(st->cl);
+	for (unsigned k = 0; k < st->ncl; k++) {
+		struct xd_call x = { .k = k };
+
+		xd_run(st, &x, xd_call_destroy);
+	}
 	if (st->srv)
 		xdisk_server_destroy(st->srv);
 	for (unsigned i = 0; i < st->nserials; i++) {
@@ -246,7 +396,7 @@ static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 				     "[,HOST:PORT...][,failfast]");
 			return -1;
 		}
-		id = xdisk_client_attach(st->cl, argv[2], e, sizeof(e));
+		id = serve_xdisk_attach(st, argv[2], e, sizeof(e));
 		if (id < 0) {
 			fprintf(out, "%s", e);
 			return -1;
@@ -255,6 +405,7 @@ static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 		return 0;
 	}
 	if (!strcmp(verb, "detach")) {
+		bool found = false;
 		long id = 0;
 
 		if (argc > 3) {
@@ -270,7 +421,17 @@ static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 				return -1;
 			}
 		}
-		if (xdisk_client_detach(st->cl, (int)id) < 0) {
+		for (unsigned k = 0; k < st->ncl; k++) {
+			struct xd_call x = { .k = k, .id = (int)id };
+
+			/* id 0: every client's; else the one that made it. */
+			if (id && (unsigned)(id - 1) % st->ncl != k)
+				continue;
+			xd_run(st, &x, xd_call_detach);
+			if (x.rc == 0)
+				found = true;
+		}
+		if (!found) {
 			fprintf(out, "no such attach");
 			return -1;
 		}
@@ -283,7 +444,7 @@ static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 		else
 			fputs("null", out);
 		fputs(", \"client\": ", out);
-		xdisk_client_list_json(st->cl, out);
+		serve_xdisk_list_json(st, out);
 		fputs("}\n", out);
 		return 0;
 	}
@@ -292,11 +453,19 @@ static int serve_xdisk_ctl(void *arg, int argc, char **argv, FILE *out)
 			xdisk_server_list(st->srv, out);
 		else
 			fprintf(out, "server disabled\n");
-		xdisk_client_list(st->cl, out);
+		for (unsigned k = 0; k < st->ncl; k++) {
+			struct xd_call x = { .k = k, .out = out };
+
+			xd_run(st, &x, xd_call_list);
+		}
 		return 0;
 	}
 	if (!strcmp(verb, "stats")) {
-		xdisk_client_stats(st->cl, out);
+		for (unsigned k = 0; k < st->ncl; k++) {
+			struct xd_call x = { .k = k, .out = out };
+
+			xd_run(st, &x, xd_call_stats);
+		}
 		return 0;
 	}
 	fprintf(out, "unknown xdisk request '%s' (attach, detach, list, "

@@ -21,6 +21,7 @@
  * I/O error fails that I/O with -EIO.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -564,17 +565,51 @@ static struct xa_disk *xa_disk_find(struct xdisk_client *cl,
 	return NULL;
 }
 
-static int xa_free_unit(struct xdisk_client *cl)
-{
-	for (int unit = 0;; unit++) {
-		bool used = false;
+/*
+ * Units of the disks in the registry: a daemon runs one client per
+ * reactor, and their xaN names must not collide, so registering clients
+ * take units from this one table (under its lock); the others number
+ * their disks on their own.
+ */
+#define XA_UNITS 4096
+static pthread_mutex_t xa_units_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t xa_units[XA_UNITS / 8];
 
-		for (struct xa_disk *d = cl->disks; d; d = d->next)
-			if (d->unit == unit)
-				used = true;
-		if (!used)
+static bool xa_unit_used(struct xdisk_client *cl, int unit)
+{
+	for (struct xa_disk *d = cl->disks; d; d = d->next)
+		if (d->unit == unit)
+			return true;
+	return false;
+}
+
+static int xa_unit_get(struct xdisk_client *cl)
+{
+	int unit = 0;
+
+	if (cl->opts.register_disks) {
+		pthread_mutex_lock(&xa_units_lock);
+		for (; unit < XA_UNITS; unit++)
+			if (!(xa_units[unit / 8] & (1u << (unit % 8)))) {
+				xa_units[unit / 8] |= (uint8_t)(1u << (unit % 8));
+				break;
+			}
+		pthread_mutex_unlock(&xa_units_lock);
+		if (unit < XA_UNITS)
 			return unit;
 	}
+	while (xa_unit_used(cl, unit))
+		unit++;
+	return unit;
+}
+
+static void xa_unit_put(struct xdisk_client *cl, int unit)
+{
+	if (!cl->opts.register_disks || unit < 0 || unit >= XA_UNITS)
+		return;
+	pthread_mutex_lock(&xa_units_lock);
+	xa_units[unit / 8] &= (uint8_t)~(1u << (unit % 8));
+	pthread_mutex_unlock(&xa_units_lock);
 }
 
 static struct xa_disk *xa_disk_create(struct xdisk_client *cl,
@@ -591,7 +626,7 @@ static struct xa_disk *xa_disk_create(struct xdisk_client *cl,
 	d->owner = at->id;
 	d->failfast = at->failfast;
 	snprintf(d->label, sizeof(d->label), "%s", label);
-	d->unit = xa_free_unit(cl);
+	d->unit = xa_unit_get(cl);
 	snprintf(d->name, sizeof(d->name), "xa%d", d->unit);
 	d->bytes = bytes;
 	d->blksize = blksize;
@@ -611,6 +646,7 @@ static struct xa_disk *xa_disk_create(struct xdisk_client *cl,
 	geo.multi_conn_safe = true;
 	d->bd = bdev_alloc(&xa_bdev_ops, d->name, &geo, d);
 	if (!d->bd) {
+		xa_unit_put(cl, d->unit);
 		free(d);
 		return NULL;
 	}
@@ -757,6 +793,7 @@ void xa_disk_remove(struct xdisk_client *cl, struct xa_disk *d)
 	xa_fail_queue(d, -ENXIO);
 	if (d->registered)
 		bdev_registry_remove(d->name);
+	xa_unit_put(cl, d->unit);
 	log_info("xdisk: %s removed", d->name);
 	bdev_release(d->bd);
 }

@@ -223,7 +223,10 @@ struct xdisk_client *xdisk_client_create(struct ev_loop *loop,
 		cl->opts.backoff_max_ms = 5000;
 	if (cl->opts.backoff_max_ms < cl->opts.backoff_min_ms)
 		cl->opts.backoff_max_ms = cl->opts.backoff_min_ms;
-	cl->next_id = 1;
+	cl->next_id = cl->opts.attach_id_first ? (int)cl->opts.attach_id_first
+					       : 1;
+	if (!cl->opts.attach_id_step)
+		cl->opts.attach_id_step = 1;
 	/* Names this client instance in its BLK_OPENs, so that a server
 	 * can tell its newest open of a disk from an older one (fencing). */
 	if (getrandom(&cl->fence_id, sizeof(cl->fence_id), 0) !=
@@ -281,7 +284,8 @@ int xdisk_client_attach(struct xdisk_client *cl, const char *url, char *err,
 	at = calloc(1, sizeof(*at));
 	if (!at)
 		goto out_nomem;
-	at->id = cl->next_id++;
+	at->id = cl->next_id;
+	cl->next_id += (int)cl->opts.attach_id_step;
 	at->failfast = failfast;
 	snprintf(at->url, sizeof(at->url), "%s", url);
 	at->links = links;

@@ -11,7 +11,11 @@
  * I/O running under it, then closes its BLK_OPENs and itself, so that no
  * reply ever follows the close of its parent.
  *
- * Everything runs on the server's loop; registry events are posted to it.
+ * The server accepts on its loop and hands each link to a reactor
+ * (opts.loops, round robin); a link and everything under it runs there
+ * (server_int.h says what is shared and how it is guarded).  Registry
+ * events are posted to the server's loop, which passes them on to the
+ * reactor of every link.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,123 +33,44 @@
 #include <scsikit/log.h>
 #include <scsikit/xdisk.h>
 
-#include "util/json.h"
-#include "util/admit.h"
+#include "xdisk/server_int.h"
 #include "xdisk/xdisk_int.h"
-
-#define XS_MAX_STATES 512 /* open transactions a client may hold */
-/* Request data held for one link: reading from it pauses above HIGH and
- * resumes below LOW, so a client cannot make us hold more than about
- * HIGH + one message, whatever it sends. */
-#define XS_BUF_HIGH (64u << 20)
-#define XS_BUF_LOW (32u << 20)
-
-struct xs_serial {
-	struct xs_serial *next;
-	char disk[64];
-	char serial[DMSG_LABEL_LEN];
-};
-
-/* Fences remembered: one per (disk, client instance) that opened with a
- * fence_id; beyond this the least recently renewed is forgotten. */
-#define XS_MAX_FENCES 1024
-
-struct xs_span;
-
-struct xs_open {
-	struct xs_open *next;
-	struct xs_span *span;
-	struct dmsg_state *st;
-	uint64_t keyid;
-	uint32_t modes;
-	uint64_t fence_id, fence_gen;
-	bool fenced;		/* a newer open of that client superseded it */
-};
-
-/* The newest generation a client instance opened a disk with. */
-struct xs_fence {
-	char disk[64];
-	uint64_t id;
-	uint64_t gen;
-	uint64_t stamp;		/* for forgetting the oldest */
-};
-
-/* One LNK_SPAN we advertise on one link. */
-struct xs_span {
-	struct xs_span *next;
-	struct xs_conn *conn;
-	struct bdev *bd;	/* held */
-	struct dmsg_state *st;	/* NULL once closed or lost */
-	struct xs_open *opens;
-	unsigned inflight;	/* requests running under its opens */
-	bool withdrawing;
-};
-
-enum xs_conn_state {
-	XS_HANDSHAKE = 0, /* LNK_CONN exchange not complete */
-	XS_READY = 1,	  /* spans advertised */
-	XS_LOST = 2,	  /* iocom gone; waiting for running I/O */
-};
-
-struct xs_conn {
-	struct xs_conn *next;
-	struct xdisk_server *srv;
-	struct dmsg_iocom *io;
-	struct dmsg_state *conn_st;
-	enum xs_conn_state state;
-	bool conn_acked;	/* our LNK_CONN answered */
-	bool peer_conn;		/* the peer's LNK_CONN received */
-	uint64_t peer_mask, pfs_mask;
-	struct xs_span *spans;
-	unsigned refs;		/* the link + each running request */
-	size_t buffered;	/* bytes of request buffers held */
-	bool paused;
-	bool evicting;		/* closed for a newcomer; lost comes next */
-	uint64_t accepted_ms;
-	struct sockaddr_storage peer_ss; /* for the per-address count */
-	char peer[64];
-};
-
-/* One BLK command running on the backend. */
-struct xs_req {
-	struct xs_conn *conn;	/* held */
-	struct xs_span *span;
-	struct dmsg_state *st;	/* NULL if the link went away */
-	struct bdev_io bio;
-	struct iovec iov;
-	uint32_t cmd;
-	uint32_t bytes;
-	uint64_t keyid;
-	uint8_t *buf;		/* WRITE: a copy of the data; READ: tb's aux */
-	struct dmsg_txbuf *tb;	/* READ: the reply, read into in place */
-};
-
-struct xdisk_server {
-	struct ev_loop *loop;
-	struct xdisk_server_opts opts;
-	char host[64];
-	int lfd;
-	int port;
-	struct ev_io *lwatch;
-	struct xs_conn *conns;
-	struct xs_serial *serials;
-	int listen_handle;
-	uint64_t next_keyid;
-	struct xs_fence *fences;	/* XS_MAX_FENCES, allocated on use */
-	unsigned nfences;
-	uint64_t fence_stamp;
-	uint64_t fenced_opens, fenced_ios;
-	bool destroying;
-	int pending_events;	/* posted registry events not yet run (atomic) */
-	struct sk_admit admit;	/* the link cap and per-address counts */
-};
 
 static void xs_conn_put(struct xs_conn *c);
 static void xs_span_try_close(struct xs_span *sp);
 
+/* Counters one reactor changes and the listings read: relaxed atomics, a
+ * plain load and store on this machine (no lock prefix: one writer). */
+static inline void xs_count(unsigned *v, int d)
+{
+	__atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + (unsigned)d,
+			 __ATOMIC_RELAXED);
+}
+
+static void xs_srv_put(struct xdisk_server *srv)
+{
+	if (__atomic_sub_fetch(&srv->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	while (srv->serials) {
+		struct xs_serial *s = srv->serials;
+
+		srv->serials = s->next;
+		free(s);
+	}
+	free(srv->fences);
+	sk_admit_fini(&srv->admit);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+static void xs_conn_hold(struct xs_conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
 /* ---- spans -------------------------------------------------------------- */
 
-static const char *xs_serial_of(struct xdisk_server *srv, const char *disk)
+const char *xs_serial_of(struct xdisk_server *srv, const char *disk)
 {
 	for (struct xs_serial *s = srv->serials; s; s = s->next)
 		if (strcmp(s->disk, disk) == 0)
@@ -212,8 +137,10 @@ static void xs_span_add(struct xs_conn *c, struct bdev *bd)
 		return;
 	}
 	dmsg_state_set_user(sp->st, sp);
+	pthread_mutex_lock(&srv->lock);
 	sp->next = c->spans;
 	c->spans = sp;
+	pthread_mutex_unlock(&srv->lock);
 	log_debug("xdisk server: span %s (label %s) to %s", body.cl_label,
 		  body.fs_label, c->peer);
 }
@@ -222,17 +149,22 @@ static void xs_span_free(struct xs_span *sp)
 {
 	struct xs_conn *c = sp->conn;
 	struct xs_span **pp;
+	struct xs_open *opens;
 
+	pthread_mutex_lock(&c->srv->lock);
 	for (pp = &c->spans; *pp; pp = &(*pp)->next) {
 		if (*pp == sp) {
 			*pp = sp->next;
 			break;
 		}
 	}
-	while (sp->opens) {
-		struct xs_open *o = sp->opens;
+	opens = sp->opens;
+	sp->opens = NULL;
+	pthread_mutex_unlock(&c->srv->lock);
+	while (opens) {
+		struct xs_open *o = opens;
 
-		sp->opens = o->next;
+		opens = o->next;
 		if (o->st)
 			dmsg_state_set_handler(o->st, NULL, NULL);
 		free(o);
@@ -307,64 +239,16 @@ static void xs_open_handler(struct dmsg_state *st, struct dmsg_msg *m,
 	if (!(m->hdr.cmd & DMSGF_DELETE))
 		return;
 	/* The client closed the device (or the link went). */
+	pthread_mutex_lock(&sp->conn->srv->lock);
 	for (pp = &sp->opens; *pp; pp = &(*pp)->next) {
 		if (*pp == o) {
 			*pp = o->next;
 			break;
 		}
 	}
+	pthread_mutex_unlock(&sp->conn->srv->lock);
 	dmsg_state_set_handler(st, NULL, NULL);
 	free(o);
-}
-
-/* Fencing (docs/dmsg.md): a BLK_OPEN carrying a client's fence_id and a
- * generation older than (or as old as) the newest that client opened the
- * disk with is refused; a newer one supersedes the client's older opens of
- * the disk on every link, whose I/O is refused from then on.  So writes a
- * cut-off link still delivers after the client reopened are never applied.
- * false: refuse the open. */
-static bool xs_fence_check(struct xdisk_server *srv, struct bdev *bd,
-			   uint64_t id, uint64_t gen)
-{
-	const char *disk = bdev_name(bd);
-	struct xs_fence *f = NULL;
-
-	if (!id)
-		return true; /* a client that does not fence */
-	if (!srv->fences) {
-		srv->fences = calloc(XS_MAX_FENCES, sizeof(*srv->fences));
-		if (!srv->fences)
-			return false;
-	}
-	for (unsigned i = 0; i < srv->nfences && !f; i++)
-		if (srv->fences[i].id == id &&
-		    strcmp(srv->fences[i].disk, disk) == 0)
-			f = &srv->fences[i];
-	if (f && gen <= f->gen) {
-		srv->fenced_opens++;
-		return false;
-	}
-	if (!f && srv->nfences < XS_MAX_FENCES) {
-		f = &srv->fences[srv->nfences++];
-	} else if (!f) {
-		f = &srv->fences[0];
-		for (unsigned i = 1; i < srv->nfences; i++)
-			if (srv->fences[i].stamp < f->stamp)
-				f = &srv->fences[i];
-	}
-	snprintf(f->disk, sizeof(f->disk), "%s", disk);
-	f->id = id;
-	f->gen = gen;
-	f->stamp = ++srv->fence_stamp;
-	for (struct xs_conn *c = srv->conns; c; c = c->next)
-		for (struct xs_span *sp = c->spans; sp; sp = sp->next) {
-			if (strcmp(bdev_name(sp->bd), disk) != 0)
-				continue;
-			for (struct xs_open *o = sp->opens; o; o = o->next)
-				if (o->fence_id == id && o->fence_gen < gen)
-					o->fenced = true;
-		}
-	return true;
 }
 
 static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
@@ -374,6 +258,7 @@ static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
 	struct xs_span *sp = parent ? dmsg_state_user(parent) : NULL;
 	struct dmsg_blk_error rep;
 	struct xs_open *o;
+	bool ok;
 
 	if (!sp || dmsg_state_cmd(parent) != DMSG_LNK_SPAN ||
 	    sp->withdrawing || !sp->st) {
@@ -390,8 +275,11 @@ static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
 		dmsg_state_reply(st, 0);
 		return;
 	}
-	if (!xs_fence_check(c->srv, sp->bd, m->body.blk_open.fence_id,
-			    m->body.blk_open.fence_gen)) {
+	pthread_mutex_lock(&c->srv->lock);
+	ok = xs_fence_check_locked(c->srv, sp->bd, m->body.blk_open.fence_id,
+				   m->body.blk_open.fence_gen);
+	pthread_mutex_unlock(&c->srv->lock);
+	if (!ok) {
 		log_warn("xdisk server: %s: stale BLK_OPEN of %s (generation "
 			 "%llu) refused", c->peer, bdev_name(sp->bd),
 			 (unsigned long long)m->body.blk_open.fence_gen);
@@ -408,9 +296,11 @@ static void xs_blk_open(struct xs_conn *c, struct dmsg_state *st,
 	o->modes = m->body.blk_open.modes;
 	o->fence_id = m->body.blk_open.fence_id;
 	o->fence_gen = m->body.blk_open.fence_gen;
-	o->keyid = ++c->srv->next_keyid;
+	o->keyid = __atomic_add_fetch(&c->srv->next_keyid, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&c->srv->lock);
 	o->next = sp->opens;
 	sp->opens = o;
+	pthread_mutex_unlock(&c->srv->lock);
 	dmsg_state_set_user(st, o);
 	dmsg_state_set_handler(st, xs_open_handler, o);
 	memset(&rep, 0, sizeof(rep));
@@ -478,7 +368,7 @@ static void xs_req_finish(struct xs_req *r, int status)
 		log_debug("xdisk server: %s on %s failed: %s",
 			  dmsg_cmd_name(r->cmd), bdev_name(sp->bd),
 			  strerror(-status));
-	sp->inflight--;
+	xs_count(&sp->inflight, -1);
 	if (held) {
 		c->buffered -= r->bytes;
 		if (c->paused && c->buffered < XS_BUF_LOW && c->io) {
@@ -516,10 +406,10 @@ static void xs_blk_rw(struct xs_conn *c, struct dmsg_state *st,
 		dmsg_state_reply(st, DMSG_ERR_CANTCIRC);
 		return;
 	}
-	if (o->fenced) {
+	if (__atomic_load_n(&o->fenced, __ATOMIC_RELAXED)) {
 		/* Superseded by a newer open of the same client: whatever
 		 * this link still carries is stale. */
-		c->srv->fenced_ios++;
+		__atomic_add_fetch(&c->srv->fenced_ios, 1, __ATOMIC_RELAXED);
 		dmsg_state_reply(st, DMSG_ERR_CANTCIRC);
 		return;
 	}
@@ -558,7 +448,7 @@ static void xs_blk_rw(struct xs_conn *c, struct dmsg_state *st,
 	r->cmd = cmd;
 	r->bytes = rw->bytes;
 	r->keyid = rw->keyid;
-	r->bio.loop = c->srv->loop;
+	r->bio.loop = c->loop;
 	r->bio.cb = xs_req_done;
 	r->bio.cb_arg = r;
 	switch (cmd) {
@@ -605,8 +495,8 @@ static void xs_blk_rw(struct xs_conn *c, struct dmsg_state *st,
 		break;
 	}
 	dmsg_state_set_handler(st, xs_req_handler, r);
-	c->refs++;
-	o->span->inflight++;
+	xs_conn_hold(c);
+	xs_count(&o->span->inflight, 1);
 	rc = bdev_submit(o->span->bd, &r->bio);
 	if (rc < 0)
 		xs_req_finish(r, rc);
@@ -685,7 +575,8 @@ static void xs_rcvmsg(struct dmsg_iocom *io, struct dmsg_state *st,
 	}
 }
 
-static void xs_conn_unlink(struct xs_conn *c)
+/* Under srv->lock. */
+static void xs_conn_unlink_locked(struct xs_conn *c)
 {
 	struct xs_conn **pp;
 
@@ -699,11 +590,43 @@ static void xs_conn_unlink(struct xs_conn *c)
 
 static void xs_conn_put(struct xs_conn *c)
 {
-	if (--c->refs)
+	struct xdisk_server *srv = c->srv;
+
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	while (c->spans)
 		xs_span_free(c->spans);
+	if (c->fd >= 0)
+		close(c->fd); /* never started */
 	free(c);
+	xs_srv_put(srv);
+}
+
+/*
+ * End link c on its reactor: out of the server's list, out of the
+ * admission counts, its iocom destroyed (the owner's close: lost does not
+ * run), and the link's reference dropped.  Running requests keep c until
+ * they finish; their replies are dropped.
+ */
+static void xs_conn_end(struct xs_conn *c)
+{
+	struct xdisk_server *srv = c->srv;
+	struct dmsg_iocom *io;
+	bool was_lost;
+
+	pthread_mutex_lock(&srv->lock);
+	io = c->io;
+	c->io = NULL;
+	was_lost = c->state == XS_LOST;
+	c->state = XS_LOST;
+	xs_conn_unlink_locked(c);
+	pthread_mutex_unlock(&srv->lock);
+	if (was_lost)
+		return;
+	sk_admit_leave(&srv->admit, &c->peer_ss);
+	if (io)
+		dmsg_iocom_destroy(io);
+	xs_conn_put(c);
 }
 
 static void xs_lost(struct dmsg_iocom *io, int err, void *arg)
@@ -711,12 +634,8 @@ static void xs_lost(struct dmsg_iocom *io, int err, void *arg)
 	struct xs_conn *c = arg;
 
 	log_info("xdisk server: link from %s closed", c->peer);
-	c->state = XS_LOST;
-	xs_conn_unlink(c);
-	sk_admit_leave(&c->srv->admit, &c->peer_ss);
-	c->io = NULL;
-	dmsg_iocom_destroy(io);
-	xs_conn_put(c);
+	/* c->io is io: xs_conn_end destroys it (allowed inside lost). */
+	xs_conn_end(c);
 }
 
 static const struct dmsg_iocom_ops xs_iocom_ops = {
@@ -744,49 +663,41 @@ static void xs_peer_format(const struct sockaddr_storage *ss, char *buf,
 	}
 }
 
-/* Serve fd, already counted in srv->admit for the address in ss. */
-static int xs_conn_add(struct xdisk_server *srv, int fd,
-		       const struct sockaddr_storage *ss)
+/* Start link c on its reactor: the iocom and our LNK_CONN.  0 or -errno
+ * (c ended).  Drops the reference the hand-over held. */
+static int xs_conn_run(struct xs_conn *c)
 {
+	struct xdisk_server *srv = c->srv;
 	struct dmsg_iocom_opts io_opts;
 	struct dmsg_lnk_conn body;
-	struct xs_conn *c = calloc(1, sizeof(*c));
+	struct dmsg_iocom *io;
 	char name[96];
-	int one = 1;
+	int fd, rc = 0;
 
-	if (!c) {
-		close(fd);
-		sk_admit_leave(&srv->admit, ss);
-		return -ENOMEM;
-	}
-	c->srv = srv;
-	c->refs = 1;
-	c->peer_ss = *ss;
-	c->accepted_ms = ev_now_ms();
-	snprintf(c->peer, sizeof(c->peer), "fd%d", fd);
-	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
-		xs_peer_format(ss, c->peer, sizeof(c->peer));
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->state == XS_LOST || c->evicting ||
+	    __atomic_load_n(&srv->destroying, __ATOMIC_ACQUIRE)) {
+		xs_conn_end(c);
+		goto out;
 	}
 	/* A link fault rule may put a relay between us and the peer. */
-	fd = sk_link_fault_wrap(fd, SK_LINK_XDISK, NULL, 0);
+	fd = sk_link_fault_wrap(c->fd, SK_LINK_XDISK, NULL, 0);
+	c->fd = -1;
 	snprintf(name, sizeof(name), "xs<-%s", c->peer);
 	memset(&io_opts, 0, sizeof(io_opts));
 	io_opts.ping_ms = srv->opts.ping_ms;
 	io_opts.timeout_ms = srv->opts.timeout_ms;
 	io_opts.max_states = XS_MAX_STATES;
 	io_opts.name = name;
-	c->io = dmsg_iocom_create(srv->loop, fd, &xs_iocom_ops, c, &io_opts);
-	if (!c->io) {
-		int e = errno;
-
+	io = dmsg_iocom_create(c->loop, fd, &xs_iocom_ops, c, &io_opts);
+	if (!io) {
+		rc = -errno;
 		close(fd);
-		free(c);
-		sk_admit_leave(&srv->admit, ss);
-		return -e;
+		xs_conn_end(c);
+		goto out;
 	}
-	c->next = srv->conns;
-	srv->conns = c;
+	pthread_mutex_lock(&srv->lock);
+	c->io = io;
+	pthread_mutex_unlock(&srv->lock);
 
 	memset(&body, 0, sizeof(body));
 	body.peer_type = DMSG_PEER_BLOCK;
@@ -796,14 +707,65 @@ static int xs_conn_add(struct xdisk_server *srv, int fd,
 	body.peer_mask = 0;
 	body.pfs_mask = 0;
 	snprintf(body.cl_label, sizeof(body.cl_label), "%s", srv->host);
-	c->conn_st = dmsg_state_open(c->io, NULL, DMSG_LNK_CONN, &body,
+	c->conn_st = dmsg_state_open(io, NULL, DMSG_LNK_CONN, &body,
 				     sizeof(body), NULL, 0, xs_conn_handler, c);
-	if (!c->conn_st) {
-		dmsg_iocom_fail(c->io, -errno);
-		return 0;
+	if (!c->conn_st)
+		dmsg_iocom_fail(io, -errno);
+	else
+		log_info("xdisk server: link from %s on reactor %u", c->peer,
+			 c->reactor);
+out:
+	xs_conn_put(c);
+	return rc;
+}
+
+static void xs_conn_run_posted(void *arg)
+{
+	xs_conn_run(arg);
+}
+
+/* Serve fd, already counted in srv->admit for the address in ss, on the
+ * next reactor (round robin). */
+static int xs_conn_add(struct xdisk_server *srv, int fd,
+		       const struct sockaddr_storage *ss)
+{
+	struct xs_conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (!c) {
+		close(fd);
+		sk_admit_leave(&srv->admit, ss);
+		return -ENOMEM;
 	}
-	log_info("xdisk server: link from %s", c->peer);
-	return 0;
+	c->srv = srv;
+	c->refs = 2; /* the link, and the hand-over to its reactor */
+	c->fd = fd;
+	c->peer_ss = *ss;
+	c->accepted_ms = ev_now_ms();
+	snprintf(c->peer, sizeof(c->peer), "fd%d", fd);
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+		xs_peer_format(ss, c->peer, sizeof(c->peer));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	c->reactor = srv->next_loop++ % srv->nloops;
+	c->loop = srv->loops[c->reactor];
+	__atomic_add_fetch(&srv->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&srv->lock);
+	c->next = srv->conns;
+	srv->conns = c;
+	pthread_mutex_unlock(&srv->lock);
+	if (c->loop != srv->loop &&
+	    ev_loop_post(c->loop, xs_conn_run_posted, c) == 0)
+		return 0;
+	/* Ours (or that reactor cannot be reached): start it here. */
+	if (c->loop != srv->loop) {
+		c->loop = srv->loop;
+		c->reactor = 0;
+		for (unsigned i = 0; i < srv->nloops; i++)
+			if (srv->loops[i] == srv->loop)
+				c->reactor = i;
+	}
+	return xs_conn_run(c);
 }
 
 int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
@@ -818,32 +780,47 @@ int xdisk_server_add_conn(struct xdisk_server *srv, int fd)
 	return xs_conn_add(srv, fd, &ss);
 }
 
+static void xs_conn_evict(void *arg)
+{
+	struct xs_conn *c = arg;
+
+	if (c->io && c->state != XS_LOST)
+		dmsg_iocom_fail(c->io, -ECONNRESET);
+	xs_conn_put(c);
+}
+
 /*
  * At the link cap: close the oldest link still in its LNK_CONN handshake,
  * so that links that finished it are never starved by ones that connect
  * and say nothing (the iocom's own timeout ends those too, later).  True
- * when one was closed and the newcomer may come in.
+ * when one was closed and the newcomer may come in.  The close itself runs
+ * on the victim's reactor.
  */
 static bool xs_evict_handshake(struct xdisk_server *srv, const char *peer)
 {
 	struct xs_conn *victim = NULL;
 
+	pthread_mutex_lock(&srv->lock);
 	for (struct xs_conn *c = srv->conns; c; c = c->next)
-		if (c->state == XS_HANDSHAKE && !c->evicting && c->io &&
+		if (c->state == XS_HANDSHAKE && !c->evicting &&
 		    (!victim || c->accepted_ms < victim->accepted_ms))
 			victim = c;
+	if (victim) {
+		victim->evicting = true;
+		xs_conn_hold(victim);
+	}
+	pthread_mutex_unlock(&srv->lock);
 	if (!victim)
 		return false;
-	victim->evicting = true;
 	sk_admit_note(&srv->admit, SK_ADMIT_EVICTED,
 		      "at the cap of %u links: closing %s (in handshake %llu "
 		      "ms) for %s", srv->opts.max_conns, victim->peer,
 		      (unsigned long long)(ev_now_ms() - victim->accepted_ms),
 		      peer);
-	dmsg_iocom_fail(victim->io, -ECONNRESET);
+	if (ev_loop_post(victim->loop, xs_conn_evict, victim) < 0)
+		xs_conn_put(victim); /* its handshake timeout ends it */
 	return true;
 }
-
 static void xs_accept(struct ev_io *w, int fd, uint32_t events, void *arg)
 {
 	struct xdisk_server *srv = arg;
@@ -884,25 +861,24 @@ static void xs_accept(struct ev_io *w, int fd, uint32_t events, void *arg)
 /* ---- registry ----------------------------------------------------------- */
 
 struct xs_event {
-	struct xdisk_server *srv;
+	struct xdisk_server *srv;	/* held */
+	struct xs_conn *conn;		/* held; NULL for the server's copy */
 	enum bdev_registry_event ev;
-	struct bdev *bd;
+	struct bdev *bd;		/* held */
 };
 
-static void xs_registry_apply(void *arg)
+/* On the reactor of e->conn: advertise or withdraw e->bd on that link. */
+static void xs_conn_event(void *arg)
 {
 	struct xs_event *e = arg;
-	struct xdisk_server *srv = e->srv;
+	struct xs_conn *c = e->conn;
 
-	if (!srv->destroying) {
-		for (struct xs_conn *c = srv->conns; c; c = c->next) {
-			if (c->state != XS_READY)
-				continue;
-			if (e->ev == BDEV_REGISTRY_ADDED) {
-				if (xs_conn_wants(c))
-					xs_span_add(c, e->bd);
-				continue;
-			}
+	if (!__atomic_load_n(&e->srv->destroying, __ATOMIC_ACQUIRE) &&
+	    c->state == XS_READY && c->io) {
+		if (e->ev == BDEV_REGISTRY_ADDED) {
+			if (xs_conn_wants(c))
+				xs_span_add(c, e->bd);
+		} else {
 			for (struct xs_span *sp = c->spans, *nx; sp; sp = nx) {
 				nx = sp->next;
 				if (sp->bd == e->bd && !sp->withdrawing) {
@@ -913,11 +889,38 @@ static void xs_registry_apply(void *arg)
 		}
 	}
 	bdev_release(e->bd);
+	xs_conn_put(c);
 	free(e);
-	/* The last event posted before destroy frees the server. */
-	if (__atomic_sub_fetch(&srv->pending_events, 1, __ATOMIC_ACQ_REL) == 0 &&
-	    srv->destroying)
-		free(srv);
+}
+
+/* On the server's loop: one copy of the event to every link's reactor. */
+static void xs_registry_apply(void *arg)
+{
+	struct xs_event *e = arg;
+	struct xdisk_server *srv = e->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	for (struct xs_conn *c = srv->conns;
+	     c && !__atomic_load_n(&srv->destroying, __ATOMIC_ACQUIRE);
+	     c = c->next) {
+		struct xs_event *ce;
+
+		if (c->state == XS_LOST || !(ce = malloc(sizeof(*ce))))
+			continue;
+		*ce = *e;
+		ce->conn = c;
+		xs_conn_hold(c);
+		bdev_hold(e->bd);
+		if (ev_loop_post(c->loop, xs_conn_event, ce) < 0) {
+			bdev_release(e->bd);
+			xs_conn_put(c); /* not the last: the link holds c */
+			free(ce);
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	bdev_release(e->bd);
+	free(e);
+	xs_srv_put(srv);
 }
 
 static void xs_registry_cb(enum bdev_registry_event ev, struct bdev *bd,
@@ -929,13 +932,14 @@ static void xs_registry_cb(enum bdev_registry_event ev, struct bdev *bd,
 	if (!e)
 		return;
 	e->srv = srv;
+	e->conn = NULL;
 	e->ev = ev;
 	e->bd = bdev_hold(bd);
-	__atomic_add_fetch(&srv->pending_events, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&srv->refs, 1, __ATOMIC_ACQ_REL);
 	if (ev_loop_post(srv->loop, xs_registry_apply, e) < 0) {
-		__atomic_sub_fetch(&srv->pending_events, 1, __ATOMIC_ACQ_REL);
 		bdev_release(e->bd);
 		free(e);
+		xs_srv_put(srv);
 	}
 }
 
@@ -951,6 +955,12 @@ struct xdisk_server *xdisk_server_create(struct ev_loop *loop,
 	srv->loop = loop;
 	if (o)
 		srv->opts = *o;
+	for (unsigned i = 0; i < srv->opts.nloops && i < XS_MAX_LOOPS; i++)
+		if (srv->opts.loops[i])
+			srv->loops[srv->nloops++] = srv->opts.loops[i];
+	if (!srv->nloops)
+		srv->loops[srv->nloops++] = loop;
+	srv->opts.loops = NULL;
 	if (!srv->opts.max_xfer || srv->opts.max_xfer > DMSG_AUX_MAX)
 		srv->opts.max_xfer = DMSG_AUX_MAX;
 	snprintf(srv->host, sizeof(srv->host), "%s",
@@ -958,6 +968,8 @@ struct xdisk_server *xdisk_server_create(struct ev_loop *loop,
 	srv->opts.host = NULL;
 	srv->lfd = -1;
 	srv->port = -1;
+	srv->refs = 1;
+	pthread_mutex_init(&srv->lock, NULL);
 	if (!srv->opts.max_conns)
 		srv->opts.max_conns = 256;
 	if (!srv->opts.max_conns_per_peer)
@@ -967,7 +979,6 @@ struct xdisk_server *xdisk_server_create(struct ev_loop *loop,
 	srv->listen_handle = bdev_registry_listen(xs_registry_cb, srv);
 	return srv;
 }
-
 int xdisk_server_listen(struct xdisk_server *srv, const char *addr,
 			char *err, size_t errlen)
 {
@@ -1028,100 +1039,73 @@ int xdisk_server_set_serial(struct xdisk_server *srv, const char *disk,
 	return 0;
 }
 
-void xdisk_server_list(struct xdisk_server *srv, FILE *out)
+/* Run fn(arg) on loop and wait for it (loop is another running reactor). */
+struct xs_call {
+	void (*fn)(void *);
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void xs_call_run(void *p)
 {
-	if (srv->port >= 0)
-		fprintf(out, "server port %d\n", srv->port);
-	if (srv->nfences)
-		fprintf(out, "fences %u stale-opens %llu fenced-ios %llu\n",
-			srv->nfences, (unsigned long long)srv->fenced_opens,
-			(unsigned long long)srv->fenced_ios);
-	for (struct xs_conn *c = srv->conns; c; c = c->next) {
-		struct dmsg_iocom_stats st;
+	struct xs_call *k = p;
 
-		dmsg_iocom_get_stats(c->io, &st);
-		fprintf(out, "link %s state %s msgs-in %llu msgs-out %llu "
-			"proto-errors %llu\n", c->peer,
-			c->state == XS_READY ? "ready" : "handshake",
-			(unsigned long long)st.msgs_in,
-			(unsigned long long)st.msgs_out,
-			(unsigned long long)st.proto_errors);
-		for (struct xs_span *sp = c->spans; sp; sp = sp->next) {
-			unsigned nopen = 0;
-
-			for (struct xs_open *o = sp->opens; o; o = o->next)
-				nopen++;
-			fprintf(out, "  span %s label %s inflight %u opens %u%s\n",
-				bdev_name(sp->bd),
-				xs_serial_of(srv, bdev_name(sp->bd)),
-				sp->inflight, nopen,
-				sp->withdrawing ? " withdrawing" : "");
-		}
-	}
+	k->fn(k->arg);
+	pthread_mutex_lock(&k->mu);
+	k->done = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
 }
 
-void xdisk_server_list_json(struct xdisk_server *srv, FILE *out)
+static void xs_call_on(struct ev_loop *loop, void (*fn)(void *), void *arg)
 {
-	fprintf(out, "{\"port\": %d, \"links\": [", srv->port);
-	for (struct xs_conn *c = srv->conns; c; c = c->next) {
-		struct dmsg_iocom_stats st;
+	struct xs_call k = { fn, arg, PTHREAD_MUTEX_INITIALIZER,
+			     PTHREAD_COND_INITIALIZER, false };
 
-		dmsg_iocom_get_stats(c->io, &st);
-		fputs(c == srv->conns ? "{\"peer\": " : ", {\"peer\": ", out);
-		sk_json_str(out, c->peer);
-		fprintf(out, ", \"state\": \"%s\", \"msgs_in\": %llu, "
-			     "\"msgs_out\": %llu, \"proto_errors\": %llu, "
-			     "\"spans\": [",
-			c->state == XS_READY ? "ready" : "handshake",
-			(unsigned long long)st.msgs_in,
-			(unsigned long long)st.msgs_out,
-			(unsigned long long)st.proto_errors);
-		for (struct xs_span *sp = c->spans; sp; sp = sp->next) {
-			fputs(sp == c->spans ? "{\"disk\": " : ", {\"disk\": ",
-			      out);
-			sk_json_str(out, bdev_name(sp->bd));
-			fputs(", \"label\": ", out);
-			sk_json_str(out, xs_serial_of(srv, bdev_name(sp->bd)));
-			fprintf(out, ", \"inflight\": %u, \"withdrawing\": %s}",
-				sp->inflight, sp->withdrawing ? "true" : "false");
-		}
-		fputs("]}", out);
+	if (ev_loop_in_thread(loop) || ev_loop_post(loop, xs_call_run, &k) < 0) {
+		fn(arg);
+		return;
 	}
-	fputs("]}", out);
+	pthread_mutex_lock(&k.mu);
+	while (!k.done)
+		pthread_cond_wait(&k.cv, &k.mu);
+	pthread_mutex_unlock(&k.mu);
+}
+
+static void xs_conn_end_posted(void *arg)
+{
+	struct xs_conn *c = arg;
+
+	xs_conn_end(c);
+	xs_conn_put(c);
 }
 
 void xdisk_server_destroy(struct xdisk_server *srv)
 {
-	srv->destroying = true;
+	__atomic_store_n(&srv->destroying, true, __ATOMIC_RELEASE);
 	if (srv->listen_handle >= 0)
 		bdev_registry_unlisten(srv->listen_handle);
 	if (srv->lwatch)
 		ev_io_del(srv->lwatch);
 	if (srv->lfd >= 0)
 		close(srv->lfd);
-	while (srv->conns) {
-		struct xs_conn *c = srv->conns;
-		struct dmsg_iocom *io = c->io;
+	/* Every link ends on its own reactor, and we wait for it: a link
+	 * must not touch the admission counts or the iocom of a server that
+	 * is gone.  Running requests keep their link (and the server's
+	 * memory) until they finish; their replies are dropped. */
+	for (;;) {
+		struct xs_conn *c;
 
-		srv->conns = c->next;
-		c->io = NULL;
-		c->state = XS_LOST;
-		/* Ends every transaction (handlers forget their states);
-		 * running requests keep c alive and drop their replies. */
-		dmsg_iocom_destroy(io);
-		xs_conn_put(c);
+		pthread_mutex_lock(&srv->lock);
+		c = srv->conns;
+		if (c)
+			xs_conn_hold(c);
+		pthread_mutex_unlock(&srv->lock);
+		if (!c)
+			break;
+		xs_call_on(c->loop, xs_conn_end_posted, c);
 	}
-	while (srv->serials) {
-		struct xs_serial *s = srv->serials;
-
-		srv->serials = s->next;
-		free(s);
-	}
-	free(srv->fences);
-	srv->fences = NULL;
-	sk_admit_fini(&srv->admit);
-	/* Registry events already posted still point at srv: the last of
-	 * them frees it (no new ones come after unlisten). */
-	if (__atomic_load_n(&srv->pending_events, __ATOMIC_ACQUIRE) == 0)
-		free(srv);
+	xs_srv_put(srv);
 }

@@ -5,7 +5,9 @@
  * withdrawal, and a fake server whose spans lie or whose reads are short.
  *
  * The servers and the client run on one loop thread; the test thread
- * drives I/O with the synchronous bdev helpers.
+ * drives I/O with the synchronous bdev helpers.  The reactor tests add a
+ * second loop thread and give a server both (or only the second) to run
+ * its links on.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +32,9 @@
 
 static struct ev_loop *loop;
 static pthread_t loop_thread;
+static struct ev_thread *reactor2;	/* the reactor tests' second loop */
+static struct ev_loop *srv_loops[2];	/* a server's reactors (0: its loop) */
+static unsigned srv_nloops;
 static struct xdisk_client *cl;
 static struct xdisk_server *srv[2];
 static int port[2];
@@ -89,7 +94,9 @@ static char url[256];
 static void do_server_start(void *arg)
 {
 	struct xdisk_server_opts o = { .host = which ? "srvB" : "srvA",
-				       .timeout_ms = srv_timeout_ms };
+				       .timeout_ms = srv_timeout_ms,
+				       .loops = srv_loops,
+				       .nloops = srv_nloops };
 	char addr[64];
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port[which]);
@@ -203,6 +210,7 @@ static int setup(void **state)
 	assert_int_equal(bdev_registry_add(backing), 0);
 	port[0] = port[1] = 0;
 	srv_timeout_ms = cli_ping_ms = cli_timeout_ms = 0;
+	srv_nloops = 0;
 	assert_int_equal(pthread_create(&loop_thread, NULL, loop_main, NULL),
 			 0);
 	return 0;
@@ -216,6 +224,10 @@ static int teardown(void **state)
 		if (srv[i])
 			server_stop(i);
 	msleep(20);
+	if (reactor2) {
+		ev_thread_stop(reactor2);
+		reactor2 = NULL;
+	}
 	ev_loop_stop(loop);
 	pthread_join(loop_thread, NULL);
 	bdev_registry_clear();
@@ -1058,6 +1070,148 @@ static void test_open_lifecycle(void **state)
 	assert_int_equal(server_opens(!active), 0);
 }
 
+/* ---- links on several reactors ----------------------------------------- */
+
+/* A disk that records on which thread and loop the server ran each I/O:
+ * reads return zeroes, writes are dropped. */
+static int probe_on[2], probe_wrong;
+
+static int probe_submit(struct bdev *bd, struct bdev_io *bio)
+{
+	int k = bio->loop == srv_loops[0] ? 0 : bio->loop == srv_loops[1] ? 1
+									   : -1;
+
+	if (k < 0 || !ev_loop_in_thread(bio->loop))
+		__atomic_add_fetch(&probe_wrong, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&probe_on[k], 1, __ATOMIC_RELAXED);
+	if (bio->type == BDEV_IO_READ)
+		for (int i = 0; i < bio->iovcnt; i++)
+			memset(bio->iov[i].iov_base, 0, bio->iov[i].iov_len);
+	bdev_io_complete_deferred(bio, 0);
+	return 0;
+}
+
+static const struct bdev_ops probe_ops = {
+	.name = "probe",
+	.submit = probe_submit,
+};
+
+static void reactors_start(bool both)
+{
+	reactor2 = ev_thread_start();
+	assert_non_null(reactor2);
+	/* Links go to the second reactor first: the one that does not
+	 * accept. */
+	srv_loops[0] = ev_thread_loop(reactor2);
+	srv_loops[1] = loop;
+	srv_nloops = both ? 2 : 1;
+}
+
+/* Which reactor each server link is on, from the listing. */
+static void link_reactors(int i, int *n0, int *n1)
+{
+	*n0 = *n1 = 0;
+	which = i;
+	on_loop(do_server_list, NULL);
+	for (char *p = srv_listing; (p = strstr(p, " reactor ")) != NULL;
+	     p++)
+		(atoi(p + 9) ? n1 : n0)[0]++;
+}
+
+static void test_links_on_reactors(void **state)
+{
+	static uint8_t buf[4096];
+	struct bdev_geometry geo = { .size = 1 << 20, .lbsize = 512,
+				     .pbsize = 512, .max_xfer = 1 << 20 };
+	struct bdev *probe, *bd = NULL;
+	int n0, n1, active;
+
+	reactors_start(true);
+	probe = bdev_alloc(&probe_ops, "probe", &geo, NULL);
+	assert_non_null(probe);
+	assert_int_equal(bdev_registry_add(probe), 0);
+	server_start(0);
+	/* Two links to one server: the server puts them on its two
+	 * reactors, round robin. */
+	port[1] = port[0];
+	client_start("xdisk://127.0.0.1:%d,127.0.0.1:%d");
+	for (int t = 0; t < 300; t++) {
+		link_reactors(0, &n0, &n1);
+		if (n0 + n1 == 2)
+			break;
+		msleep(10);
+	}
+	assert_int_equal(n0, 1);
+	assert_int_equal(n1, 1);
+	for (int t = 0; t < 200 && !bd; t++) {
+		bd = xdisk_client_get_disk(cl, "probe");
+		if (!bd)
+			msleep(10);
+	}
+	assert_non_null(bd);
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(bdev_write_sync(bd, buf, i * 4096ull, 4096, 0),
+				 0);
+		assert_int_equal(bdev_read_sync(bd, buf, i * 4096ull, 4096), 0);
+	}
+	/* Every I/O ran on the reactor of the link that carried it, on
+	 * that reactor's thread; all went through the one open path. */
+	assert_int_equal(probe_wrong, 0);
+	assert_int_equal(probe_on[0] + probe_on[1], 128);
+	active = probe_on[0] ? 0 : 1;
+	assert_int_equal(probe_on[active], 128);
+	bdev_release(bd);
+	on_loop(do_client_stop, NULL);
+	bdev_registry_remove("probe");
+	bdev_release(probe);
+}
+
+static void test_failover_link_on_reactor(void **state)
+{
+	struct workload wl = { 0 };
+	pthread_t th;
+	int n0, n1;
+
+	/* Server A runs its links on the second reactor only; B on its
+	 * own loop.  Kill A under I/O (its links end on their reactor),
+	 * bring it back, then kill B: the I/O goes on over A's link on the
+	 * second reactor. */
+	reactors_start(false);
+	server_start(0);
+	srv_nloops = 0;
+	server_start(1);
+	client_start("xdisk://127.0.0.1:%d,127.0.0.1:%d");
+	assert_true(wait_ready(2000));
+	for (int t = 0; t < 100 && count_paths() < 2; t++)
+		msleep(10);
+	assert_int_equal(count_paths(), 2);
+	link_reactors(0, &n0, &n1);
+	assert_int_equal(n0, 1);
+	wl.bd = xa0();
+	assert_int_equal(pthread_create(&th, NULL, workload_main, &wl), 0);
+	msleep(100);
+	server_stop(0);
+	msleep(150);
+	srv_nloops = 1;
+	server_start(0);
+	for (int t = 0; t < 300 && count_paths() < 2; t++)
+		msleep(10);
+	assert_int_equal(count_paths(), 2);
+	msleep(100);
+	server_stop(1);
+	msleep(200);
+	wl.stop = true;
+	pthread_join(th, NULL);
+	assert_true(wl.ops > 20);
+	assert_int_equal(wl.errors, 0);
+	assert_int_equal(wl.mismatches, 0);
+	link_reactors(0, &n0, &n1);
+	assert_int_equal(n0, 1);
+	assert_int_equal(n1, 0);
+	bdev_release(wl.bd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1101,6 +1255,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_dmsg_crc_catches_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_on_reactors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_failover_link_on_reactor,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
