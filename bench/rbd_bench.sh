@@ -10,20 +10,23 @@
 #
 # Loads: 4 KiB random read and random write at queue depth 32, 128 KiB
 # sequential read and write at queue depth 8.  Prints IOPS per round, the
-# means, each path's ratio to direct librbd, and the daemon's CPU per I/O
-# (utime+stime from /proc/PID/stat around the run, over the I/Os done).
+# means, each path's ratio to direct librbd, the daemon's CPU per I/O
+# (utime+stime from /proc/PID/stat around the run, over the I/Os done) and
+# its context switches per I/O (voluntary and not, all its threads, from
+# /proc/PID/task/*/status): the hand-offs between the reactors, librbd's
+# threads and the messenger.
 #
 #   flock /tmp/sk-bench.lock bench/rbd_bench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 #
-# Ports: 24900 (iSCSI), 24901 (NBD).
+# Ports: 24900 (iSCSI), 24901 (NBD); SK_BENCH_PORT=P takes P and P+1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-build}
 SECS=${2:-10}
 ROUNDS=${3:-3}
 SCSIKIT=$(realpath "$BUILD/scsikit")
-ISCSI=24900
-NBDP=24901
+ISCSI=${SK_BENCH_PORT:-24900}
+NBDP=$((ISCSI + 1))
 IQN=iqn.2026-11.org.scsikit
 . "$HERE/../tests/integration/lib/ceph.sh"
 
@@ -114,26 +117,37 @@ cpu_ticks() {
 	awk '{print $14 + $15}' "/proc/$SPID/stat"
 }
 HZ=$(getconf CLK_TCK)
+# ctx_switches: context switches of all the daemon's threads so far.
+ctx_switches() {
+	cat /proc/"$SPID"/task/*/status 2>/dev/null |
+		awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
 
 results=$T/results
 : >"$results"
-printf '%-18s %-6s %5s %10s %12s\n' load path round IOPS "us CPU/IO"
+printf '%-18s %-6s %5s %10s %12s %8s\n' load path round IOPS "us CPU/IO" \
+	"cs/IO"
 for load in $LOADS; do
 	for round in $(seq 1 "$ROUNDS"); do
 		for path in direct nbd iscsi; do
 			[ "$path" = iscsi ] && [ -z "${PERF[$load]:-}" ] &&
 				continue
 			c0=$(cpu_ticks)
+			s0=$(ctx_switches)
 			read -r iops ios < <("run_$path" "$load")
 			c1=$(cpu_ticks)
+			s1=$(ctx_switches)
 			cpu=-
+			cs=-
 			if [ "$path" != direct ] && [ "$ios" -gt 0 ]; then
 				cpu=$(echo "($c1 - $c0) * 1000000 / $HZ / $ios" |
 					bc -l | xargs printf '%.1f')
+				cs=$(echo "($s1 - $s0) / $ios" | bc -l |
+					xargs printf '%.2f')
 			fi
-			printf '%-18s %-6s %5s %10s %12s\n' "$load" "$path" \
-				"$round" "$iops" "$cpu"
-			echo "$load $path $iops $cpu" >>"$results"
+			printf '%-18s %-6s %5s %10s %12s %8s\n' "$load" "$path" \
+				"$round" "$iops" "$cpu" "$cs"
+			echo "$load $path $iops $cpu $cs" >>"$results"
 		done
 	done
 done
@@ -144,26 +158,32 @@ python3 - "$results" <<'PY'
 import collections, sys
 acc = collections.defaultdict(list)
 cpu = collections.defaultdict(list)
+csw = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    load, path, iops, c = line.split()
+    load, path, iops, c, s = line.split()
     acc[(load, path)].append(float(iops))
     if c != "-":
         cpu[(load, path)].append(float(c))
+        csw[(load, path)].append(float(s))
 loads = []
 for load, _ in acc:
     if load not in loads:
         loads.append(load)
-print("%-18s %10s %10s %10s %7s %7s %9s %9s" % ("load", "direct", "nbd",
-      "iscsi", "nbd/d", "isc/d", "nbd us/IO", "isc us/IO"))
+print("%-18s %10s %10s %10s %7s %7s %9s %9s %9s %9s" % ("load", "direct",
+      "nbd", "iscsi", "nbd/d", "isc/d", "nbd us/IO", "isc us/IO",
+      "nbd cs/IO", "isc cs/IO"))
 for load in loads:
     m = {p: sum(acc[(load, p)]) / len(acc[(load, p)])
          for p in ("direct", "nbd", "iscsi") if acc[(load, p)]}
     c = {p: sum(cpu[(load, p)]) / len(cpu[(load, p)])
          for p in ("nbd", "iscsi") if cpu[(load, p)]}
+    s = {p: sum(csw[(load, p)]) / len(csw[(load, p)])
+         for p in ("nbd", "iscsi") if csw[(load, p)]}
     d = m["direct"]
-    print("%-18s %10.0f %10.0f %10s %7.2f %7s %9.1f %9s" % (
+    print("%-18s %10.0f %10.0f %10s %7.2f %7s %9.1f %9s %9.2f %9s" % (
         load, d, m["nbd"], "%.0f" % m["iscsi"] if "iscsi" in m else "-",
         m["nbd"] / d, "%.2f" % (m["iscsi"] / d) if "iscsi" in m else "-",
-        c.get("nbd", 0), "%.1f" % c["iscsi"] if "iscsi" in c else "-"))
+        c.get("nbd", 0), "%.1f" % c["iscsi"] if "iscsi" in c else "-",
+        s.get("nbd", 0), "%.2f" % s["iscsi"] if "iscsi" in s else "-"))
 PY
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
