@@ -55,6 +55,7 @@
 #include <rbd/librbd.h>
 
 #define RBD_TIMEOUT_DEFAULT 30u
+#define RBD_TICK_S 1u		/* objecter_tick_interval at most this */
 #define RBD_MAX_XFER (4u * 1024 * 1024)
 #define RBD_OPT_XFER (4u * 1024 * 1024)
 
@@ -73,6 +74,7 @@ struct rbd_bdev {
 	unsigned jobs;		/* size jobs queued or running */
 	bool job_queued;	/* one queued that has not started yet */
 	bool closing;		/* destroy has begun: queue no more */
+	bool blocklisted;	/* said so once (atomic) */
 
 	/* Block status (rbd_map_*): one bit per object, set when the object
 	 * may hold data; NULL when the image has no usable fast-diff. */
@@ -264,6 +266,13 @@ static void rbd_io_done(rbd_completion_t c, void *arg)
 		if (r == 0)
 			return;
 	}
+	if (r == -ESHUTDOWN &&
+	    !__atomic_exchange_n(&((struct rbd_bdev *)bdev_priv(io->bd))
+					  ->blocklisted, true, __ATOMIC_RELAXED))
+		log_err("rbd %s: this client was blocklisted by the cluster "
+			"(its exclusive lock broken by another client): every "
+			"I/O fails until the disk is added again",
+			bdev_name(io->bd));
 	bdev_io_complete_remote(io, rbd_errno(r));
 }
 
@@ -484,7 +493,7 @@ static int rbd_connect(struct rbd_bdev *rb, const struct bdev_rbd_opts *o,
 		"client_mount_timeout", "rados_mon_op_timeout",
 		"rados_osd_op_timeout",
 	};
-	char tmo[16];
+	char tmo[16], tick[32];
 	int r;
 
 	r = rados_create(&rb->cluster, o->id);
@@ -510,6 +519,26 @@ static int rbd_connect(struct rbd_bdev *rb, const struct bdev_rbd_opts *o,
 		if (r < 0) {
 			snprintf(err, errlen, "rbd: cannot set %s: %s",
 				 tmo_keys[i], strerror(-r));
+			return r;
+		}
+	}
+	/*
+	 * librados pings each watch (librbd's on the image header among
+	 * them) once an objecter tick, 5 s by default.  A cluster whose
+	 * `osd client watch timeout` is that short (set low for fast
+	 * failover: docs/ceph-gateways.md) drops the watch of a live but
+	 * loaded gateway; another gateway that wants the exclusive lock then
+	 * takes the owner for dead, breaks the lock and blocklists it, and
+	 * every later I/O of that gateway fails.  Ticking every second keeps
+	 * the watch alive with a margin under any sane watch timeout.
+	 */
+	if (rados_conf_get(rb->cluster, "objecter_tick_interval", tick,
+			   sizeof(tick)) == 0 && strtod(tick, NULL) > RBD_TICK_S) {
+		snprintf(tick, sizeof(tick), "%u", RBD_TICK_S);
+		r = rados_conf_set(rb->cluster, "objecter_tick_interval", tick);
+		if (r < 0) {
+			snprintf(err, errlen, "rbd: cannot set "
+				 "objecter_tick_interval: %s", strerror(-r));
 			return r;
 		}
 	}

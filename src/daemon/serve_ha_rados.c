@@ -627,11 +627,14 @@ int ha_cluster_open(struct serve_ha *ha, char *err, size_t errlen)
 			 strerror(-rc));
 		return -1;
 	}
-	/* librados takes whole seconds here. */
+	/* librados takes whole seconds here.  The watch is pinged once a
+	 * tick (5 s by default): every second, a short `osd client watch
+	 * timeout` (docs/ceph-gateways.md) does not drop it under load. */
 	snprintf(secs, sizeof(secs), "%u", (ha->timeout_ms + 999) / 1000);
 	if (rados_conf_set(ha->cl, "rados_osd_op_timeout", secs) < 0 ||
 	    rados_conf_set(ha->cl, "rados_mon_op_timeout", secs) < 0 ||
-	    rados_conf_set(ha->cl, "client_mount_timeout", secs) < 0) {
+	    rados_conf_set(ha->cl, "client_mount_timeout", secs) < 0 ||
+	    rados_conf_set(ha->cl, "objecter_tick_interval", "1") < 0) {
 		snprintf(err, errlen, "cannot set the RADOS timeouts");
 		return -1;
 	}
