@@ -88,7 +88,16 @@ enum {
 	RBD_STEP_FLUSH = 1,	/* FUA: the write is done, now flush */
 };
 /* io->priv[1]: for a deallocating discard or write-zeroes, write_gen when
- * it was submitted. */
+ * it was submitted.  For COMPARE_WRITE, io->priv[2] holds the bounce
+ * buffer (verify then write half) and io->priv[3] librbd's mismatch
+ * offset. */
+
+/* librbd 16 refuses (-EINVAL) a compare-and-write that is longer than, or
+ * crosses, one 512-byte sector (tested on 16.2.15); offsets are multiples
+ * of the logical block size, so one block of 512 bytes is what it takes.
+ * A longer COMPARE AND WRITE cannot be split (it would not be atomic any
+ * more): the SCSI target refuses it and says so in BLOCK LIMITS. */
+#define RBD_MAX_CAW 512u
 
 /* ---- block status ----
  *
@@ -242,6 +251,43 @@ static int rbd_start_flush(struct rbd_bdev *rb, struct bdev_io *io)
 	return r;
 }
 
+/* librbd 16 gives the mismatch relative to the start of the compare; be
+ * ready for a librbd that gives the image offset instead. */
+static uint64_t rbd_caw_mismatch(const struct bdev_io *io, uint64_t mo)
+{
+	if (mo >= io->length && mo >= io->offset &&
+	    mo - io->offset < io->length)
+		return mo - io->offset;
+	return mo < io->length ? mo : 0;
+}
+
+/* Start a COMPARE_WRITE: librbd takes two flat buffers, the caller's iov
+ * may be in pieces; the bounce is at most 2 * RBD_MAX_CAW bytes. */
+static int rbd_start_caw(struct rbd_bdev *rb, struct bdev_io *io,
+			 rbd_completion_t c)
+{
+	struct iov_cursor cur;
+	char *buf = malloc(2 * (size_t)io->length);
+	ssize_t r;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	iov_cursor_init(&cur, io->iov, io->iovcnt);
+	iov_cursor_to_buf(&cur, buf, 2 * (size_t)io->length);
+	io->priv[2] = (uintptr_t)buf;
+	io->priv[3] = 0;
+	if (io->flags & BDEV_IO_FUA)
+		io->priv[0] = RBD_STEP_FLUSH;
+	r = rbd_aio_compare_and_write(rb->image, io->offset,
+				      (size_t)io->length, buf,
+				      buf + io->length, c, &io->priv[3], 0);
+	if (r < 0) {
+		free(buf);
+		io->priv[2] = 0;
+	}
+	return r < 0 ? (int)r : 0;
+}
+
 /* On a librbd thread. */
 static void rbd_io_done(rbd_completion_t c, void *arg)
 {
@@ -249,6 +295,12 @@ static void rbd_io_done(rbd_completion_t c, void *arg)
 	ssize_t r = rbd_aio_get_return_value(c);
 
 	rbd_aio_release(c);
+	if (io->type == BDEV_IO_COMPARE_WRITE && io->priv[2] != 0) {
+		free((void *)(uintptr_t)io->priv[2]);
+		io->priv[2] = 0;
+		if (r == -EILSEQ)
+			io->miscompare = rbd_caw_mismatch(io, io->priv[3]);
+	}
 	if (r >= 0 && (io->type == BDEV_IO_DISCARD ||
 		       (io->type == BDEV_IO_WRITE_ZEROES &&
 			!(io->flags & BDEV_IO_NO_UNMAP)))) {
@@ -274,7 +326,9 @@ static int rbd_submit(struct bdev *bd, struct bdev_io *io)
 	int r, zflags = 0;
 
 	io->priv[0] = RBD_STEP_DONE;
-	if (io->type == BDEV_IO_WRITE || (io->type == BDEV_IO_WRITE_ZEROES &&
+	io->priv[2] = 0;
+	if (io->type == BDEV_IO_WRITE || io->type == BDEV_IO_COMPARE_WRITE ||
+	    (io->type == BDEV_IO_WRITE_ZEROES &&
 					  (io->flags & BDEV_IO_NO_UNMAP))) {
 		rbd_map_mark(rb, io->offset, io->length, true);
 		__atomic_fetch_add(&rb->write_gen, 1, __ATOMIC_RELEASE);
@@ -312,6 +366,9 @@ static int rbd_submit(struct bdev *bd, struct bdev_io *io)
 	case BDEV_IO_WRITE_ZEROES:
 		r = rbd_aio_write_zeroes(rb->image, io->offset,
 					 (size_t)io->length, c, zflags, 0);
+		break;
+	case BDEV_IO_COMPARE_WRITE:
+		r = rbd_start_caw(rb, io, c);
 		break;
 	default:
 		r = -EINVAL;
@@ -606,6 +663,8 @@ struct bdev *bdev_rbd_create(const char *name,
 	g.can_discard = !o->read_only;
 	g.can_write_zeroes = !o->read_only;
 	g.discard_zeroes = false;
+	/* Atomic across every client of the image (rbd_start_caw). */
+	g.max_compare_write = o->read_only ? 0 : RBD_MAX_CAW;
 	/* librbd's cache (rbd_cache, on by default) holds writes until a
 	 * flush; without it a flush is cheap anyway. */
 	g.volatile_cache = true;
