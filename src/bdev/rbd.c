@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
 #include "bdev/bdev_int.h"
@@ -80,6 +81,12 @@ struct rbd_bdev {
 	uint64_t map_objs;	/* objects the map covers */
 	unsigned obj_shift;	/* log2 of the object size */
 	uint64_t write_gen;	/* atomic: data writes submitted */
+	uint64_t trust_until;	/* atomic: ev_now_ns() before which the map
+				 * may be believed; UINT64_MAX: a snapshot */
+	bool check_queued;	/* under lock: an rbd_map_job queued/running */
+	bool map_owned;		/* rbd_map_job only: at the last check we
+				 * held the lock and the map was good */
+	unsigned caw_order;	/* log2 of the object size (rbd_caw_mismatch) */
 };
 
 /* io->priv[0]: what to do when librbd completes the current step. */
@@ -103,15 +110,29 @@ enum {
  *
  * NBD block status and GET LBA STATUS are synchronous questions asked on a
  * reactor, and the object map lives in the cluster; so the answer comes
- * from a map of our own, at object granularity: loaded at open from the
- * image's object map (rbd_diff_iterate2, whole objects, which needs
- * fast-diff), then kept by this gateway's own I/O.  A write marks its
- * objects before it is sent (a racing question sees data: safe); a
- * deallocating discard or write-zeroes unmarks the objects it covered
- * whole, once done, and only if no write was submitted meanwhile.  Data
- * written by another client after the open is not seen: with several
- * gateways writing one image the map must not be trusted (docs/ceph.md).
+ * from a map of our own, at object granularity: loaded from the image's
+ * object map (rbd_diff_iterate2, whole objects, which needs fast-diff),
+ * then kept by this gateway's own I/O.  A write marks its objects before
+ * it is sent (a racing question sees data: safe); a deallocating discard
+ * or write-zeroes unmarks the objects it covered whole, once done, and
+ * only if no write was submitted meanwhile.
+ *
+ * Other gateways of the image.  Their writes do not reach the map, so it
+ * is believed only for a lease (RBD_MAP_LEASE_NS) after a check, on the
+ * worker pool (rbd_map_job, never a reactor), that no other client can
+ * have written since the map was loaded: another client writes only while
+ * it holds the image's exclusive lock, so the check is that this client
+ * held it at the last check and still does, else the map is reloaded
+ * between two looks that find the lock held by this client or by nobody.
+ * A question outside the lease is answered "data" for the whole range and
+ * starts a check.  What is left: another gateway taking the lock and
+ * writing within a lease of our last check is not seen until it ends
+ * (librbd tells no client that it lost the lock; docs/ceph.md).  A
+ * snapshot never changes: its map is always believed.
  */
+
+/* How long a check vouches for the map. */
+#define RBD_MAP_LEASE_NS (1000ull * 1000 * 1000)
 
 static void rbd_map_mark(struct rbd_bdev *rb, uint64_t off, uint64_t len,
 			 bool data)
@@ -155,6 +176,19 @@ static bool rbd_map_test(const struct rbd_bdev *rb, uint64_t obj)
 		(obj & 63)) & 1;
 }
 
+static void rbd_map_job(void *arg);
+
+/* Queue fn(rb) on the pool unless *queued says one is; any thread. */
+static void rbd_queue_job(struct rbd_bdev *rb, bool *queued, bdev_pool_fn fn)
+{
+	pthread_mutex_lock(&rb->lock);
+	if (!rb->closing && !*queued && bdev_pool_run(fn, rb) == 0) {
+		*queued = true;
+		rb->jobs++;
+	}
+	pthread_mutex_unlock(&rb->lock);
+}
+
 static int rbd_block_status(struct bdev *bd, uint64_t offset,
 			    uint64_t length, enum bdev_alloc_state *state,
 			    uint64_t *run)
@@ -163,7 +197,11 @@ static int rbd_block_status(struct bdev *bd, uint64_t offset,
 	uint64_t obj = offset >> rb->obj_shift, end = offset + length, pos;
 	bool data;
 
-	if (rb->map == NULL) {
+	if (rb->map == NULL ||
+	    ev_now_ns() >= __atomic_load_n(&rb->trust_until,
+					   __ATOMIC_ACQUIRE)) {
+		if (rb->map != NULL)	/* a check, on the pool */
+			rbd_queue_job(rb, &rb->check_queued, rbd_map_job);
 		*state = BDEV_MAPPED;
 		*run = length;
 		return 0;
@@ -177,17 +215,112 @@ static int rbd_block_status(struct bdev *bd, uint64_t offset,
 	return 0;
 }
 
-static int rbd_map_load_cb(uint64_t off, size_t len, int exists, void *arg)
+/* Objects that hold data, read from the cluster into words (zeroed). */
+struct rbd_fill {
+	uint64_t *words;
+	uint64_t objs;
+	unsigned shift;
+};
+
+static int rbd_map_fill_cb(uint64_t off, size_t len, int exists, void *arg)
 {
-	if (exists)
-		rbd_map_mark(arg, off, len, true);
+	struct rbd_fill *f = arg;
+
+	if (!exists || len == 0)
+		return 0;
+	for (uint64_t i = off >> f->shift;
+	     i <= (off + len - 1) >> f->shift && i < f->objs; i++)
+		f->words[i >> 6] |= 1ull << (i & 63);
 	return 0;
 }
 
-/* Build the map at open; without fast-diff (or with it flagged invalid)
+static int rbd_map_fill(struct rbd_bdev *rb, uint64_t *words)
+{
+	struct rbd_fill f = { words, rb->map_objs, rb->obj_shift };
+
+	return rbd_diff_iterate2(rb->image, NULL, 0,
+				 rb->map_objs << rb->obj_shift, 1, 1,
+				 rbd_map_fill_cb, &f);
+}
+
+/* Who holds the image's exclusive lock: 1 this client, 0 nobody, -1
+ * another client (or we cannot tell). */
+static int rbd_lock_state(struct rbd_bdev *rb)
+{
+	rbd_lock_mode_t mode;
+	char *owners[4];
+	size_t n = 4;
+	int own = 0, r;
+
+	if (rbd_is_exclusive_lock_owner(rb->image, &own) < 0)
+		return -1;
+	if (own)
+		return 1;
+	r = rbd_lock_get_owners(rb->image, &mode, owners, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		rbd_lock_get_owners_cleanup(owners, n);
+	return -1;
+}
+
+/* Off the reactors: make the map worth believing for a lease, or leave
+ * it unbelieved (see the section comment). */
+static void rbd_map_refresh(struct rbd_bdev *rb)
+{
+	uint64_t start = ev_now_ns(), gen, words;
+	int before = rbd_lock_state(rb), after;
+	uint64_t *fresh;
+
+	if (before == 1 && rb->map_owned) {
+		__atomic_store_n(&rb->trust_until, start + RBD_MAP_LEASE_NS,
+				 __ATOMIC_RELEASE);
+		return;
+	}
+	rb->map_owned = false;
+	__atomic_store_n(&rb->trust_until, 0, __ATOMIC_RELEASE);
+	if (before < 0)
+		return;
+	words = (rb->map_objs + 63) / 64;
+	fresh = calloc(words, sizeof(*fresh));
+	if (fresh == NULL)
+		return;
+	gen = __atomic_load_n(&rb->write_gen, __ATOMIC_ACQUIRE);
+	if (rbd_map_fill(rb, fresh) < 0) {
+		free(fresh);
+		return;
+	}
+	/* Word by word: a question racing with this sees old or new words,
+	 * each a state the image was in. */
+	for (uint64_t i = 0; i < words; i++)
+		__atomic_store_n(&rb->map[i], fresh[i], __ATOMIC_RELAXED);
+	free(fresh);
+	after = rbd_lock_state(rb);
+	/* A write of ours submitted meanwhile may have lost its mark. */
+	if (after < 0 ||
+	    __atomic_load_n(&rb->write_gen, __ATOMIC_ACQUIRE) != gen)
+		return;
+	rb->map_owned = before == 1 && after == 1;
+	__atomic_store_n(&rb->trust_until, start + RBD_MAP_LEASE_NS,
+			 __ATOMIC_RELEASE);
+}
+
+static void rbd_map_job(void *arg)
+{
+	struct rbd_bdev *rb = arg;
+
+	rbd_map_refresh(rb);
+	pthread_mutex_lock(&rb->lock);
+	rb->check_queued = false;
+	rb->jobs--;
+	pthread_cond_broadcast(&rb->idle);
+	pthread_mutex_unlock(&rb->lock);
+}
+
+/* Set the map up at open; without fast-diff (or with it flagged invalid)
  * there is none and every block is reported mapped. */
 static void rbd_map_load(struct rbd_bdev *rb, const char *name,
-			 uint64_t size)
+			 uint64_t size, bool snap)
 {
 	rbd_image_info_t info;
 	uint64_t features = 0, flags = 0;
@@ -207,14 +340,19 @@ static void rbd_map_load(struct rbd_bdev *rb, const char *name,
 	rb->map = calloc((rb->map_objs + 63) / 64, sizeof(uint64_t));
 	if (rb->map == NULL)
 		return;
-	r = rbd_diff_iterate2(rb->image, NULL, 0, size, 1, 1, rbd_map_load_cb,
-			      rb);
+	if (!snap) {
+		rbd_map_refresh(rb);	/* not believed until a check says */
+		return;
+	}
+	r = rbd_map_fill(rb, rb->map);
 	if (r < 0) {
 		log_warn("rbd %s: cannot read the object map (%s): every "
 			 "block reported allocated", name, strerror(-r));
 		free(rb->map);
 		rb->map = NULL;
+		return;
 	}
+	rb->trust_until = UINT64_MAX;
 }
 
 /* librbd's errors for a cluster it cannot reach (timed out, blocklisted
@@ -251,14 +389,28 @@ static int rbd_start_flush(struct rbd_bdev *rb, struct bdev_io *io)
 	return r;
 }
 
-/* librbd 16 gives the mismatch relative to the start of the compare; be
- * ready for a librbd that gives the image offset instead. */
-static uint64_t rbd_caw_mismatch(const struct bdev_io *io, uint64_t mo)
+/*
+ * librbd's mismatch_off, as an offset into the compare buffer.  librbd 16
+ * gives the image offset of the start of the object plus the offset into
+ * the buffer (tested on 16.2.15: 8 MiB + 100 for a mismatch at byte 100
+ * of a compare at 10 MiB, 4 MiB objects); others may give the offset into
+ * the buffer or into the image.  A compare lies inside one sector, so
+ * inside one object, and the three forms cannot be confused.
+ */
+static uint64_t rbd_caw_mismatch(const struct rbd_bdev *rb,
+				 const struct bdev_io *io, uint64_t mo)
 {
-	if (mo >= io->length && mo >= io->offset &&
-	    mo - io->offset < io->length)
+	uint64_t obj_start = io->offset & ~((1ull << rb->caw_order) - 1);
+
+	if (mo < io->length)
+		return mo;
+	if (mo >= io->offset && mo - io->offset < io->length)
 		return mo - io->offset;
-	return mo < io->length ? mo : 0;
+	if (mo >= obj_start && mo - obj_start < io->length)
+		return mo - obj_start;
+	log_warn("rbd: COMPARE AND WRITE mismatch offset %llu not understood",
+		 (unsigned long long)mo);
+	return 0;
 }
 
 /* Start a COMPARE_WRITE: librbd takes two flat buffers, the caller's iov
@@ -299,7 +451,8 @@ static void rbd_io_done(rbd_completion_t c, void *arg)
 		free((void *)(uintptr_t)io->priv[2]);
 		io->priv[2] = 0;
 		if (r == -EILSEQ)
-			io->miscompare = rbd_caw_mismatch(io, io->priv[3]);
+			io->miscompare = rbd_caw_mismatch(bdev_priv(io->bd),
+							  io, io->priv[3]);
 	}
 	if (r >= 0 && (io->type == BDEV_IO_DISCARD ||
 		       (io->type == BDEV_IO_WRITE_ZEROES &&
@@ -407,13 +560,7 @@ static void rbd_watch_cb(void *arg)
 {
 	struct rbd_bdev *rb = arg;
 
-	pthread_mutex_lock(&rb->lock);
-	if (!rb->closing && !rb->job_queued &&
-	    bdev_pool_run(rbd_size_job, rb) == 0) {
-		rb->job_queued = true;
-		rb->jobs++;
-	}
-	pthread_mutex_unlock(&rb->lock);
+	rbd_queue_job(rb, &rb->job_queued, rbd_size_job);
 }
 
 /* ---- open and close ---- */
@@ -423,15 +570,14 @@ static void rbd_close_all(struct rbd_bdev *rb)
 	pthread_mutex_lock(&rb->lock);
 	rb->closing = true;
 	pthread_mutex_unlock(&rb->lock);
-	if (rb->watching) {
-		/* No callback runs once this returns... */
+	/* No callback runs once this returns... */
+	if (rb->watching)
 		rbd_update_unwatch(rb->image, rb->watch);
-		/* ...and no job is left that could touch the image. */
-		pthread_mutex_lock(&rb->lock);
-		while (rb->jobs != 0)
-			pthread_cond_wait(&rb->idle, &rb->lock);
-		pthread_mutex_unlock(&rb->lock);
-	}
+	/* ...and no job (size, map) is left that could touch the image. */
+	pthread_mutex_lock(&rb->lock);
+	while (rb->jobs != 0)
+		pthread_cond_wait(&rb->idle, &rb->lock);
+	pthread_mutex_unlock(&rb->lock);
 	if (rb->image != NULL)
 		rbd_close(rb->image);
 	if (rb->ioctx != NULL)
@@ -653,7 +799,19 @@ struct bdev *bdev_rbd_create(const char *name,
 			 o->pool, o->image, strerror(-r));
 		goto out_close;
 	}
-	rbd_map_load(rb, name, size);
+	{
+		rbd_image_info_t info;
+
+		r = rbd_stat(rb->image, &info, sizeof(info));
+		if (r < 0 || info.order < 12 || info.order > 32) {
+			snprintf(err, errlen, "rbd: cannot stat %s/%s: %s",
+				 o->pool, o->image,
+				 strerror(r < 0 ? -r : EINVAL));
+			goto out_close;
+		}
+		rb->caw_order = (unsigned)info.order;
+	}
+	rbd_map_load(rb, name, size, o->snap != NULL);
 	g.lbsize = o->lbsize != 0 ? o->lbsize : 512;
 	g.size = size - size % g.lbsize;
 	g.pbsize = 4096 > g.lbsize ? 4096 : g.lbsize;
