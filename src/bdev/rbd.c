@@ -237,10 +237,14 @@ static int rbd_map_fill_cb(uint64_t off, size_t len, int exists, void *arg)
 static int rbd_map_fill(struct rbd_bdev *rb, uint64_t *words)
 {
 	struct rbd_fill f = { words, rb->map_objs, rb->obj_shift };
+	uint64_t len = rb->map_objs << rb->obj_shift, size;
+	int r = rbd_get_size(rb->image, &size);
 
-	return rbd_diff_iterate2(rb->image, NULL, 0,
-				 rb->map_objs << rb->obj_shift, 1, 1,
-				 rbd_map_fill_cb, &f);
+	if (r < 0)
+		return r;
+	/* Shrunk since the open: the rest reads as holes (never asked). */
+	return rbd_diff_iterate2(rb->image, NULL, 0, size < len ? size : len,
+				 1, 1, rbd_map_fill_cb, &f);
 }
 
 /* Who holds the image's exclusive lock: 1 this client, 0 nobody, -1

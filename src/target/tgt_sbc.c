@@ -721,8 +721,9 @@ static void caw_start(struct tgt_cmd *c)
  * The bdev compares and writes itself (geometry max_compare_write): the
  * whole command is one BDEV_IO_COMPARE_WRITE, atomic wherever the backend
  * says -- for rbd across every gateway of the image, which the engine's
- * range lock (one process) could not be.  No range lock is taken: the
- * backend orders it against every other I/O.
+ * range lock (one process) could not be.  The range lock is still taken:
+ * ORWRITE and WRITE ATOMIC read and write back under it, and a compare-
+ * and-write landing between the two would be lost.
  */
 static void caw_bdev_done(struct tgt_cmd *c, int err)
 {
@@ -845,7 +846,7 @@ void tgt_h_compare_and_write(struct tgt_cmd *c)
 		return;
 	}
 	if (bdev_geometry(c->lun->bd)->max_compare_write != 0) {
-		caw_bdev_start(c);
+		tgt_range_lock(c, c->lba, c->nlb, caw_bdev_start);
 		return;
 	}
 	c->buf = malloc((size_t)c->nlb * lbs);
