@@ -83,9 +83,11 @@ struct rbd_bdev {
 	uint64_t write_gen;	/* atomic: data writes submitted */
 	uint64_t trust_until;	/* atomic: ev_now_ns() before which the map
 				 * may be believed; UINT64_MAX: a snapshot */
-	bool check_queued;	/* under lock: an rbd_map_job queued/running */
-	bool map_owned;		/* rbd_map_job only: at the last check we
-				 * held the lock and the map was good */
+	bool map_owned;		/* keeper only: at the last check we held
+				 * the lock and the map was good */
+	bool keeping;		/* the keeper thread runs */
+	pthread_t keeper;
+	pthread_cond_t keeper_wake;	/* with lock: closing */
 	unsigned caw_order;	/* log2 of the object size (rbd_caw_mismatch) */
 };
 
@@ -118,21 +120,23 @@ enum {
  * only if no write was submitted meanwhile.
  *
  * Other gateways of the image.  Their writes do not reach the map, so it
- * is believed only for a lease (RBD_MAP_LEASE_NS) after a check, on the
- * worker pool (rbd_map_job, never a reactor), that no other client can
- * have written since the map was loaded: another client writes only while
+ * is believed only for a lease (RBD_MAP_LEASE_NS) after a check that no
+ * other client can have written since the map was loaded, made every
+ * RBD_MAP_PERIOD_MS by a thread of the bdev's own (rbd_keeper, which may
+ * wait on the cluster; never a reactor): another client writes only while
  * it holds the image's exclusive lock, so the check is that this client
  * held it at the last check and still does, else the map is reloaded
  * between two looks that find the lock held by this client or by nobody.
- * A question outside the lease is answered "data" for the whole range and
- * starts a check.  What is left: another gateway taking the lock and
- * writing within a lease of our last check is not seen until it ends
- * (librbd tells no client that it lost the lock; docs/ceph.md).  A
- * snapshot never changes: its map is always believed.
+ * A question outside the lease is answered "data" for the whole range.
+ * What is left: another gateway taking the lock and writing within a
+ * lease of our last check is not seen until it ends (librbd tells no
+ * client that it lost the lock; docs/ceph.md).  A snapshot never changes:
+ * its map is always believed, and has no keeper.
  */
 
-/* How long a check vouches for the map. */
+/* How long a check vouches for the map, and how often one is made. */
 #define RBD_MAP_LEASE_NS (1000ull * 1000 * 1000)
+#define RBD_MAP_PERIOD_MS 250
 
 static void rbd_map_mark(struct rbd_bdev *rb, uint64_t off, uint64_t len,
 			 bool data)
@@ -176,19 +180,6 @@ static bool rbd_map_test(const struct rbd_bdev *rb, uint64_t obj)
 		(obj & 63)) & 1;
 }
 
-static void rbd_map_job(void *arg);
-
-/* Queue fn(rb) on the pool unless *queued says one is; any thread. */
-static void rbd_queue_job(struct rbd_bdev *rb, bool *queued, bdev_pool_fn fn)
-{
-	pthread_mutex_lock(&rb->lock);
-	if (!rb->closing && !*queued && bdev_pool_run(fn, rb) == 0) {
-		*queued = true;
-		rb->jobs++;
-	}
-	pthread_mutex_unlock(&rb->lock);
-}
-
 static int rbd_block_status(struct bdev *bd, uint64_t offset,
 			    uint64_t length, enum bdev_alloc_state *state,
 			    uint64_t *run)
@@ -200,8 +191,6 @@ static int rbd_block_status(struct bdev *bd, uint64_t offset,
 	if (rb->map == NULL ||
 	    ev_now_ns() >= __atomic_load_n(&rb->trust_until,
 					   __ATOMIC_ACQUIRE)) {
-		if (rb->map != NULL)	/* a check, on the pool */
-			rbd_queue_job(rb, &rb->check_queued, rbd_map_job);
 		*state = BDEV_MAPPED;
 		*run = length;
 		return 0;
@@ -309,16 +298,41 @@ static void rbd_map_refresh(struct rbd_bdev *rb)
 			 __ATOMIC_RELEASE);
 }
 
-static void rbd_map_job(void *arg)
+/* The keeper thread: a check every RBD_MAP_PERIOD_MS until closing. */
+static void *rbd_keeper(void *arg)
 {
 	struct rbd_bdev *rb = arg;
+	struct timespec until;
 
-	rbd_map_refresh(rb);
 	pthread_mutex_lock(&rb->lock);
-	rb->check_queued = false;
-	rb->jobs--;
-	pthread_cond_broadcast(&rb->idle);
+	while (!rb->closing) {
+		pthread_mutex_unlock(&rb->lock);
+		rbd_map_refresh(rb);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += RBD_MAP_PERIOD_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&rb->lock);
+		if (!rb->closing)
+			pthread_cond_timedwait(&rb->keeper_wake, &rb->lock,
+					       &until);
+	}
 	pthread_mutex_unlock(&rb->lock);
+	return NULL;
+}
+
+/* Start the keeper, with no signal (the daemon reads its stop signals
+ * from a signalfd); without it the map is never believed. */
+static void rbd_keeper_start(struct rbd_bdev *rb)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rb->keeping = pthread_create(&rb->keeper, NULL, rbd_keeper, rb) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Set the map up at open; without fast-diff (or with it flagged invalid)
@@ -346,6 +360,7 @@ static void rbd_map_load(struct rbd_bdev *rb, const char *name,
 		return;
 	if (!snap) {
 		rbd_map_refresh(rb);	/* not believed until a check says */
+		rbd_keeper_start(rb);
 		return;
 	}
 	r = rbd_map_fill(rb, rb->map);
@@ -564,7 +579,13 @@ static void rbd_watch_cb(void *arg)
 {
 	struct rbd_bdev *rb = arg;
 
-	rbd_queue_job(rb, &rb->job_queued, rbd_size_job);
+	pthread_mutex_lock(&rb->lock);
+	if (!rb->closing && !rb->job_queued &&
+	    bdev_pool_run(rbd_size_job, rb) == 0) {
+		rb->job_queued = true;
+		rb->jobs++;
+	}
+	pthread_mutex_unlock(&rb->lock);
 }
 
 /* ---- open and close ---- */
@@ -573,7 +594,10 @@ static void rbd_close_all(struct rbd_bdev *rb)
 {
 	pthread_mutex_lock(&rb->lock);
 	rb->closing = true;
+	pthread_cond_broadcast(&rb->keeper_wake);
 	pthread_mutex_unlock(&rb->lock);
+	if (rb->keeping)
+		pthread_join(rb->keeper, NULL);
 	/* No callback runs once this returns... */
 	if (rb->watching)
 		rbd_update_unwatch(rb->image, rb->watch);
@@ -588,6 +612,7 @@ static void rbd_close_all(struct rbd_bdev *rb)
 		rados_ioctx_destroy(rb->ioctx);
 	if (rb->cluster != NULL)
 		rados_shutdown(rb->cluster);
+	pthread_cond_destroy(&rb->keeper_wake);
 	pthread_cond_destroy(&rb->idle);
 	pthread_mutex_destroy(&rb->lock);
 	free(rb->map);
@@ -790,6 +815,14 @@ struct bdev *bdev_rbd_create(const char *name,
 	}
 	pthread_mutex_init(&rb->lock, NULL);
 	pthread_cond_init(&rb->idle, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&rb->keeper_wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	snprintf(rb->desc, sizeof(rb->desc), "%s/%s%s%s%s%s%s", o->pool,
 		 o->image, o->snap != NULL ? "@" : "",
 		 o->snap != NULL ? o->snap : "", o->conf != NULL ? " conf " : "",

@@ -88,8 +88,8 @@ zeroes $((1 << 20)) <"$T/export" ||
 # (16 MiB written at the start, then 12-16 MiB trimmed; 4 MiB objects,
 # and a hole is not promised to read zeroes: flags 1, not 3.)
 # The map is believed for a lease after a check that no other client can
-# have written (src/bdev/rbd.c); outside it all is data and a check starts:
-# ask until the answer comes from the map.
+# have written (src/bdev/rbd.c); outside it all is data until the next
+# check (every 250 ms): ask until the answer comes from the map.
 map_holes() { # URI AWK: true once nbdinfo --map of URI satisfies AWK
 	local i
 	for i in $(seq 50); do
