@@ -31,7 +31,15 @@ enum bdev_io_type {
 	BDEV_IO_FLUSH = 2,	  /* make every completed write stable */
 	BDEV_IO_DISCARD = 3,	  /* the range may read back as anything */
 	BDEV_IO_WRITE_ZEROES = 4, /* the range reads back as zeroes */
-	BDEV_IO_TYPE_COUNT = 5,
+	/* Compare the range with the first length bytes of iov and, only if
+	 * they are equal, write the next length bytes of iov over it, as one
+	 * unit against every other I/O to the disk -- from every client of
+	 * it, for a shared backend (rbd: every gateway of the image).  iov
+	 * holds 2 * length bytes.  A mismatch completes -EILSEQ with
+	 * io->miscompare set and nothing written.  Only where geometry
+	 * max_compare_write covers the length (else -ENOTSUP / -EINVAL). */
+	BDEV_IO_COMPARE_WRITE = 5,
+	BDEV_IO_TYPE_COUNT = 6,
 };
 
 /* io->flags */
@@ -56,12 +64,17 @@ struct bdev_io {
 	enum bdev_io_type type;
 	uint32_t flags;		/* BDEV_IO_* */
 	uint64_t offset;	/* bytes; a multiple of the logical block size */
-	uint64_t length;	/* bytes; for READ/WRITE == the iov total */
-	const struct iovec *iov; /* READ/WRITE only */
+	uint64_t length;	/* bytes; for READ/WRITE == the iov total,
+				 * for COMPARE_WRITE half of it */
+	const struct iovec *iov; /* READ/WRITE/COMPARE_WRITE only */
 	int iovcnt;
 	struct ev_loop *loop;	/* where the callback runs */
 	bdev_io_cb cb;		/* status: 0 or -errno */
 	void *cb_arg;
+
+	/* Set by the backend: COMPARE_WRITE that completed -EILSEQ, the
+	 * offset (from io->offset) of the first byte that differed. */
+	uint64_t miscompare;
 
 	/* Private to the bdev layer and the backend. */
 	struct bdev *bd;
@@ -88,6 +101,9 @@ struct bdev_geometry {
 	bool multi_conn_safe;	/* all connections see one coherent cache */
 	uint32_t max_atomic;	/* longest BDEV_IO_ATOMIC write, bytes; 0:
 				 * the backend refuses the flag */
+	uint32_t max_compare_write; /* longest BDEV_IO_COMPARE_WRITE, bytes;
+				 * 0: not offered (consumers compare and
+				 * write themselves) */
 	/* How the disk is to be presented, from the disk spec's options
 	 * (bdev_create_spec): */
 	bool thick;		/* fully provisioned: no discard, write-zeroes

@@ -159,13 +159,18 @@ static int bdev_io_check(const struct bdev *bd, const struct bdev_io *io)
 		return -EINVAL;
 	if (io->type == BDEV_IO_FLUSH)
 		return 0;
-	if (io->type == BDEV_IO_READ || io->type == BDEV_IO_WRITE) {
+	if (io->type == BDEV_IO_READ || io->type == BDEV_IO_WRITE ||
+	    io->type == BDEV_IO_COMPARE_WRITE) {
+		uint64_t want = io->length;
+
+		if (io->type == BDEV_IO_COMPARE_WRITE &&
+		    __builtin_mul_overflow(io->length, 2, &want))
+			return -EINVAL;
 		if (io->iovcnt < 0 || io->iovcnt > BDEV_IOV_MAX)
 			return -EINVAL;
 		if (io->iovcnt > 0 && io->iov == NULL)
 			return -EINVAL;
-		if (!iov_total(io->iov, io->iovcnt, &total) ||
-		    total != io->length)
+		if (!iov_total(io->iov, io->iovcnt, &total) || total != want)
 			return -EINVAL;
 	}
 	if (io->offset % g->lbsize != 0 || io->length % g->lbsize != 0)
@@ -180,6 +185,13 @@ static int bdev_io_check(const struct bdev *bd, const struct bdev_io *io)
 		return -ENOTSUP;
 	if (io->type == BDEV_IO_WRITE_ZEROES && !g->can_write_zeroes)
 		return -ENOTSUP;
+	if (io->type == BDEV_IO_COMPARE_WRITE) {
+		if (g->max_compare_write == 0)
+			return -ENOTSUP;
+		if (io->length > g->max_compare_write ||
+		    (io->flags & ~BDEV_IO_FUA) != 0)
+			return -EINVAL;
+	}
 	/* Atomicity is a promise only the backend can keep, and only for
 	 * the writes it said it could. */
 	if (io->flags & BDEV_IO_ATOMIC) {
@@ -219,6 +231,7 @@ int bdev_submit(struct bdev *bd, struct bdev_io *io)
 	io->bd = bdev_hold(bd);
 	io->next = NULL;
 	io->status = 0;
+	io->miscompare = 0;
 	io->start_ns = ev_now_ns();
 	__atomic_add_fetch(&bd->st.in_flight, 1, RELAXED);
 	__atomic_store_n(&bd->st.last_offset, io->offset, RELAXED);
@@ -265,7 +278,8 @@ void bdev_io_complete(struct bdev_io *io, int status)
 	__atomic_add_fetch(&bd->st.ops[t], 1, RELAXED);
 	if (status == 0)
 		__atomic_add_fetch(&bd->st.bytes[t], io->length, RELAXED);
-	else
+	else if (status != -EILSEQ || t != BDEV_IO_COMPARE_WRITE)
+		/* A miscompare is an answer, not a failure of the disk. */
 		__atomic_add_fetch(&bd->st.errors, 1, RELAXED);
 	__atomic_add_fetch(&bd->st.total_ns, now - io->start_ns, RELAXED);
 	__atomic_sub_fetch(&bd->st.in_flight, 1, RELAXED);

@@ -279,6 +279,8 @@ struct bdev *bdev_fault_create(const char *name, struct bdev *inner)
 	f->inner = bdev_hold(inner);
 	geo = inner->geo;
 	geo.size = bdev_size_now(inner);
+	/* Compare-and-write is not passed through: the engine does it. */
+	geo.max_compare_write = 0;
 	bd = bdev_alloc(&fault_ops, name, &geo, f);
 	if (bd == NULL) {
 		bdev_release(f->inner);

@@ -27,7 +27,7 @@ static const struct {
 };
 
 static const char *const fault_types[BDEV_IO_TYPE_COUNT] = {
-	"read", "write", "flush", "discard", "write_zeroes",
+	"read", "write", "flush", "discard", "write_zeroes", "compare_write",
 };
 
 static int parse_errno(const char *v, int *out)

@@ -153,6 +153,9 @@ struct bdev *bdev_medium_create(const char *name, struct bdev *medium,
 	md->kind = kind;
 	geo = *bdev_geometry(medium);
 	geo.size = bdev_size_now(medium);
+	/* Another medium may not offer compare-and-write: the engine does
+	 * it. */
+	geo.max_compare_write = 0;
 	/* An optical disc is read-only whatever the image file allows. */
 	if (kind == BDEV_MEDIUM_OPTICAL)
 		geo.read_only = true;

@@ -188,14 +188,27 @@ static unsigned char *mem_chunk_make(struct mem_bdev *m, uint64_t ci)
 	return c;
 }
 
-static int mem_read(struct mem_bdev *m, struct bdev_io *io)
+/* Enter a section, or, for the holder of atomic_mu (excl), count itself
+ * in for the reclaimers without looking at its own flag. */
+static unsigned mem_enter_as(struct mem_bdev *m, bool excl)
+{
+	unsigned s;
+
+	if (!excl)
+		return mem_enter(m);
+	s = (unsigned)(__atomic_load_n(&m->epoch, SEQ) & 1);
+	__atomic_add_fetch(&m->active[s].n, 1, SEQ);
+	return s;
+}
+
+static int mem_read(struct mem_bdev *m, struct bdev_io *io, bool excl)
 {
 	struct iov_cursor cur;
 	uint64_t pos = io->offset, end = io->offset + io->length;
 	unsigned s;
 
 	iov_cursor_init(&cur, io->iov, io->iovcnt);
-	s = mem_enter(m);
+	s = mem_enter_as(m, excl);
 	while (pos < end) {
 		uint64_t ci = pos >> MEM_CHUNK_SHIFT;
 		size_t in = (size_t)(pos & (MEM_CHUNK - 1));
@@ -223,14 +236,7 @@ static int mem_write(struct mem_bdev *m, struct bdev_io *io, bool excl)
 	unsigned s;
 
 	iov_cursor_init(&cur, io->iov, io->iovcnt);
-	if (excl) {
-		/* The atomic writer owns the disk: count itself in for the
-		 * reclaimers without looking at its own flag. */
-		s = (unsigned)(__atomic_load_n(&m->epoch, SEQ) & 1);
-		__atomic_add_fetch(&m->active[s].n, 1, SEQ);
-	} else {
-		s = mem_enter(m);
-	}
+	s = mem_enter_as(m, excl);
 	while (pos < end) {
 		uint64_t ci = pos >> MEM_CHUNK_SHIFT;
 		size_t in = (size_t)(pos & (MEM_CHUNK - 1));
@@ -371,6 +377,53 @@ static int mem_write_atomic(struct mem_bdev *m, struct bdev_io *io)
 	return rc;
 }
 
+/* A compare-and-write: exclusive like an atomic write, so that nothing
+ * changes the range between the compare and the write. */
+static int mem_compare_write(struct mem_bdev *m, struct bdev_io *io)
+{
+	size_t len = (size_t)io->length;
+	unsigned char *in = malloc(2 * len), *cur = malloc(len);
+	struct iov_cursor ic;
+	struct iovec v;
+	struct bdev_io part;
+	int rc = 0;
+
+	if (in == NULL || cur == NULL) {
+		free(in);
+		free(cur);
+		return -ENOMEM;
+	}
+	iov_cursor_init(&ic, io->iov, io->iovcnt);
+	iov_cursor_to_buf(&ic, in, 2 * len);
+	memset(&part, 0, sizeof(part));
+	part.offset = io->offset;
+	part.length = io->length;
+	part.iov = &v;
+	part.iovcnt = 1;
+	pthread_mutex_lock(&m->atomic_mu);
+	__atomic_store_n(&m->atomic_busy, 1, SEQ);
+	mem_wait_zero(&m->active[0].n, &m->active[1].n);
+	v.iov_base = cur;
+	v.iov_len = len;
+	mem_read(m, &part, true);
+	for (size_t i = 0; i < len; i++) {
+		if (cur[i] != in[i]) {
+			io->miscompare = i;
+			rc = -EILSEQ;
+			break;
+		}
+	}
+	if (rc == 0) {
+		v.iov_base = in + len;
+		rc = mem_write(m, &part, true);
+	}
+	__atomic_store_n(&m->atomic_busy, 0, SEQ);
+	pthread_mutex_unlock(&m->atomic_mu);
+	free(in);
+	free(cur);
+	return rc;
+}
+
 static int mem_submit(struct bdev *bd, struct bdev_io *io)
 {
 	struct mem_bdev *m = bdev_priv(bd);
@@ -382,7 +435,10 @@ static int mem_submit(struct bdev *bd, struct bdev_io *io)
 		return -ERANGE;
 	switch (io->type) {
 	case BDEV_IO_READ:
-		rc = mem_read(m, io);
+		rc = mem_read(m, io, false);
+		break;
+	case BDEV_IO_COMPARE_WRITE:
+		rc = mem_compare_write(m, io);
 		break;
 	case BDEV_IO_WRITE:
 		if (io->flags & BDEV_IO_ATOMIC) {
@@ -490,6 +546,7 @@ struct bdev *bdev_mem_create(const char *name, uint64_t size,
 		.volatile_cache = false,
 		.multi_conn_safe = true,
 		.max_atomic = MEM_MAX_ATOMIC,
+		.max_compare_write = MEM_MAX_ATOMIC,
 	};
 	struct mem_bdev *m;
 	struct bdev *bd;

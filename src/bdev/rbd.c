@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
 #include "bdev/bdev_int.h"
@@ -82,6 +83,14 @@ struct rbd_bdev {
 	uint64_t map_objs;	/* objects the map covers */
 	unsigned obj_shift;	/* log2 of the object size */
 	uint64_t write_gen;	/* atomic: data writes submitted */
+	uint64_t trust_until;	/* atomic: ev_now_ns() before which the map
+				 * may be believed; UINT64_MAX: a snapshot */
+	bool map_owned;		/* keeper only: at the last check we held
+				 * the lock and the map was good */
+	bool keeping;		/* the keeper thread runs */
+	pthread_t keeper;
+	pthread_cond_t keeper_wake;	/* with lock: closing */
+	unsigned caw_order;	/* log2 of the object size (rbd_caw_mismatch) */
 };
 
 /* io->priv[0]: what to do when librbd completes the current step. */
@@ -90,21 +99,46 @@ enum {
 	RBD_STEP_FLUSH = 1,	/* FUA: the write is done, now flush */
 };
 /* io->priv[1]: for a deallocating discard or write-zeroes, write_gen when
- * it was submitted. */
+ * it was submitted.  For COMPARE_WRITE, io->priv[2] holds the bounce
+ * buffer (verify then write half) and io->priv[3] librbd's mismatch
+ * offset. */
+
+/* librbd 16 refuses (-EINVAL) a compare-and-write that is longer than, or
+ * crosses, one 512-byte sector (tested on 16.2.15); offsets are multiples
+ * of the logical block size, so one block of 512 bytes is what it takes.
+ * A longer COMPARE AND WRITE cannot be split (it would not be atomic any
+ * more): the SCSI target refuses it and says so in BLOCK LIMITS. */
+#define RBD_MAX_CAW 512u
 
 /* ---- block status ----
  *
  * NBD block status and GET LBA STATUS are synchronous questions asked on a
  * reactor, and the object map lives in the cluster; so the answer comes
- * from a map of our own, at object granularity: loaded at open from the
- * image's object map (rbd_diff_iterate2, whole objects, which needs
- * fast-diff), then kept by this gateway's own I/O.  A write marks its
- * objects before it is sent (a racing question sees data: safe); a
- * deallocating discard or write-zeroes unmarks the objects it covered
- * whole, once done, and only if no write was submitted meanwhile.  Data
- * written by another client after the open is not seen: with several
- * gateways writing one image the map must not be trusted (docs/ceph.md).
+ * from a map of our own, at object granularity: loaded from the image's
+ * object map (rbd_diff_iterate2, whole objects, which needs fast-diff),
+ * then kept by this gateway's own I/O.  A write marks its objects before
+ * it is sent (a racing question sees data: safe); a deallocating discard
+ * or write-zeroes unmarks the objects it covered whole, once done, and
+ * only if no write was submitted meanwhile.
+ *
+ * Other gateways of the image.  Their writes do not reach the map, so it
+ * is believed only for a lease (RBD_MAP_LEASE_NS) after a check that no
+ * other client can have written since the map was loaded, made every
+ * RBD_MAP_PERIOD_MS by a thread of the bdev's own (rbd_keeper, which may
+ * wait on the cluster; never a reactor): another client writes only while
+ * it holds the image's exclusive lock, so the check is that this client
+ * held it at the last check and still does, else the map is reloaded
+ * between two looks that find the lock held by this client or by nobody.
+ * A question outside the lease is answered "data" for the whole range.
+ * What is left: another gateway taking the lock and writing within a
+ * lease of our last check is not seen until it ends (librbd tells no
+ * client that it lost the lock; docs/ceph.md).  A snapshot never changes:
+ * its map is always believed, and has no keeper.
  */
+
+/* How long a check vouches for the map, and how often one is made. */
+#define RBD_MAP_LEASE_NS (1000ull * 1000 * 1000)
+#define RBD_MAP_PERIOD_MS 250
 
 static void rbd_map_mark(struct rbd_bdev *rb, uint64_t off, uint64_t len,
 			 bool data)
@@ -156,7 +190,9 @@ static int rbd_block_status(struct bdev *bd, uint64_t offset,
 	uint64_t obj = offset >> rb->obj_shift, end = offset + length, pos;
 	bool data;
 
-	if (rb->map == NULL) {
+	if (rb->map == NULL ||
+	    ev_now_ns() >= __atomic_load_n(&rb->trust_until,
+					   __ATOMIC_ACQUIRE)) {
 		*state = BDEV_MAPPED;
 		*run = length;
 		return 0;
@@ -170,17 +206,141 @@ static int rbd_block_status(struct bdev *bd, uint64_t offset,
 	return 0;
 }
 
-static int rbd_map_load_cb(uint64_t off, size_t len, int exists, void *arg)
+/* Objects that hold data, read from the cluster into words (zeroed). */
+struct rbd_fill {
+	uint64_t *words;
+	uint64_t objs;
+	unsigned shift;
+};
+
+static int rbd_map_fill_cb(uint64_t off, size_t len, int exists, void *arg)
 {
-	if (exists)
-		rbd_map_mark(arg, off, len, true);
+	struct rbd_fill *f = arg;
+
+	if (!exists || len == 0)
+		return 0;
+	for (uint64_t i = off >> f->shift;
+	     i <= (off + len - 1) >> f->shift && i < f->objs; i++)
+		f->words[i >> 6] |= 1ull << (i & 63);
 	return 0;
 }
 
-/* Build the map at open; without fast-diff (or with it flagged invalid)
+static int rbd_map_fill(struct rbd_bdev *rb, uint64_t *words)
+{
+	struct rbd_fill f = { words, rb->map_objs, rb->obj_shift };
+	uint64_t len = rb->map_objs << rb->obj_shift, size;
+	int r = rbd_get_size(rb->image, &size);
+
+	if (r < 0)
+		return r;
+	/* Shrunk since the open: the rest reads as holes (never asked). */
+	return rbd_diff_iterate2(rb->image, NULL, 0, size < len ? size : len,
+				 1, 1, rbd_map_fill_cb, &f);
+}
+
+/* Who holds the image's exclusive lock: 1 this client, 0 nobody, -1
+ * another client (or we cannot tell). */
+static int rbd_lock_state(struct rbd_bdev *rb)
+{
+	rbd_lock_mode_t mode;
+	char *owners[4];
+	size_t n = 4;
+	int own = 0, r;
+
+	if (rbd_is_exclusive_lock_owner(rb->image, &own) < 0)
+		return -1;
+	if (own)
+		return 1;
+	r = rbd_lock_get_owners(rb->image, &mode, owners, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		rbd_lock_get_owners_cleanup(owners, n);
+	return -1;
+}
+
+/* Off the reactors: make the map worth believing for a lease, or leave
+ * it unbelieved (see the section comment). */
+static void rbd_map_refresh(struct rbd_bdev *rb)
+{
+	uint64_t start = ev_now_ns(), gen, words;
+	int before = rbd_lock_state(rb), after;
+	uint64_t *fresh;
+
+	if (before == 1 && rb->map_owned) {
+		__atomic_store_n(&rb->trust_until, start + RBD_MAP_LEASE_NS,
+				 __ATOMIC_RELEASE);
+		return;
+	}
+	rb->map_owned = false;
+	__atomic_store_n(&rb->trust_until, 0, __ATOMIC_RELEASE);
+	if (before < 0)
+		return;
+	words = (rb->map_objs + 63) / 64;
+	fresh = calloc(words, sizeof(*fresh));
+	if (fresh == NULL)
+		return;
+	gen = __atomic_load_n(&rb->write_gen, __ATOMIC_ACQUIRE);
+	if (rbd_map_fill(rb, fresh) < 0) {
+		free(fresh);
+		return;
+	}
+	/* Word by word: a question racing with this sees old or new words,
+	 * each a state the image was in. */
+	for (uint64_t i = 0; i < words; i++)
+		__atomic_store_n(&rb->map[i], fresh[i], __ATOMIC_RELAXED);
+	free(fresh);
+	after = rbd_lock_state(rb);
+	/* A write of ours submitted meanwhile may have lost its mark. */
+	if (after < 0 ||
+	    __atomic_load_n(&rb->write_gen, __ATOMIC_ACQUIRE) != gen)
+		return;
+	rb->map_owned = before == 1 && after == 1;
+	__atomic_store_n(&rb->trust_until, start + RBD_MAP_LEASE_NS,
+			 __ATOMIC_RELEASE);
+}
+
+/* The keeper thread: a check every RBD_MAP_PERIOD_MS until closing. */
+static void *rbd_keeper(void *arg)
+{
+	struct rbd_bdev *rb = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&rb->lock);
+	while (!rb->closing) {
+		pthread_mutex_unlock(&rb->lock);
+		rbd_map_refresh(rb);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += RBD_MAP_PERIOD_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&rb->lock);
+		if (!rb->closing)
+			pthread_cond_timedwait(&rb->keeper_wake, &rb->lock,
+					       &until);
+	}
+	pthread_mutex_unlock(&rb->lock);
+	return NULL;
+}
+
+/* Start the keeper, with no signal (the daemon reads its stop signals
+ * from a signalfd); without it the map is never believed. */
+static void rbd_keeper_start(struct rbd_bdev *rb)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rb->keeping = pthread_create(&rb->keeper, NULL, rbd_keeper, rb) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Set the map up at open; without fast-diff (or with it flagged invalid)
  * there is none and every block is reported mapped. */
 static void rbd_map_load(struct rbd_bdev *rb, const char *name,
-			 uint64_t size)
+			 uint64_t size, bool snap)
 {
 	rbd_image_info_t info;
 	uint64_t features = 0, flags = 0;
@@ -200,14 +360,20 @@ static void rbd_map_load(struct rbd_bdev *rb, const char *name,
 	rb->map = calloc((rb->map_objs + 63) / 64, sizeof(uint64_t));
 	if (rb->map == NULL)
 		return;
-	r = rbd_diff_iterate2(rb->image, NULL, 0, size, 1, 1, rbd_map_load_cb,
-			      rb);
+	if (!snap) {
+		rbd_map_refresh(rb);	/* not believed until a check says */
+		rbd_keeper_start(rb);
+		return;
+	}
+	r = rbd_map_fill(rb, rb->map);
 	if (r < 0) {
 		log_warn("rbd %s: cannot read the object map (%s): every "
 			 "block reported allocated", name, strerror(-r));
 		free(rb->map);
 		rb->map = NULL;
+		return;
 	}
+	rb->trust_until = UINT64_MAX;
 }
 
 /* librbd's errors for a cluster it cannot reach (timed out, blocklisted
@@ -244,6 +410,57 @@ static int rbd_start_flush(struct rbd_bdev *rb, struct bdev_io *io)
 	return r;
 }
 
+/*
+ * librbd's mismatch_off, as an offset into the compare buffer.  librbd 16
+ * gives the image offset of the start of the object plus the offset into
+ * the buffer (tested on 16.2.15: 8 MiB + 100 for a mismatch at byte 100
+ * of a compare at 10 MiB, 4 MiB objects); others may give the offset into
+ * the buffer or into the image.  A compare lies inside one sector, so
+ * inside one object, and the three forms cannot be confused.
+ */
+static uint64_t rbd_caw_mismatch(const struct rbd_bdev *rb,
+				 const struct bdev_io *io, uint64_t mo)
+{
+	uint64_t obj_start = io->offset & ~((1ull << rb->caw_order) - 1);
+
+	if (mo < io->length)
+		return mo;
+	if (mo >= io->offset && mo - io->offset < io->length)
+		return mo - io->offset;
+	if (mo >= obj_start && mo - obj_start < io->length)
+		return mo - obj_start;
+	log_warn("rbd: COMPARE AND WRITE mismatch offset %llu not understood",
+		 (unsigned long long)mo);
+	return 0;
+}
+
+/* Start a COMPARE_WRITE: librbd takes two flat buffers, the caller's iov
+ * may be in pieces; the bounce is at most 2 * RBD_MAX_CAW bytes. */
+static int rbd_start_caw(struct rbd_bdev *rb, struct bdev_io *io,
+			 rbd_completion_t c)
+{
+	struct iov_cursor cur;
+	char *buf = malloc(2 * (size_t)io->length);
+	ssize_t r;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	iov_cursor_init(&cur, io->iov, io->iovcnt);
+	iov_cursor_to_buf(&cur, buf, 2 * (size_t)io->length);
+	io->priv[2] = (uintptr_t)buf;
+	io->priv[3] = 0;
+	if (io->flags & BDEV_IO_FUA)
+		io->priv[0] = RBD_STEP_FLUSH;
+	r = rbd_aio_compare_and_write(rb->image, io->offset,
+				      (size_t)io->length, buf,
+				      buf + io->length, c, &io->priv[3], 0);
+	if (r < 0) {
+		free(buf);
+		io->priv[2] = 0;
+	}
+	return r < 0 ? (int)r : 0;
+}
+
 /* On a librbd thread. */
 static void rbd_io_done(rbd_completion_t c, void *arg)
 {
@@ -251,6 +468,13 @@ static void rbd_io_done(rbd_completion_t c, void *arg)
 	ssize_t r = rbd_aio_get_return_value(c);
 
 	rbd_aio_release(c);
+	if (io->type == BDEV_IO_COMPARE_WRITE && io->priv[2] != 0) {
+		free((void *)(uintptr_t)io->priv[2]);
+		io->priv[2] = 0;
+		if (r == -EILSEQ)
+			io->miscompare = rbd_caw_mismatch(bdev_priv(io->bd),
+							  io, io->priv[3]);
+	}
 	if (r >= 0 && (io->type == BDEV_IO_DISCARD ||
 		       (io->type == BDEV_IO_WRITE_ZEROES &&
 			!(io->flags & BDEV_IO_NO_UNMAP)))) {
@@ -283,7 +507,9 @@ static int rbd_submit(struct bdev *bd, struct bdev_io *io)
 	int r, zflags = 0;
 
 	io->priv[0] = RBD_STEP_DONE;
-	if (io->type == BDEV_IO_WRITE || (io->type == BDEV_IO_WRITE_ZEROES &&
+	io->priv[2] = 0;
+	if (io->type == BDEV_IO_WRITE || io->type == BDEV_IO_COMPARE_WRITE ||
+	    (io->type == BDEV_IO_WRITE_ZEROES &&
 					  (io->flags & BDEV_IO_NO_UNMAP))) {
 		rbd_map_mark(rb, io->offset, io->length, true);
 		__atomic_fetch_add(&rb->write_gen, 1, __ATOMIC_RELEASE);
@@ -321,6 +547,9 @@ static int rbd_submit(struct bdev *bd, struct bdev_io *io)
 	case BDEV_IO_WRITE_ZEROES:
 		r = rbd_aio_write_zeroes(rb->image, io->offset,
 					 (size_t)io->length, c, zflags, 0);
+		break;
+	case BDEV_IO_COMPARE_WRITE:
+		r = rbd_start_caw(rb, io, c);
 		break;
 	default:
 		r = -EINVAL;
@@ -374,22 +603,25 @@ static void rbd_close_all(struct rbd_bdev *rb)
 {
 	pthread_mutex_lock(&rb->lock);
 	rb->closing = true;
+	pthread_cond_broadcast(&rb->keeper_wake);
 	pthread_mutex_unlock(&rb->lock);
-	if (rb->watching) {
-		/* No callback runs once this returns... */
+	if (rb->keeping)
+		pthread_join(rb->keeper, NULL);
+	/* No callback runs once this returns... */
+	if (rb->watching)
 		rbd_update_unwatch(rb->image, rb->watch);
-		/* ...and no job is left that could touch the image. */
-		pthread_mutex_lock(&rb->lock);
-		while (rb->jobs != 0)
-			pthread_cond_wait(&rb->idle, &rb->lock);
-		pthread_mutex_unlock(&rb->lock);
-	}
+	/* ...and no job (size, map) is left that could touch the image. */
+	pthread_mutex_lock(&rb->lock);
+	while (rb->jobs != 0)
+		pthread_cond_wait(&rb->idle, &rb->lock);
+	pthread_mutex_unlock(&rb->lock);
 	if (rb->image != NULL)
 		rbd_close(rb->image);
 	if (rb->ioctx != NULL)
 		rados_ioctx_destroy(rb->ioctx);
 	if (rb->cluster != NULL)
 		rados_shutdown(rb->cluster);
+	pthread_cond_destroy(&rb->keeper_wake);
 	pthread_cond_destroy(&rb->idle);
 	pthread_mutex_destroy(&rb->lock);
 	free(rb->map);
@@ -612,6 +844,14 @@ struct bdev *bdev_rbd_create(const char *name,
 	}
 	pthread_mutex_init(&rb->lock, NULL);
 	pthread_cond_init(&rb->idle, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&rb->keeper_wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	snprintf(rb->desc, sizeof(rb->desc), "%s/%s%s%s%s%s%s", o->pool,
 		 o->image, o->snap != NULL ? "@" : "",
 		 o->snap != NULL ? o->snap : "", o->conf != NULL ? " conf " : "",
@@ -625,7 +865,19 @@ struct bdev *bdev_rbd_create(const char *name,
 			 o->pool, o->image, strerror(-r));
 		goto out_close;
 	}
-	rbd_map_load(rb, name, size);
+	{
+		rbd_image_info_t info;
+
+		r = rbd_stat(rb->image, &info, sizeof(info));
+		if (r < 0 || info.order < 12 || info.order > 32) {
+			snprintf(err, errlen, "rbd: cannot stat %s/%s: %s",
+				 o->pool, o->image,
+				 strerror(r < 0 ? -r : EINVAL));
+			goto out_close;
+		}
+		rb->caw_order = (unsigned)info.order;
+	}
+	rbd_map_load(rb, name, size, o->snap != NULL);
 	g.lbsize = o->lbsize != 0 ? o->lbsize : 512;
 	g.size = size - size % g.lbsize;
 	g.pbsize = 4096 > g.lbsize ? 4096 : g.lbsize;
@@ -635,6 +887,8 @@ struct bdev *bdev_rbd_create(const char *name,
 	g.can_discard = !o->read_only;
 	g.can_write_zeroes = !o->read_only;
 	g.discard_zeroes = false;
+	/* Atomic across every client of the image (rbd_start_caw). */
+	g.max_compare_write = o->read_only ? 0 : RBD_MAX_CAW;
 	/* librbd's cache (rbd_cache, on by default) holds writes until a
 	 * flush; without it a flush is cheap anyway. */
 	g.volatile_cache = true;

@@ -179,7 +179,7 @@ static void disk_list_one(struct bdev *bd, void *arg)
 }
 
 static const char *const io_type_names[BDEV_IO_TYPE_COUNT] = {
-	"read", "write", "flush", "discard", "write_zeroes",
+	"read", "write", "flush", "discard", "write_zeroes", "compare_write",
 };
 
 static void stats_one(struct bdev *bd, void *arg)

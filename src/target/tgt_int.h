@@ -273,6 +273,7 @@ struct tgt_cmd {
 	uint64_t io_len;	/* bytes to do */
 	uint64_t io_next;	/* bytes issued so far */
 	uint64_t io_doneb;	/* bytes completed */
+	uint64_t io_miscompare;	/* COMPARE_WRITE -EILSEQ: bdev's miscompare */
 	const struct iovec *io_iov; /* data buffer; NULL for no data */
 	int io_iovcnt;
 	uint32_t io_chunk;	/* bytes per sub-I/O */
@@ -507,6 +508,9 @@ struct tgt_lun *tgt_lun_find_naa(struct tgt_nexus *n, const uint8_t *desig);
 #define TGT_MAX_UNMAP_DESC 256u			/* descriptors per UNMAP */
 #define TGT_MAX_WS_LEN 0x400000u		/* blocks per WRITE SAME */
 #define TGT_MAX_CAW_LEN 255u			/* blocks per C&W */
+/* Blocks per COMPARE AND WRITE on this LU: TGT_MAX_CAW_LEN, or less where
+ * the bdev compares and writes itself and takes less (tgt_sbc.c). */
+uint32_t tgt_caw_limit(const struct tgt_lun *lun);
 #define TGT_WS_CHUNK (1024u * 1024u)		/* WRITE SAME pattern buf */
 #define TGT_VERIFY_CHUNK (1024u * 1024u)	/* VERIFY compare buf */
 #define TGT_DEFAULT_CHUNK (1024u * 1024u)	/* bdev with max_xfer 0 */

@@ -96,7 +96,22 @@ static int sub_issue(struct tgt_cmd *c, struct tgt_sub *s)
 	s->io.loop = c->task->loop;
 	s->io.cb = sub_done;
 	s->io.cb_arg = s;
-	if (c->io_iov != NULL && len > 0) {
+	if (c->io_type == BDEV_IO_COMPARE_WRITE && len > 0) {
+		/* Never split (tgt_io_start): the data is the verify half
+		 * then the write half, twice the length. */
+		int n = tgt_iov_slice(c->io_iov, c->io_iovcnt, 0, 2 * len,
+				      NULL, IOV_MAX);
+
+		if (n < 0)
+			return -EINVAL;
+		s->iov = malloc((size_t)n * sizeof(*s->iov));
+		if (s->iov == NULL)
+			return -ENOMEM;
+		tgt_iov_slice(c->io_iov, c->io_iovcnt, 0, 2 * len, s->iov, n);
+		s->iovcnt = n;
+		s->io.iov = s->iov;
+		s->io.iovcnt = n;
+	} else if (c->io_iov != NULL && len > 0) {
 		int n = tgt_iov_slice(c->io_iov, c->io_iovcnt, c->io_next, len,
 				      s->iov_inline, TGT_SUB_INLINE_IOV);
 
@@ -188,10 +203,11 @@ static void sub_done(struct bdev_io *io, int status, void *arg)
 	struct tgt_cmd *c = s->c;
 	int rc;
 
-	(void)io;
 	s->busy = false;
 	sub_free_iov(s);
 	c->io_inflight--;
+	if (status == -EILSEQ && c->io_type == BDEV_IO_COMPARE_WRITE)
+		c->io_miscompare = io->miscompare;
 	if (status < 0 && c->io_err == 0)
 		c->io_err = status;
 	rc = io_pump(c);
@@ -223,7 +239,11 @@ int tgt_io_start(struct tgt_cmd *c, enum bdev_io_type type, uint32_t flags,
 	c->io_iovcnt = iovcnt;
 	c->io_err = 0;
 	c->io_done = done;
-	if (type == BDEV_IO_READ || type == BDEV_IO_WRITE)
+	c->io_miscompare = 0;
+	if (type == BDEV_IO_COMPARE_WRITE)
+		/* One unit or none: the backend has said it takes len. */
+		chunk = len;
+	else if (type == BDEV_IO_READ || type == BDEV_IO_WRITE)
 		chunk = geo->max_xfer != 0 ? geo->max_xfer : TGT_DEFAULT_CHUNK;
 	else
 		/* Discards and zeroing carry no data; bound them anyway so

@@ -717,6 +717,50 @@ static void caw_start(struct tgt_cmd *c)
 		tgt_cmd_errno(c, rc, false);
 }
 
+/*
+ * The bdev compares and writes itself (geometry max_compare_write): the
+ * whole command is one BDEV_IO_COMPARE_WRITE, atomic wherever the backend
+ * says -- for rbd across every gateway of the image, which the engine's
+ * range lock (one process) could not be.  The range lock is still taken:
+ * ORWRITE and WRITE ATOMIC read and write back under it, and a compare-
+ * and-write landing between the two would be lost.
+ */
+static void caw_bdev_done(struct tgt_cmd *c, int err)
+{
+	if (err == -EILSEQ) {
+		/* As caw_read_done: the offset of the first differing byte. */
+		tgt_cmd_check_info(c, SCSI_SK_MISCOMPARE,
+				   SCSI_ASC_MISCOMPARE_DURING_VERIFY,
+				   c->io_miscompare);
+		return;
+	}
+	if (io_failed(c, err, true))
+		return;
+	c->moved = c->implied;
+	tgt_cmd_good(c);
+}
+
+static void caw_bdev_start(struct tgt_cmd *c)
+{
+	int rc;
+
+	rc = tgt_io_start(c, BDEV_IO_COMPARE_WRITE, write_flags(c, c->fua),
+			  c->lba << c->lun->lbshift,
+			  (uint64_t)c->nlb * c->lun->lbsize, c->task->iov,
+			  c->task->iovcnt, caw_bdev_done);
+	if (rc < 0)
+		tgt_cmd_errno(c, rc, true);
+}
+
+uint32_t tgt_caw_limit(const struct tgt_lun *lun)
+{
+	uint32_t bdev_max = bdev_geometry(lun->bd)->max_compare_write;
+
+	if (bdev_max == 0 || bdev_max / lun->lbsize >= TGT_MAX_CAW_LEN)
+		return TGT_MAX_CAW_LEN;
+	return bdev_max / lun->lbsize;
+}
+
 static void caw_start_posted(void *arg)
 {
 	struct tgt_cmd *c = arg;
@@ -791,7 +835,7 @@ void tgt_h_compare_and_write(struct tgt_cmd *c)
 			tgt_cmd_good(c);
 		return;
 	}
-	if (c->nlb > TGT_MAX_CAW_LEN) {
+	if (c->nlb > tgt_caw_limit(c->lun)) {
 		tgt_cmd_bad_cdb(c, 13, -1);
 		return;
 	}
@@ -799,6 +843,10 @@ void tgt_h_compare_and_write(struct tgt_cmd *c)
 	 * (libiscsi CompareAndWrite.InvalidDataOutSize). */
 	if (task->data_len != c->implied) {
 		tgt_cmd_bad_cdb(c, 13, -1);
+		return;
+	}
+	if (bdev_geometry(c->lun->bd)->max_compare_write != 0) {
+		tgt_range_lock(c, c->lba, c->nlb, caw_bdev_start);
 		return;
 	}
 	c->buf = malloc((size_t)c->nlb * lbs);

@@ -167,7 +167,8 @@ static size_t inq_vpd(struct tgt_cmd *c, uint8_t page, uint8_t *p)
 
 		n = 64;
 		p[4] = lun->ws_to_end ? 0x00 : 0x01;	/* WSNZ */
-		p[5] = TGT_MAX_CAW_LEN;		/* MAX COMPARE AND WRITE LENGTH */
+		p[5] = (uint8_t)tgt_caw_limit(lun); /* MAX COMPARE AND WRITE
+						       * LENGTH */
 		scsi_put16(p + 6, (uint16_t)gran); /* OPT. XFER LEN GRANULARITY */
 		scsi_put32(p + 8, maxb);	/* MAXIMUM TRANSFER LENGTH */
 		scsi_put32(p + 12, optb < maxb ? optb : maxb); /* OPTIMAL */

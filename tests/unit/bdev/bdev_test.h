@@ -109,26 +109,33 @@ static inline int tio_run(struct ev_loop *loop, struct bdev *bd,
  * cannot be used: the same checks, reported as TIO_BROKEN. */
 #define TIO_BROKEN (-100000)
 
+static inline int tio_run_quiet(struct ev_loop *loop, struct bdev *bd,
+				struct tio *t)
+{
+	uint64_t deadline = ev_now_ms() + 10000;
+	int rc;
+
+	rc = tio_submit(bd, t);
+	if (rc != 0)
+		return rc;
+	if (t->calls != 0)
+		return TIO_BROKEN;
+	while (t->calls == 0 && ev_now_ms() < deadline)
+		ev_loop_run_once(loop, 50);
+	ev_loop_run_once(loop, 0);
+	if (t->calls != 1 || t->cb_in_submit)
+		return TIO_BROKEN;
+	return t->status;
+}
+
 static inline int tio_do_quiet(struct ev_loop *loop, struct bdev *bd,
 			       enum bdev_io_type type, uint64_t off,
 			       uint64_t len, void *buf, uint32_t flags)
 {
-	uint64_t deadline = ev_now_ms() + 10000;
 	struct tio t;
-	int rc;
 
 	tio_init(&t, loop, type, off, len, buf, flags);
-	rc = tio_submit(bd, &t);
-	if (rc != 0)
-		return rc;
-	if (t.calls != 0)
-		return TIO_BROKEN;
-	while (t.calls == 0 && ev_now_ms() < deadline)
-		ev_loop_run_once(loop, 50);
-	ev_loop_run_once(loop, 0);
-	if (t.calls != 1 || t.cb_in_submit)
-		return TIO_BROKEN;
-	return t.status;
+	return tio_run_quiet(loop, bd, &t);
 }
 
 static inline int tio_do(struct ev_loop *loop, struct bdev *bd,

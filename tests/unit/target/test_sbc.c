@@ -3,7 +3,9 @@
  * INFORMATION), WRITE AND VERIFY, SYNCHRONIZE CACHE, PRE-FETCH, WRITE SAME
  * (pattern, UNMAP, NDOB, limits, data-out size), UNMAP (parameter list
  * validation), GET LBA STATUS, COMPARE AND WRITE (miscompare, sizes, and
- * serialization of overlapping ones with a held backend).
+ * serialization of overlapping ones with a held backend; through a bdev
+ * that compares and writes itself, and through the engine's own read,
+ * compare and write; the bdev's limit).
  */
 #include "tgt_test.h"
 
@@ -430,30 +432,28 @@ static void caw_cdb(uint8_t *cdb, uint64_t lba, uint8_t nlb)
 	cdb[13] = nlb;
 }
 
-static void test_compare_and_write(void **state)
+/* The COMPARE AND WRITE checks on e's LU (64 MiB, unit attentions of n1
+ * cleared), whichever path it takes. */
+static void caw_checks(struct tt *e)
 {
-	struct tt e;
 	struct tt_res r;
 	uint8_t cdb[16], buf[8 * 512], rb[4 * 512];
 	struct scsi_sense s;
 	uint64_t nb = (64ull << 20) / 512;
 
-	(void)state;
-	tt_setup(&e);
-	tt_clear_ua(&e, e.n1);
 	fill(buf, 4 * 512, 7);
-	write_blocks(&e, 30, 4, buf);
+	write_blocks(e, 30, 4, buf);
 	fill(buf + 4 * 512, 4 * 512, 99);
 	caw_cdb(cdb, 30, 4);
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
 	tt_expect_good(&r);
 	assert_int_equal(r.task.xfer_done, sizeof(buf));
 	cdb_rw10(cdb, SCSI_READ_10, 30, 4, 0);
-	tt_run(&e, e.n1, &r, 0, cdb, 10, TGT_DIR_READ, rb, sizeof(rb));
+	tt_run(e, e->n1, &r, 0, cdb, 10, TGT_DIR_READ, rb, sizeof(rb));
 	assert_memory_equal(rb, buf + 4 * 512, sizeof(rb));
 	/* Now the old data miscompares at byte 0 ... */
 	caw_cdb(cdb, 30, 4);
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
 	s = tt_sense(&r);
 	assert_int_equal(s.key, SCSI_SK_MISCOMPARE);
 	assert_int_equal(s.asc_ascq, SCSI_ASC_MISCOMPARE_DURING_VERIFY);
@@ -461,39 +461,92 @@ static void test_compare_and_write(void **state)
 	/* ... and with matching data except one byte in block 2. */
 	memcpy(buf, rb, sizeof(rb));
 	buf[2 * 512 + 5] ^= 1;
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
 	s = tt_sense(&r);
 	assert_int_equal(s.info, 2 * 512 + 5);
 	/* Nothing written by a miscompare. */
 	cdb_rw10(cdb, SCSI_READ_10, 30, 4, 0);
-	tt_run(&e, e.n1, &r, 0, cdb, 10, TGT_DIR_READ, rb, sizeof(rb));
+	tt_run(e, e->n1, &r, 0, cdb, 10, TGT_DIR_READ, rb, sizeof(rb));
 	assert_memory_equal(rb, buf + 4 * 512, sizeof(rb));
 	/* Data-out size must be exactly 2 x NLB blocks. */
 	caw_cdb(cdb, 30, 1);
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 4 * 512);
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 4 * 512);
 	assert_int_not_equal(r.task.status, SCSI_STATUS_GOOD);
 	caw_cdb(cdb, 30, 3);
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 4 * 512);
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 4 * 512);
 	assert_int_not_equal(r.task.status, SCSI_STATUS_GOOD);
 	/* Range, 0 blocks, too many blocks. */
 	caw_cdb(cdb, nb - 1, 2);
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 4 * 512);
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 4 * 512);
 	tt_expect_sense(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
 	caw_cdb(cdb, 0, 0);
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_NONE, NULL, 0);
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_NONE, NULL, 0);
 	tt_expect_good(&r);
 	/* NLB 0 with one stray block: still nothing to do. */
-	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 512);
+	tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, 512);
 	tt_expect_good(&r);
 	/* NLB 0 with a whole pair (256 blocks truncated to 0): invalid. */
 	{
 		uint8_t *big = calloc(1, 2 * 256 * 512);
 
-		tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, big,
+		tt_run(e, e->n1, &r, 0, cdb, 16, TGT_DIR_WRITE, big,
 		       2 * 256 * 512);
 		tt_expect_field(&r, true, 13, -1);
 		free(big);
 	}
+}
+
+/* On mem, which offers BDEV_IO_COMPARE_WRITE, the command is one such
+ * bdev I/O; under a fault bdev, which does not, the engine reads,
+ * compares and writes (the path of file and other backends). */
+static void test_compare_and_write(void **state)
+{
+	struct bdev_stats st;
+	struct tt e;
+
+	(void)state;
+	tt_setup(&e);
+	tt_clear_ua(&e, e.n1);
+	caw_checks(&e);
+	bdev_get_stats(e.bd, &st);
+	assert_int_equal(st.ops[BDEV_IO_COMPARE_WRITE], 3);
+	assert_int_equal(st.errors, 0);
+	tt_teardown(&e);
+
+	tt_setup_fault(&e, 64ull << 20);
+	caw_checks(&e);
+	bdev_get_stats(e.bd, &st);
+	assert_int_equal(st.ops[BDEV_IO_COMPARE_WRITE], 0);
+	assert_true(st.ops[BDEV_IO_READ] >= 3);
+	tt_teardown(&e);
+}
+
+/* A bdev that compares and writes at most one block: BLOCK LIMITS says 1
+ * and a longer COMPARE AND WRITE is refused before reaching it (splitting
+ * it would not be atomic). */
+static void test_compare_and_write_bdev_limit(void **state)
+{
+	struct bdev_geometry g = {
+		.size = 1 << 20, .lbsize = 512, .pbsize = 512,
+		.max_compare_write = 512,
+	};
+	uint8_t inq[6] = { SCSI_INQUIRY, 1, 0xb0, 0, 64, 0 };
+	uint8_t cdb[16], bl[64], buf[4 * 512];
+	struct tt_res r;
+	struct tt e;
+
+	(void)state;
+	tt_setup_bdev(&e, tbdev_create_geo(&g), NULL);
+	tt_clear_ua(&e, e.n1);
+	tt_run(&e, e.n1, &r, 0, inq, 6, TGT_DIR_READ, bl, 64);
+	tt_expect_good(&r);
+	assert_int_equal(bl[5], 1);	/* MAX COMPARE AND WRITE LENGTH */
+	memset(buf, 0, sizeof(buf));
+	caw_cdb(cdb, 0, 2);
+	tt_run(&e, e.n1, &r, 0, cdb, 16, TGT_DIR_WRITE, buf, sizeof(buf));
+	tt_expect_field(&r, true, 13, -1);
+	assert_int_equal(tbdev_of(e.bd)->ops[BDEV_IO_COMPARE_WRITE], 0);
+	assert_int_equal(tbdev_of(e.bd)->ops[BDEV_IO_READ], 0);
 	tt_teardown(&e);
 }
 
@@ -551,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_write_same_bounded),
 		cmocka_unit_test(test_unmap_and_lba_status),
 		cmocka_unit_test(test_compare_and_write),
+		cmocka_unit_test(test_compare_and_write_bdev_limit),
 		cmocka_unit_test(test_compare_and_write_serialized),
 	};
 

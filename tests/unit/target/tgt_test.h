@@ -92,6 +92,19 @@ static const struct bdev_ops tbdev_ops = {
 	.destroy = tbdev_destroy,
 };
 
+/* A tbdev of geometry geo (no COMPARE_WRITE of its own: a geo offering
+ * one is for tests that the engine refuses what the bdev cannot take). */
+static inline struct bdev *tbdev_create_geo(const struct bdev_geometry *geo)
+{
+	struct tbdev *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	t->data = calloc(1, geo->size);
+	assert_non_null(t->data);
+	t->size = geo->size;
+	return bdev_alloc(&tbdev_ops, "tbdev", geo, t);
+}
+
 static inline struct bdev *tbdev_create(uint64_t size, uint32_t lbsize,
 					uint32_t max_xfer, bool discard)
 {
@@ -105,13 +118,8 @@ static inline struct bdev *tbdev_create(uint64_t size, uint32_t lbsize,
 		.can_write_zeroes = discard,
 		.discard_zeroes = discard,
 	};
-	struct tbdev *t = calloc(1, sizeof(*t));
 
-	assert_non_null(t);
-	t->data = calloc(1, size);
-	assert_non_null(t->data);
-	t->size = size;
-	return bdev_alloc(&tbdev_ops, "tbdev", &geo, t);
+	return tbdev_create_geo(&geo);
 }
 
 static inline struct tbdev *tbdev_of(struct bdev *bd)
