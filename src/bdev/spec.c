@@ -181,58 +181,91 @@ static struct bdev *spec_pres_apply(struct bdev *bd,
 	return bd;
 }
 
-static struct bdev *spec_mem(const char *name, char *args, char *err,
-			     size_t errlen)
+/*
+ * The options of a disk made from a size alone (mem, null):
+ * SIZE[,bs=512|4096][,ro], the presentation options, and what the
+ * caller's extra() takes (1 taken, 0 unknown, -1 refused with err set;
+ * extra may be NULL).  0, or -1 with err set.
+ */
+struct spec_sized {
+	uint64_t size;
+	uint32_t bs;
+	bool ro;
+	struct spec_pres x;
+};
+
+static int spec_sized_parse(const char *kind, char *args,
+			    struct spec_sized *s,
+			    int (*extra)(void *arg, const char *opt,
+					 const char *val, char *err,
+					 size_t errlen),
+			    void *arg, char *err, size_t errlen)
 {
 	char *save = NULL, *opt;
 	char *sz = strtok_r(args, ",", &save);
-	uint64_t size;
-	uint32_t bs = 512;
-	bool ro = false;
-	struct spec_pres x = { .wsnz = -1 };
-	struct bdev *bd;
 	int r;
 
-	if (sz == NULL || sk_parse_size(sz, &size) != 0 || size == 0) {
-		snprintf(err, errlen, "mem: bad or missing size '%s'",
+	*s = (struct spec_sized){ .bs = 512, .x = { .wsnz = -1 } };
+	if (sz == NULL || sk_parse_size(sz, &s->size) != 0 || s->size == 0) {
+		snprintf(err, errlen, "%s: bad or missing size '%s'", kind,
 			 sz ? sz : "");
-		return NULL;
+		return -1;
 	}
 	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
 		char *val = spec_opt_value(opt);
 
-		r = spec_pres_opt(opt, val, &x, err, errlen);
+		r = spec_pres_opt(opt, val, &s->x, err, errlen);
 		if (r < 0)
-			return NULL;
+			return -1;
 		if (r > 0)
 			continue;
 		if (strcmp(opt, "ro") == 0 && val == NULL) {
-			ro = true;
-		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
-			if (spec_parse_bs(val, &bs, err, errlen) != 0)
-				return NULL;
-			if (bs != 512 && bs != 4096) {
-				snprintf(err, errlen, "mem: bs must be 512 or "
-					 "4096");
-				return NULL;
+			s->ro = true;
+			continue;
+		}
+		if (strcmp(opt, "bs") == 0 && val != NULL) {
+			if (spec_parse_bs(val, &s->bs, err, errlen) != 0)
+				return -1;
+			if (s->bs != 512 && s->bs != 4096) {
+				snprintf(err, errlen, "%s: bs must be 512 or "
+					 "4096", kind);
+				return -1;
 			}
-		} else {
-			snprintf(err, errlen, "mem: unknown option '%s'", opt);
-			return NULL;
+			continue;
+		}
+		r = extra ? extra(arg, opt, val, err, errlen) : 0;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			snprintf(err, errlen, "%s: unknown option '%s'", kind,
+				 opt);
+			return -1;
 		}
 	}
-	if (size % bs != 0) {
-		snprintf(err, errlen, "mem: size %llu is not a multiple of the "
-			 "block size %u", (unsigned long long)size, bs);
-		return NULL;
+	if (s->size % s->bs != 0) {
+		snprintf(err, errlen, "%s: size %llu is not a multiple of the "
+			 "block size %u", kind, (unsigned long long)s->size,
+			 s->bs);
+		return -1;
 	}
-	bd = bdev_mem_create(name, size, bs, ro);
+	return 0;
+}
+
+static struct bdev *spec_mem(const char *name, char *args, char *err,
+			     size_t errlen)
+{
+	struct spec_sized s;
+	struct bdev *bd;
+
+	if (spec_sized_parse("mem", args, &s, NULL, NULL, err, errlen) != 0)
+		return NULL;
+	bd = bdev_mem_create(name, s.size, s.bs, s.ro);
 	if (bd == NULL)
 		snprintf(err, errlen, "mem: cannot create a %llu-byte disk: %s",
-			 (unsigned long long)size,
+			 (unsigned long long)s.size,
 			 errno == EINVAL ? "too large (limit 256T)"
 					 : strerror(errno));
-	return spec_pres_apply(bd, &x, err, errlen);
+	return spec_pres_apply(bd, &s.x, err, errlen);
 }
 
 static struct bdev *spec_file(const char *name, char *args, char *err,
@@ -289,64 +322,45 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 			       &x, err, errlen);
 }
 
+/* null's own option: latency=USEC, 0 to 1000000. */
+static int spec_null_opt(void *arg, const char *opt, const char *val,
+			 char *err, size_t errlen)
+{
+	uint64_t *lat = arg;
+	char *end;
+
+	if (strcmp(opt, "latency") != 0 || val == NULL)
+		return 0;
+	errno = 0;
+	*lat = strtoull(val, &end, 10);
+	if (errno != 0 || end == val || *end != '\0' || *lat > 1000000) {
+		snprintf(err, errlen, "null: bad latency '%s' "
+			 "(microseconds, 0 to 1000000)", val);
+		return -1;
+	}
+	return 1;
+}
+
 /* null:SIZE[,bs=512|4096][,latency=USEC][,ro] and the presentation
  * options: the benchmark disk (src/bdev/null.c). */
 static struct bdev *spec_null(const char *name, char *args, char *err,
 			      size_t errlen)
 {
-	char *save = NULL, *opt;
-	char *sz = strtok_r(args, ",", &save);
-	struct spec_pres x = { .wsnz = -1 };
-	uint64_t size, lat = 0;
-	uint32_t bs = 512;
-	bool ro = false;
+	struct spec_sized s;
+	uint64_t lat = 0;
 	struct bdev *bd;
-	int r;
 
-	if (sz == NULL || sk_parse_size(sz, &size) != 0 || size == 0) {
-		snprintf(err, errlen, "null: bad or missing size '%s'",
-			 sz ? sz : "");
+	if (spec_sized_parse("null", args, &s, spec_null_opt, &lat, err,
+			     errlen) != 0)
 		return NULL;
-	}
-	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
-		char *val = spec_opt_value(opt);
-
-		r = spec_pres_opt(opt, val, &x, err, errlen);
-		if (r < 0)
-			return NULL;
-		if (r > 0)
-			continue;
-		if (strcmp(opt, "ro") == 0 && val == NULL) {
-			ro = true;
-		} else if (strcmp(opt, "bs") == 0 && val != NULL) {
-			if (spec_parse_bs(val, &bs, err, errlen) != 0)
-				return NULL;
-		} else if (strcmp(opt, "latency") == 0 && val != NULL) {
-			char *end;
-
-			errno = 0;
-			lat = strtoull(val, &end, 10);
-			if (errno != 0 || end == val || *end != '\0' ||
-			    lat > 1000000) {
-				snprintf(err, errlen, "null: bad latency '%s' "
-					 "(microseconds, 0 to 1000000)", val);
-				return NULL;
-			}
-		} else {
-			snprintf(err, errlen, "null: unknown option '%s'", opt);
-			return NULL;
-		}
-	}
-	bd = bdev_null_create(name, size, bs, (uint32_t)lat);
+	bd = bdev_null_create(name, s.size, s.bs, (uint32_t)lat);
 	if (bd == NULL) {
 		snprintf(err, errlen, "null: cannot create it: %s",
-			 errno == EINVAL ? "bs must be 512 or 4096 and the "
-					   "size a multiple of it"
-					 : strerror(errno));
+			 strerror(errno));
 		return NULL;
 	}
-	bd->geo.read_only = ro;
-	return spec_pres_apply(bd, &x, err, errlen);
+	bd->geo.read_only = s.ro;
+	return spec_pres_apply(bd, &s.x, err, errlen);
 }
 
 static struct bdev *spec_rbd(const char *name, char *args, char *err,
