@@ -24,7 +24,7 @@ head -c $((64 << 20)) /dev/urandom >"$T/img"
 # The scratch directory may be tmpfs (no O_DIRECT): the direct disk's file
 # lives on a disk file system.
 D=$(mktemp -d /var/tmp/sk-uring.XXXXXX)
-trap 'rm -rf "$D"; sk_cleanup' EXIT
+sk_trap 'rm -rf "$D"'
 sk_serve --xdisk none --vscsi none \
 	--nbd "127.0.0.1:$PORT" --iscsi "127.0.0.1:$IPORT" \
 	--disk u="file:$T/u.img,size=64M,engine=uring" \

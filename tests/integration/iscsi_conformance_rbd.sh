@@ -6,7 +6,7 @@ here=$(dirname "$0")
 . "$here/lib/common.sh"
 . "$here/lib/ceph.sh"
 sk_init
-trap 'ceph_down "$T/ceph"; sk_cleanup' EXIT
+sk_trap 'ceph_down "$T/ceph"'
 ceph_up "$T/ceph"
 ceph_rbd create --size 64M cu
 SK_CU_DISK="rbd:rbd/cu,conf=$CEPH_CONF" SK_CU_KIND=rbd \

@@ -67,8 +67,7 @@ kill_a() {
 }
 CHAOS=
 # chaos() first (it restarts the target), then the target, then the rest.
-trap '[ -n "$CHAOS" ] && kill -9 "$CHAOS" 2>/dev/null; sleep 0.2; kill_a;
-	sk_cleanup' EXIT
+sk_trap '[ -n "$CHAOS" ] && kill -9 "$CHAOS" 2>/dev/null; sleep 0.2; kill_a'
 
 # Kill and restart the target N times, ~0.4 s apart, down ~0.7 s each.
 chaos() {

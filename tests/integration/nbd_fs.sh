@@ -18,9 +18,9 @@ fs_cleanup() {
 	mountpoint -q "$T/mnt" 2>/dev/null && umount "$T/mnt"
 	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
 	mountpoint -q "$T/fuse" 2>/dev/null && umount "$T/fuse"
-	sk_cleanup
+	return 0
 }
-trap 'fs_cleanup' EXIT
+sk_trap fs_cleanup
 
 truncate -s 256M "$T/fs.img"
 sk_serve --iscsi none --xdisk none --vscsi none \

@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/ceph.sh"
 sk_init
-trap 'ceph_down "$T/ceph"; sk_cleanup' EXIT
+sk_trap 'ceph_down "$T/ceph"'
 sk_need python3
 [ -x "$SK_BUILD/bench_xdisk_bench" ] ||
 	fail "bench_xdisk_bench not built (SK_TESTS=ON builds it)"

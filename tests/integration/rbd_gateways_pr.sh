@@ -19,7 +19,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/ceph.sh"
 sk_init
-trap 'ceph_down "$T/ceph"; sk_cleanup' EXIT
+sk_trap 'ceph_down "$T/ceph"'
 sk_need python3
 PA=$(sk_port 25400)
 PB=$(sk_port 25450)

@@ -21,7 +21,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/ceph.sh"
 sk_init
-trap 'ceph_down "$T/ceph"; sk_cleanup' EXIT
+sk_trap 'ceph_down "$T/ceph"'
 NBD=$(sk_port 24200 50)
 ISCSI=$(sk_port 24250 50)
 IQN=iqn.2026-11.org.scsikit

@@ -1,6 +1,12 @@
 # Shared helpers for integration tests (sourced, not run).
 #
-#   sk_init               make $T (a temp dir removed at exit) and the trap
+#   sk_init               make $T (a temp dir removed at exit) and the trap;
+#                         with SK_KEEP_LOGS=1 in the environment a failed
+#                         test's $T (daemon logs, sockets, images) is kept
+#                         and its path printed
+#   sk_trap 'CMDS'        run CMDS at exit before sk_cleanup (a test's own
+#                         clean-up); the test's exit status still decides
+#                         SK_KEEP_LOGS
 #   sk_serve ARGS...      start `scsikit serve --socket $T/ctl.sock ARGS...` in
 #                         the background; waits until its control socket
 #                         answers; sets SK_PID
@@ -64,17 +70,28 @@ sk_port() {
 SK_PIDS=()
 
 sk_cleanup() {
-	local p
+	local rc=${SK_RC:-$?} p
 	for p in "${SK_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
-	[ -n "${T:-}" ] && rm -rf "$T"
+	[ -n "${T:-}" ] || return 0
+	# A skip (77) is not a failure: nothing worth keeping.
+	if [ "${SK_KEEP_LOGS:-0}" = 1 ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		echo "SK_KEEP_LOGS: kept $T (exit status $rc)" >&2
+		return 0
+	fi
+	rm -rf "$T"
 }
 
 sk_init() {
 	T=$(mktemp -d /tmp/sk-test.XXXXXX)
-	trap sk_cleanup EXIT
+	trap 'SK_RC=$?; sk_cleanup' EXIT
+}
+
+sk_trap() {
+	# shellcheck disable=SC2064 # CMDS is expanded when the trap runs
+	trap "SK_RC=\$?; $1; sk_cleanup" EXIT
 }
 
 sk_ctl() {
