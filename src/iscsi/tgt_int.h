@@ -333,6 +333,8 @@ int iscsi_srv_add_portal(struct iscsi_srv *s, const char *v, char *err,
 /* Open p's listener on main_loop; 0 or -1 with err. */
 int iscsi_portal_open(struct iscsi_srv *s, struct iscsi_portal *p,
 		      char *err, size_t errlen);
+/* Close every listening socket (connections stay). */
+void iscsi_portals_close(struct iscsi_srv *s);
 /* The target disk and LUN number disk is mapped at, or NULL. */
 const char *iscsi_lun_parent(struct iscsi_srv *s, const char *disk,
 			     uint32_t *id);
