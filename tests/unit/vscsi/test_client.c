@@ -184,7 +184,8 @@ static void test_write_pulled(void **state)
 static void test_zero_copy(void **state)
 {
 	struct cfix *f = *state;
-	static uint8_t pat[64 * 1024];
+	/* Larger than a slot of the area (64 KiB): pulled by DATA_WRITE. */
+	static uint8_t pat[96 * 1024];
 	struct vt_io *rd, *wr;
 	struct vscsi_i2t r, w;
 	struct vscsi_t2i t = {.status = VSCSI_STAT_DONE};
