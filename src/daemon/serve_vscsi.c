@@ -12,6 +12,8 @@
  *   --vscsi-inline BYTES      write data up to BYTES travels with the
  *                             command, larger is pulled with DATA_WRITE
  *                             (16384; 0: always pulled)
+ *   --vscsi-shm-slot BYTES    slot size of the data area shared with
+ *                             the userland end (65536; 0: no area)
  *   --vscsi-export auto|none  auto: every direct-access device the bus
  *                             finds becomes a daemon disk named
  *                             vscsiU-T-L (through the da peripheral),
@@ -69,7 +71,7 @@ struct serve_vscsi {
 	unsigned npaths;
 	bool disabled;
 	bool auto_export;
-	uint32_t openings, ccbs, stall_ms, inline_max;
+	uint32_t openings, ccbs, stall_ms, inline_max, shm_slot;
 	struct ev_loop *loop;
 	pthread_t th;
 	bool running;
@@ -162,6 +164,14 @@ static int serve_vscsi_configure(void *arg, const char *key,
 		if (parse_u32(value, &v) || v > VSCSI_MAXIO_DEFAULT)
 			goto bad;
 		st->inline_max = v ? v : VSCSI_INLINE_OFF;
+		return 0;
+	}
+	if (!strcmp(key, "vscsi-shm-slot")) {
+		uint32_t v;
+
+		if (parse_u32(value, &v) || v > VSCSI_MAXIO_DEFAULT)
+			goto bad;
+		st->shm_slot = v ? v : VSCSI_SHM_OFF;
 		return 0;
 	}
 	if (!strcmp(key, "vscsi-export")) {
@@ -333,6 +343,7 @@ static void sv_add_fn(void *arg)
 	p.ccbs = st->ccbs;
 	p.stall_ms = st->stall_ms;
 	p.inline_max = st->inline_max;
+	p.shm_slot = st->shm_slot;
 	slot->path = strdup(c->path);
 	if (!slot->path) {
 		snprintf(c->err, sizeof(c->err), "out of memory");
@@ -743,6 +754,8 @@ const struct serve_frontend serve_frontend_vscsi = {
 		 "reading (30000)\n"
 		 "  --vscsi-inline BYTES     write data sent with the command up "
 		 "to BYTES (16384; 0: off)\n"
+		 "  --vscsi-shm-slot BYTES   data area slot per command, shared "
+		 "with the target (65536; 0: off)\n"
 		 "  --vscsi-export auto|none export disks found on vscsi buses "
 		 "as vscsiU-T-L (none)\n",
 	.create = serve_vscsi_create,

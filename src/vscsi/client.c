@@ -765,7 +765,8 @@ static int t2i_send(struct vscsi_client *c, struct vcmd *m,
 				 sense_len, shm ? VSCSI_T2I_F_SHM : 0,
 				 shm ? (uint32_t)(m->data - c->area) : 0,
 				 shm ? m->moved : 0);
-	memcpy(head + VSCSI_HDR_LEN + fixed, sense, sense_len);
+	if (sense_len)
+		memcpy(head + VSCSI_HDR_LEN + fixed, sense, sense_len);
 	memset(&h, 0, sizeof(h));
 	h.len = (uint32_t)(VSCSI_HDR_LEN + fixed + sense_len + dlen);
 	h.type = VSCSI_MSG_T2I;

@@ -113,7 +113,8 @@ static void send_t2i_shm(int fd, uint32_t tag, uint32_t off, uint32_t len,
 				    off, len);
 
 	assert_true(dlen <= 16);
-	memcpy(b + n, data, dlen);
+	if (dlen)
+		memcpy(b + n, data, dlen);
 	vt_send(fd, VSCSI_MSG_T2I, 0, tag, b, n + dlen);
 }
 
