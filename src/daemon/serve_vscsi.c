@@ -420,14 +420,16 @@ static void sv_list_json(struct sv_call *c)
 			", \"bus\": %d, \"state\": \"%s\", \"held\": %u, "
 			"\"queued\": %u, \"scans\": %u, \"cmds\": %llu, "
 			"\"done\": %llu, \"resets\": %llu, \"errors\": %llu, "
-			"\"conns\": %llu, \"refused\": %llu}",
+			"\"conns\": %llu, \"refused\": %llu, "
+			"\"shm_cmds\": %llu, \"shm_held\": %u}",
 			ss.path_id, vscsi_sim_state_name(ss.state), ss.held,
 			ss.queued, ss.scans, (unsigned long long)ss.cmds,
 			(unsigned long long)ss.done,
 			(unsigned long long)ss.resets,
 			(unsigned long long)ss.errors,
 			(unsigned long long)ss.conns,
-			(unsigned long long)ss.refused);
+			(unsigned long long)ss.refused,
+			(unsigned long long)ss.shm_cmds, ss.shm_held);
 		sep = ", ";
 	}
 	fputs("], \"exports\": [", c->out);
@@ -465,7 +467,7 @@ static void sv_list_fn(void *arg)
 		fprintf(c->out,
 			"vscsi%u %s bus %d %s held %u queued %u scans %u "
 			"cmds %llu done %llu resets %llu errors %llu conns "
-			"%llu refused %llu\n",
+			"%llu refused %llu shm-cmds %llu shm-held %u\n",
 			s->unit, s->path, ss.path_id,
 			vscsi_sim_state_name(ss.state), ss.held, ss.queued,
 			ss.scans, (unsigned long long)ss.cmds,
@@ -473,7 +475,8 @@ static void sv_list_fn(void *arg)
 			(unsigned long long)ss.resets,
 			(unsigned long long)ss.errors,
 			(unsigned long long)ss.conns,
-			(unsigned long long)ss.refused);
+			(unsigned long long)ss.refused,
+			(unsigned long long)ss.shm_cmds, ss.shm_held);
 	}
 	for (unsigned i = 0; i < SERVE_VSCSI_EXPORTS; i++) {
 		struct sv_export *x = &st->exports[i];

@@ -235,6 +235,8 @@ assert e.wait_reply(T2I, tag) == errno.EFAULT
 serve_until(e, lambda: ctlq("vscsi", "list").split(" scans ")[1].split()[0] == "0",
             "the scan to finish")
 assert ":2:0 vscsi0" in ctlq("vscsi", "devs")
+# The scan's data went through the area (REPORT LUNS, INQUIRY).
+assert int(ctlq("vscsi", "list").split(" shm-cmds ")[1].split()[0]) > 0
 
 # Broken framing: the SIM closes us and resets; a new end can connect.
 e.s.sendall(struct.pack("<I", 3) + b"\0" * 12)
