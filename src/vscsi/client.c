@@ -550,6 +550,7 @@ int vscsi_client_open(const char *path, struct vscsi_client **out)
 			goto out_close;
 		}
 		err = map_area(c, &hello, afd);
+		afd = -1;	/* map_area took it */
 		if (err)
 			goto out_close;
 		memcpy(c->info.name, hello.name, sizeof(c->info.name));
