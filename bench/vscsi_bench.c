@@ -9,7 +9,11 @@
  * depth 32 (and then WRITE(10)), for a fixed time.  Prints IOPS for both
  * and the ratio vscsi / loop.
  *
- *   bench_vscsi_bench [SECONDS] [DEPTH] [ROUNDS]   (defaults 3, 32, 3)
+ *   bench_vscsi_bench [SECONDS] [DEPTH] [ROUNDS] [INLINE|off] [SLOT|off]
+ *                     [SPIN_US]
+ *   (defaults 3, 32, 3, the SIM's inline limit and data area slot size,
+ *   0; SLOT off: no shared data area, all data on the socket; SPIN_US:
+ *   both loops look for events that long before sleeping)
  *
  * The two SIMs run alternately, ROUNDS times each, and the best round of
  * each is compared: on a shared machine that is the least noisy figure.
@@ -156,7 +160,7 @@ struct setup {
 	struct cam_loop *lp;
 	struct vscsi_sim *vs;
 	const char *path;
-	uint32_t inline_max;
+	uint32_t inline_max, shm_slot;
 	int loop_bus, vscsi_bus;
 	char err[256];
 };
@@ -167,7 +171,8 @@ static void setup_fn(void *arg)
 	struct cam_loop_params lpp = {.name = "loop", .targets = 1, .luns = 1,
 				      .tags = 64};
 	struct vscsi_sim_params vp = {.path = s->path, .openings = 64,
-				      .inline_max = s->inline_max};
+				      .inline_max = s->inline_max,
+				      .shm_slot = s->shm_slot};
 
 	s->lp = cam_loop_create(&lpp);
 	cam_loop_attach_target(s->lp, 0, s->t);
@@ -191,6 +196,8 @@ int main(int argc, char **argv)
 	unsigned rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 3;
 	/* Write data inline up to this (0: the SIM's default; "off"). */
 	const char *inl = argc > 4 ? argv[4] : NULL;
+	const char *slot = argc > 5 ? argv[5] : NULL;
+	unsigned spin = argc > 6 ? (unsigned)atoi(argv[6]) : 0;
 	char dir[] = "/tmp/skvb.XXXXXX", path[128];
 	struct setup s = {0};
 	struct ev_loop *uloop;
@@ -203,7 +210,7 @@ int main(int argc, char **argv)
 
 	if (depth == 0 || depth > MAX_DEPTH || secs == 0 || rounds == 0) {
 		fprintf(stderr, "usage: %s [SECONDS] [DEPTH <= %d] [ROUNDS] "
-			"[INLINE_BYTES|off]\n",
+			"[INLINE_BYTES|off] [SLOT_BYTES|off] [SPIN_US]\n",
 			argv[0], MAX_DEPTH);
 		return 2;
 	}
@@ -226,10 +233,14 @@ int main(int argc, char **argv)
 	}
 
 	s.loop = ev_loop_create();
+	ev_loop_set_spin(s.loop, spin);
 	s.path = path;
 	if (inl)
 		s.inline_max = !strcmp(inl, "off") ? VSCSI_INLINE_OFF
 						   : (uint32_t)atoi(inl);
+	if (slot)
+		s.shm_slot = !strcmp(slot, "off") ? VSCSI_SHM_OFF
+						  : (uint32_t)atoi(slot);
 	pthread_create(&th, NULL, loop_main, s.loop);
 	wait_owned(s.loop);
 	cam_sync_call(s.loop, setup_fn, &s);
@@ -244,6 +255,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uloop = ev_loop_create();
+	ev_loop_set_spin(uloop, spin);
 	srv = vscsi_tgtsrv_create(c, uloop);
 	vscsi_tgtsrv_add(srv, 0, s.t);
 	vscsi_tgtsrv_start(srv, false, NULL, NULL);

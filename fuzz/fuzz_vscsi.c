@@ -10,6 +10,10 @@
  *
  * Tags of a fresh SIM with 16 CCBs are 0x10, 0x11, 0x12 (generation 1,
  * entries 0..2): the seeds below use them so the fuzzer starts deep.
+ * The SIM has its shared data area (wire version 3; the HELLO's memfd is
+ * dropped on our side, the SIM's mapping stays): slots of 8192 bytes, the
+ * READ's at offset 0, the WRITE's at 8192, so T2Is with the SHM flag
+ * reach the range checks (fuzz/mkseeds.py writes such seeds).
  */
 #include <stddef.h>
 #include <stdint.h>

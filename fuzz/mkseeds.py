@@ -137,6 +137,30 @@ for c in streams("vscsi", "c2s"):
         seeds["vscsi"].add(b"".join(bytes(m) for m in ms[i:i + 3])[:8192])
     seeds["vscsi"].add(b"".join(bytes(m) for m in ms[:6])[:8192])
 
+# vscsi version 3: T2Is that name read data in the shared area (flag SHM),
+# written by hand since a recording has the offsets of its own SIM.  The
+# harness's READ 0x10 has slot 0 (offset 0), its WRITE 0x11 slot 1
+# (8192): the command's own slot, another's, one straddling the end, one
+# past the area, a reference for the WRITE, and the bare T2I that frees
+# the slot of an aborted command.
+def vscsi_seeds():
+    def t2i(tag, off, ln, flags=1, sense=b"", data=b""):
+        body = struct.pack("<BBBBI", 0, 0, len(sense), flags, 0)
+        if flags & 1:
+            body += struct.pack("<II", off, ln)
+        body += sense + data
+        return struct.pack("<IBBHII", 16 + len(body), 0x11, 0, 0, tag, 0) + body
+    yield t2i(0x10, 0, 8192)
+    yield t2i(0x10, 100, 50) + t2i(0x10, 150, 60)
+    yield t2i(0x10, 8192, 16) + t2i(0x10, 0, 16)
+    yield t2i(0x10, 8190, 4) + t2i(0x10, 0xfffffff0, 0x20)
+    yield t2i(0x11, 8192, 0) + t2i(0x11, 0, 0, flags=0)
+    yield t2i(0x10, 0, 4, data=b"abcd") + t2i(0x10, 0, 8193)
+    yield t2i(0x12, 0, 0) + t2i(0x12, 0, 0, flags=0) + t2i(0x12, 0, 0, flags=0)
+
+
+seeds["vscsi"].update(vscsi_seeds())
+
 for h, ss in seeds.items():
     d = os.path.join(out, h)
     shutil.rmtree(d, ignore_errors=True)

@@ -43,6 +43,12 @@ SK_API int ev_loop_run(struct ev_loop *loop);
  * expired timers and deferred functions; returns the number of callbacks
  * run or -errno. */
 SK_API int ev_loop_run_once(struct ev_loop *loop, int timeout_ms);
+/* Before sleeping, look for events without sleeping for up to usec
+ * microseconds (0, the default: sleep at once; at most 1000).  For a loop
+ * that trades work with another thread in quick turns (a vscsi SIM and its
+ * userland end) the spin saves the wake-up of each turn; it costs CPU while
+ * nothing comes, bounded by usec per sleep. */
+SK_API void ev_loop_set_spin(struct ev_loop *loop, unsigned usec);
 /* Ask ev_loop_run to return; callable from any thread or a signal-safe
  * context (it only writes an eventfd).  A stop asked before ev_loop_run
  * starts makes that run return at once. */

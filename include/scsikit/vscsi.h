@@ -11,11 +11,12 @@
  *   - the client library (vscsi_client_*, vscsi_i2t, ...): what a userland
  *     target links against.  It keeps the operations of the reference --
  *     I2T, DATA_READ, DATA_WRITE, T2I, REQPROBE, REQDETACH and a pollable
- *     fd -- with their errors, but saves round trips: the SIM pushes each
- *     command (with its write data when that is small), so vscsi_i2t() is
- *     local; vscsi_data_read() chunks are gathered and travel with the
- *     T2I; vscsi_data_write() pulls the next chunk of a larger WRITE from
- *     the SIM, one round trip per call.
+ *     fd -- with their errors, but saves round trips and copies: the data
+ *     of a command up to a slot's size lives in a memory area shared with
+ *     the SIM (vscsi_data_buffer() points into it), so vscsi_i2t() is
+ *     local and the data crosses no socket; larger commands' write data is
+ *     pulled from the SIM by vscsi_data_write(), one round trip per call,
+ *     and their read data travels with the T2I.
  *
  * On top of the library, vscsi_tgtsrv serves target-engine LUNs (what
  * `scsikit vscsi-target` runs).
@@ -47,6 +48,12 @@ struct tgt_target;
 #define VSCSI_MAXIO_DEFAULT (1u << 20)
 #define VSCSI_INLINE_DEFAULT (16u * 1024)
 #define VSCSI_INLINE_OFF UINT32_MAX
+/* The shared data area (wire version 3): one slot per CCB of the pool,
+ * each of this many bytes; the area never exceeds VSCSI_SHM_AREA_MAX
+ * (CCBs past it use the socket). */
+#define VSCSI_SHM_SLOT_DEFAULT (64u * 1024)
+#define VSCSI_SHM_AREA_MAX (64u << 20)
+#define VSCSI_SHM_OFF UINT32_MAX
 
 /* Data direction of a command, as I2T reports it. */
 enum vscsi_dir {
@@ -97,6 +104,8 @@ struct vscsi_info {
 	uint32_t openings;	/* per device */
 	uint32_t max_xfer;	/* largest data_len of a command */
 	uint16_t version;	/* wire version */
+	uint32_t shm_slot;	/* bytes per slot of the shared data area */
+	uint32_t shm_slots;	/* slots (0: no area, data on the socket) */
 };
 
 /*
@@ -241,6 +250,10 @@ struct vscsi_sim_params {
 				 * with the command, larger is pulled with
 				 * DATA_WRITE (0: VSCSI_INLINE_DEFAULT;
 				 * VSCSI_INLINE_OFF: always pulled) */
+	uint32_t shm_slot;	/* bytes per slot of the shared data area
+				 * (0: VSCSI_SHM_SLOT_DEFAULT, rounded up to
+				 * a page, at most maxio; VSCSI_SHM_OFF: no
+				 * area, all data on the socket) */
 };
 
 /* The device states of the reference. */
@@ -262,6 +275,8 @@ struct vscsi_sim_stats {
 	uint64_t errors;	/* wire messages answered with an error */
 	uint64_t conns;		/* userland ends accepted */
 	uint64_t refused;	/* ... and refused with EBUSY */
+	uint64_t shm_cmds;	/* commands whose data went by the area */
+	uint32_t shm_held;	/* slots still the peer's after an abort */
 };
 
 /*

@@ -12,6 +12,8 @@
  *   --vscsi-inline BYTES      write data up to BYTES travels with the
  *                             command, larger is pulled with DATA_WRITE
  *                             (16384; 0: always pulled)
+ *   --vscsi-shm-slot BYTES    slot size of the data area shared with
+ *                             the userland end (65536; 0: no area)
  *   --vscsi-export auto|none  auto: every direct-access device the bus
  *                             finds becomes a daemon disk named
  *                             vscsiU-T-L (through the da peripheral),
@@ -69,7 +71,7 @@ struct serve_vscsi {
 	unsigned npaths;
 	bool disabled;
 	bool auto_export;
-	uint32_t openings, ccbs, stall_ms, inline_max;
+	uint32_t openings, ccbs, stall_ms, inline_max, shm_slot;
 	struct ev_loop *loop;
 	pthread_t th;
 	bool running;
@@ -162,6 +164,14 @@ static int serve_vscsi_configure(void *arg, const char *key,
 		if (parse_u32(value, &v) || v > VSCSI_MAXIO_DEFAULT)
 			goto bad;
 		st->inline_max = v ? v : VSCSI_INLINE_OFF;
+		return 0;
+	}
+	if (!strcmp(key, "vscsi-shm-slot")) {
+		uint32_t v;
+
+		if (parse_u32(value, &v) || v > VSCSI_MAXIO_DEFAULT)
+			goto bad;
+		st->shm_slot = v ? v : VSCSI_SHM_OFF;
 		return 0;
 	}
 	if (!strcmp(key, "vscsi-export")) {
@@ -333,6 +343,7 @@ static void sv_add_fn(void *arg)
 	p.ccbs = st->ccbs;
 	p.stall_ms = st->stall_ms;
 	p.inline_max = st->inline_max;
+	p.shm_slot = st->shm_slot;
 	slot->path = strdup(c->path);
 	if (!slot->path) {
 		snprintf(c->err, sizeof(c->err), "out of memory");
@@ -409,14 +420,16 @@ static void sv_list_json(struct sv_call *c)
 			", \"bus\": %d, \"state\": \"%s\", \"held\": %u, "
 			"\"queued\": %u, \"scans\": %u, \"cmds\": %llu, "
 			"\"done\": %llu, \"resets\": %llu, \"errors\": %llu, "
-			"\"conns\": %llu, \"refused\": %llu}",
+			"\"conns\": %llu, \"refused\": %llu, "
+			"\"shm_cmds\": %llu, \"shm_held\": %u}",
 			ss.path_id, vscsi_sim_state_name(ss.state), ss.held,
 			ss.queued, ss.scans, (unsigned long long)ss.cmds,
 			(unsigned long long)ss.done,
 			(unsigned long long)ss.resets,
 			(unsigned long long)ss.errors,
 			(unsigned long long)ss.conns,
-			(unsigned long long)ss.refused);
+			(unsigned long long)ss.refused,
+			(unsigned long long)ss.shm_cmds, ss.shm_held);
 		sep = ", ";
 	}
 	fputs("], \"exports\": [", c->out);
@@ -454,7 +467,7 @@ static void sv_list_fn(void *arg)
 		fprintf(c->out,
 			"vscsi%u %s bus %d %s held %u queued %u scans %u "
 			"cmds %llu done %llu resets %llu errors %llu conns "
-			"%llu refused %llu\n",
+			"%llu refused %llu shm-cmds %llu shm-held %u\n",
 			s->unit, s->path, ss.path_id,
 			vscsi_sim_state_name(ss.state), ss.held, ss.queued,
 			ss.scans, (unsigned long long)ss.cmds,
@@ -462,7 +475,8 @@ static void sv_list_fn(void *arg)
 			(unsigned long long)ss.resets,
 			(unsigned long long)ss.errors,
 			(unsigned long long)ss.conns,
-			(unsigned long long)ss.refused);
+			(unsigned long long)ss.refused,
+			(unsigned long long)ss.shm_cmds, ss.shm_held);
 	}
 	for (unsigned i = 0; i < SERVE_VSCSI_EXPORTS; i++) {
 		struct sv_export *x = &st->exports[i];
@@ -743,6 +757,8 @@ const struct serve_frontend serve_frontend_vscsi = {
 		 "reading (30000)\n"
 		 "  --vscsi-inline BYTES     write data sent with the command up "
 		 "to BYTES (16384; 0: off)\n"
+		 "  --vscsi-shm-slot BYTES   data area slot per command, shared "
+		 "with the target (65536; 0: off)\n"
 		 "  --vscsi-export auto|none export disks found on vscsi buses "
 		 "as vscsiU-T-L (none)\n",
 	.create = serve_vscsi_create,

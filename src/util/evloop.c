@@ -67,6 +67,7 @@ struct ev_loop {
 	pthread_t owner;
 	bool owner_set;
 	volatile int stop;
+	unsigned spin_us;	/* look before sleeping (ev_loop_set_spin) */
 
 	struct ev_timer **heap;
 	size_t nheap, capheap;
@@ -573,7 +574,17 @@ int ev_loop_run_once(struct ev_loop *loop, int timeout_ms)
 	if (loop->deferred.n > 0)
 		timeout_ms = 0;
 	timeout_ms = next_timeout(loop, timeout_ms);
-	n = epoll_wait(loop->epfd, evs, EV_MAX_EVENTS, timeout_ms);
+	n = 0;
+	if (timeout_ms != 0 && loop->spin_us) {
+		/* Bounded: at most spin_us of looking, then sleep. */
+		uint64_t end = ev_now_ns() + loop->spin_us * 1000ull;
+
+		do
+			n = epoll_wait(loop->epfd, evs, EV_MAX_EVENTS, 0);
+		while (n == 0 && ev_now_ns() < end);
+	}
+	if (n == 0)
+		n = epoll_wait(loop->epfd, evs, EV_MAX_EVENTS, timeout_ms);
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -605,6 +616,11 @@ int ev_loop_run_once(struct ev_loop *loop, int timeout_ms)
 		ran++;
 	reap_dead(loop);
 	return ran;
+}
+
+void ev_loop_set_spin(struct ev_loop *loop, unsigned usec)
+{
+	loop->spin_us = usec > 1000 ? 1000 : usec;
 }
 
 int ev_loop_run(struct ev_loop *loop)

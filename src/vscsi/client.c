@@ -3,10 +3,13 @@
  * operations of OpenBSD's /dev/vscsi ioctls (I2T, DATA_READ, DATA_WRITE,
  * T2I, REQPROBE, REQDETACH) over the wire format of vscsi_wire.h.
  *
- * Round trips are saved where the protocol allows: the SIM pushes commands
- * (with their write data when it is small, so vscsi_data_write() of such a
- * command is local); vscsi_data_read() gathers the read data, which leaves
- * with the T2I in one message.  The data of a larger WRITE is pulled from
+ * Round trips and copies are saved where the protocol allows: the SIM
+ * pushes commands, and the data of one that fits a slot of the shared
+ * area (mapped at open) is in the area: vscsi_data_buffer() points there,
+ * so the target works on it in place and the T2I only names it.  Else the
+ * SIM sends small write data with the command (vscsi_data_write() of such
+ * a command is local) and vscsi_data_read() gathers the read data, which
+ * leaves with the T2I in one message.  The data of a larger WRITE is pulled from
  * the SIM by vscsi_data_write() / vscsi_data_commit(): a DATA_WRITE
  * request, answered by WDATA, straight into the caller's buffer.  The reference's errors are
  * checked here first (so a caller gets them synchronously) and again by
@@ -16,10 +19,13 @@
  * is blocking for sends (the SIM always reads) and read with MSG_DONTWAIT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,6 +40,8 @@
 #define CLIENT_RBUF_MIN_FREE (64u * 1024)
 #define CLIENT_OPEN_TIMEOUT_MS 5000
 #define CLIENT_REQ_TIMEOUT_MS 10000
+/* Largest data area we map (the SIM's own bound is VSCSI_SHM_AREA_MAX). */
+#define CLIENT_AREA_MAX (1ull << 30)
 
 struct vcmd {
 	struct vscsi_i2t i;
@@ -41,8 +49,10 @@ struct vcmd {
 	bool handed;		/* given out by vscsi_i2t */
 	bool aborted;		/* the SIM took it back */
 	bool inl;		/* the write data came with the command */
-	uint8_t *data;		/* write: inline data (inside the vcmd) or
-				 * the buffer of vscsi_data_buffer; read:
+	bool shm;		/* the data lives in the shared area */
+	uint8_t *data;		/* the command's slot in the area; or write:
+				 * inline data (inside the vcmd) or the
+				 * buffer of vscsi_data_buffer; read:
 				 * gather buffer */
 	struct vcmd *hnext;	/* tag hash chain */
 	struct vcmd *qnext;	/* pending queue */
@@ -51,6 +61,9 @@ struct vcmd {
 struct vscsi_client {
 	int fd;
 	struct vscsi_info info;
+	/* The SIM's shared data area (wire version 3), mapped at open. */
+	uint8_t *area;
+	size_t area_len;
 	uint32_t max_msg;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
@@ -100,8 +113,9 @@ static void cmd_free(struct vscsi_client *c, struct vcmd *m)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = m->hnext;
-	if (!m->inl)
-		free(m->data);	/* inline write data lives inside m */
+	if (!m->inl && !m->shm)
+		free(m->data);	/* inline data lives inside m, shm in the
+				 * area */
 	free(m);
 }
 
@@ -208,6 +222,14 @@ static int handle_cmd(struct vscsi_client *c, const struct vscsi_hdr *h,
 		log_warn("vscsi: malformed or duplicate command from the SIM");
 		return -EPROTO;
 	}
+	/* The SIM names the command's slot: it must be inside the area
+	 * we mapped (a broken SIM would otherwise have us write anywhere). */
+	if ((b.flags & VSCSI_CMD_F_SHM) &&
+	    (!c->area || vscsi_shm_check(b.shm_off, b.shm_len, 0,
+					 c->area_len, c->area_len) < 0)) {
+		log_warn("vscsi: command data outside the shared area");
+		return -EPROTO;
+	}
 	extra = (b.flags & VSCSI_CMD_F_INLINE) ? b.data_len : 0;
 	m = calloc(1, sizeof(*m) + extra);
 	if (!m)
@@ -224,6 +246,9 @@ static int handle_cmd(struct vscsi_client *c, const struct vscsi_hdr *h,
 		m->inl = true;
 		m->data = (uint8_t *)(m + 1);
 		memcpy(m->data, body + VSCSI_CMD_LEN, extra);
+	} else if (b.flags & VSCSI_CMD_F_SHM) {
+		m->shm = true;
+		m->data = c->area + b.shm_off;
 	}
 	m->hnext = c->hash[tag_hash(m->i.tag)];
 	c->hash[tag_hash(m->i.tag)] = m;
@@ -365,12 +390,86 @@ static int pump_locked(struct vscsi_client *c)
 
 /* ---- open / close ---- */
 
+/* Read the greeting's len bytes and the fd that may come with them (the
+ * data area); *fd stays -1 without one.  Any other fd is closed. */
+static ssize_t recv_hello(int sock, uint8_t *buf, size_t len, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct iovec iov = {buf, len};
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+			if (*fd < 0)
+				*fd = f;
+			else
+				close(f);
+		}
+	}
+	return n;
+}
+
+/* Map the data area HELLO announced, after checking that the memfd is as
+ * big as announced and cannot shrink under us (a fault, not an error,
+ * would tell us otherwise).  Takes fd. */
+static int map_area(struct vscsi_client *c, const struct vscsi_hello *h,
+		    int fd)
+{
+	uint64_t len = (uint64_t)h->shm_slot * h->shm_slots;
+	struct stat st;
+	int seals;
+	void *p;
+
+	if (h->shm_slots == 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0 || len > CLIENT_AREA_MAX || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size < len) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		close(fd);
+		return -EPROTO;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	c->area = p;
+	c->area_len = len;
+	return 0;
+}
+
 int vscsi_client_open(const char *path, struct vscsi_client **out)
 {
 	struct sockaddr_un sa;
 	struct vscsi_client *c;
 	uint64_t end = ev_now_ms() + CLIENT_OPEN_TIMEOUT_MS;
-	int err;
+	int err, afd = -1;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -426,7 +525,7 @@ int vscsi_client_open(const char *path, struct vscsi_client **out)
 		}
 		if (r == 0)
 			continue;
-		if (recv(c->fd, buf, h.len, 0) != (ssize_t)h.len) {
+		if (recv_hello(c->fd, buf, h.len, &afd) != (ssize_t)h.len) {
 			err = -EPROTO;
 			goto out_close;
 		}
@@ -450,12 +549,18 @@ int vscsi_client_open(const char *path, struct vscsi_client **out)
 			err = -EPROTO;
 			goto out_close;
 		}
+		err = map_area(c, &hello, afd);
+		afd = -1;	/* map_area took it */
+		if (err)
+			goto out_close;
 		memcpy(c->info.name, hello.name, sizeof(c->info.name));
 		c->info.targets = hello.targets;
 		c->info.luns = hello.luns;
 		c->info.openings = hello.openings;
 		c->info.max_xfer = hello.max_xfer;
 		c->info.version = hello.version;
+		c->info.shm_slot = c->area ? hello.shm_slot : 0;
+		c->info.shm_slots = c->area ? hello.shm_slots : 0;
 		break;
 	}
 	if (c->info.max_xfer > (256u << 20)) {
@@ -467,6 +572,10 @@ int vscsi_client_open(const char *path, struct vscsi_client **out)
 	return 0;
 
 out_close:
+	if (afd >= 0)
+		close(afd);
+	if (c->area)
+		munmap(c->area, c->area_len);
 	close(c->fd);
 out_free:
 	free(c);
@@ -481,6 +590,8 @@ void vscsi_client_close(struct vscsi_client *c)
 	for (unsigned i = 0; i < (1u << CLIENT_HASH_BITS); i++)
 		while (c->hash[i])
 			cmd_free(c, c->hash[i]);
+	if (c->area)
+		munmap(c->area, c->area_len);
 	free(c->rbuf);
 	free(c->obuf);
 	free(c);
@@ -505,6 +616,9 @@ unsigned vscsi_client_pending(const struct vscsi_client *c)
 
 static int pull_write(struct vscsi_client *c, struct vcmd *m, uint8_t *dst,
 		      uint32_t len);
+static int t2i_send(struct vscsi_client *c, struct vcmd *m,
+		    enum vscsi_stat status, uint8_t scsi_status,
+		    const uint8_t *sense, uint8_t sense_len);
 
 int vscsi_i2t(struct vscsi_client *c, struct vscsi_i2t *out)
 {
@@ -528,8 +642,14 @@ int vscsi_i2t(struct vscsi_client *c, struct vscsi_i2t *out)
 		m->qnext = NULL;
 		c->npending--;
 		if (m->aborted) {
-			/* Taken back before anyone saw it. */
+			/* Taken back before anyone saw it (the SIM waits for
+			 * a T2I to reuse its slot). */
+			err = m->shm ? t2i_send(c, m, VSCSI_STAT_RESET, 0,
+						NULL, 0)
+				     : 0;
 			cmd_free(c, m);
+			if (err)
+				return err;
 			continue;
 		}
 		m->handed = true;
@@ -570,7 +690,7 @@ int vscsi_data_write(struct vscsi_client *c, uint32_t tag, void *buf,
 		return -ENOMEM;
 	if (m->i.dir != VSCSI_DIR_WRITE)
 		return -EINVAL;
-	if (m->inl) {
+	if (m->inl || m->shm) {
 		if ((uint8_t *)buf != m->data + m->moved)
 			memmove(buf, m->data + m->moved, len);
 	} else {
@@ -615,7 +735,7 @@ int vscsi_data_commit(struct vscsi_client *c, uint32_t tag, size_t len)
 		return -ENOMEM;
 	if (m->i.dir == VSCSI_DIR_NONE || !m->data)
 		return -EINVAL;
-	if (m->i.dir == VSCSI_DIR_WRITE && !m->inl) {
+	if (m->i.dir == VSCSI_DIR_WRITE && !m->inl && !m->shm) {
 		int err = pull_write(c, m, m->data + m->moved, (uint32_t)len);
 
 		if (err)
@@ -625,42 +745,36 @@ int vscsi_data_commit(struct vscsi_client *c, uint32_t tag, size_t len)
 	return 0;
 }
 
-int vscsi_t2i(struct vscsi_client *c, const struct vscsi_t2i *t)
+/* Encode and send (or, corked, gather) the T2I of m.  Read data in the
+ * area is named by reference; else it travels after the sense. */
+static int t2i_send(struct vscsi_client *c, struct vcmd *m,
+		    enum vscsi_stat status, uint8_t scsi_status,
+		    const uint8_t *sense, uint8_t sense_len)
 {
-	struct vcmd *m = cmd_held(c, t->tag);
-	uint8_t head[VSCSI_HDR_LEN + VSCSI_T2I_LEN + VSCSI_SENSE_MAX];
+	uint8_t head[VSCSI_HDR_LEN + VSCSI_T2I_LEN + VSCSI_SHM_REF_LEN +
+		     VSCSI_SENSE_MAX];
+	bool rd = m->i.dir == VSCSI_DIR_READ && !m->aborted;
+	bool shm = rd && m->shm;
+	uint32_t dlen = rd && !shm ? m->moved : 0;
 	struct vscsi_hdr h;
 	struct iovec iov[2];
-	uint8_t sense_len;
-	uint32_t dlen;
+	size_t fixed;
 	int err;
 
-	if (!m)
-		return -EFAULT;
-	if ((unsigned)t->status > VSCSI_STAT_SELTIMEOUT ||
-	    t->sense_len > VSCSI_SENSE_MAX)
-		return -EINVAL;
-	if (m->aborted) {
-		/* The SIM finished it already; nothing to say. */
-		cmd_free(c, m);
-		return 0;
-	}
-	sense_len = t->status == VSCSI_STAT_SENSE ? t->sense_len : 0;
-	dlen = m->i.dir == VSCSI_DIR_READ ? m->moved : 0;
+	fixed = vscsi_t2i_encode(head + VSCSI_HDR_LEN, (uint8_t)status,
+				 status == VSCSI_STAT_DONE ? scsi_status : 0,
+				 sense_len, shm ? VSCSI_T2I_F_SHM : 0,
+				 shm ? (uint32_t)(m->data - c->area) : 0,
+				 shm ? m->moved : 0);
+	if (sense_len)
+		memcpy(head + VSCSI_HDR_LEN + fixed, sense, sense_len);
 	memset(&h, 0, sizeof(h));
-	h.len = VSCSI_HDR_LEN + VSCSI_T2I_LEN + sense_len + dlen;
+	h.len = (uint32_t)(VSCSI_HDR_LEN + fixed + sense_len + dlen);
 	h.type = VSCSI_MSG_T2I;
-	h.tag = t->tag;
+	h.tag = m->i.tag;
 	vscsi_hdr_encode(head, &h);
-	head[VSCSI_HDR_LEN] = (uint8_t)t->status;
-	head[VSCSI_HDR_LEN + 1] =
-		t->status == VSCSI_STAT_DONE ? t->scsi_status : 0;
-	head[VSCSI_HDR_LEN + 2] = sense_len;
-	head[VSCSI_HDR_LEN + 3] = 0;
-	vscsi_put32(head + VSCSI_HDR_LEN + 4, 0);	/* reserved */
-	memcpy(head + VSCSI_HDR_LEN + VSCSI_T2I_LEN, t->sense, sense_len);
 	iov[0].iov_base = head;
-	iov[0].iov_len = VSCSI_HDR_LEN + VSCSI_T2I_LEN + sense_len;
+	iov[0].iov_len = VSCSI_HDR_LEN + fixed + sense_len;
 	iov[1].iov_base = m->data;
 	iov[1].iov_len = dlen;
 	if (c->corked && !c->dead) {
@@ -675,6 +789,29 @@ int vscsi_t2i(struct vscsi_client *c, const struct vscsi_t2i *t)
 		}
 	} else {
 		err = send_all(c, iov, dlen ? 2 : 1);
+	}
+	return err;
+}
+
+int vscsi_t2i(struct vscsi_client *c, const struct vscsi_t2i *t)
+{
+	struct vcmd *m = cmd_held(c, t->tag);
+	int err = 0;
+
+	if (!m)
+		return -EFAULT;
+	if ((unsigned)t->status > VSCSI_STAT_SELTIMEOUT ||
+	    t->sense_len > VSCSI_SENSE_MAX)
+		return -EINVAL;
+	if (m->aborted) {
+		/* The SIM finished it already; it only needs to hear that
+		 * the command's slot of the area is free again. */
+		if (m->shm)
+			err = t2i_send(c, m, VSCSI_STAT_RESET, 0, NULL, 0);
+	} else {
+		err = t2i_send(c, m, t->status, t->scsi_status, t->sense,
+			       t->status == VSCSI_STAT_SENSE ? t->sense_len
+							     : 0);
 	}
 	cmd_free(c, m);
 	return err;

@@ -98,6 +98,7 @@ static struct vscsi_ccb *vccb_get(struct vscsi_sim *s, union ccb *ccb)
 	v->tag = (v->gen << s->pool_bits) | idx;
 	v->ccb = ccb;
 	v->moved = 0;
+	v->shm = false;
 	return v;
 }
 
@@ -189,6 +190,15 @@ void vscsi_sim_complete(struct vscsi_sim *s, struct vscsi_ccb *v,
 		vccb_list_remove(&s->queued, v);
 	else if (v->state == VCCB_SENT)
 		vccb_list_remove(&s->sent, v);
+	/* Taken back while the peer may still be using the slot (a T2I
+	 * clears v->shm): keep the slot out of use until the peer's T2I for
+	 * this tag says it is done, so no later command's data meets a late
+	 * write of the old one.  Without a connection the area is gone. */
+	if (v->state == VCCB_SENT && v->shm && s->cfd >= 0) {
+		v->qheld = true;
+		v->qtag = v->tag;
+	}
+	v->shm = false;
 	csio->resid = v->moved <= csio->dxfer_len ? csio->dxfer_len - v->moved
 						  : 0;
 	ccb->ccb_h.sim_priv.spriv_ptr0 = NULL;
@@ -652,6 +662,7 @@ struct vscsi_sim *vscsi_sim_create(const struct vscsi_sim_params *p,
 		s->p.maxio = 64u << 20;
 	if (!s->p.stall_ms)
 		s->p.stall_ms = VSCSI_STALL_DEFAULT;
+	vscsi_shm_config(s);
 	if (!s->p.inline_max)
 		s->p.inline_max = VSCSI_INLINE_DEFAULT;
 	else if (s->p.inline_max == VSCSI_INLINE_OFF)
@@ -831,4 +842,6 @@ void vscsi_sim_get_stats(const struct vscsi_sim *s, struct vscsi_sim_stats *st)
 	st->errors = s->errors;
 	st->conns = s->conns;
 	st->refused = s->refused;
+	st->shm_cmds = s->shm_cmds;
+	st->shm_held = vscsi_shm_held(s);
 }

@@ -2,9 +2,11 @@
  * The socket side of the vscsi SIM: the listener, the one userland end,
  * its framing and the wire messages (docs/vscsi-protocol.md).
  *
- * Output: commands are pushed as soon as CAM hands them over (with their
- * write data when it is small; larger writes are pulled by DATA_WRITE,
- * answered with WDATA), batched per loop iteration by a deferred flush.  The output
+ * Output: commands are pushed as soon as CAM hands them over, batched per
+ * loop iteration by a deferred flush.  Their data is in the shared area
+ * when it fits the command's slot (sim_shm.c); else a small write's data
+ * travels with the command and a larger one is pulled by DATA_WRITE,
+ * answered with WDATA.  The output
  * buffer has a high-water mark: above it, commands stay queued in the SIM
  * (the reference's i2t list) until the peer reads; a peer that reads
  * nothing for stall_ms is dropped.  Notices (ABORT, EVENT, REPLY) are small
@@ -208,13 +210,19 @@ static bool push_one(struct vscsi_sim *s, struct vscsi_ccb *v)
 	struct vscsi_cmd_body b;
 	enum vscsi_dir dir = vscsi_ccb_dir(ccb);
 	uint32_t dlen = dir == VSCSI_DIR_NONE ? 0 : csio->dxfer_len;
-	/* Small writes travel with the command (one message less, see
+	uint32_t idx = (uint32_t)(v - s->pool);
+	/* Data that fits the entry's slot goes by the area, unless the peer
+	 * still has the slot from an aborted command. */
+	bool shm = s->area && dlen > 0 && dlen <= s->slot_size &&
+		   idx < s->nslots && !v->qheld;
+	/* Else small writes travel with the command (one message less, see
 	 * docs/vscsi-protocol.md); larger ones are pulled with DATA_WRITE. */
-	uint32_t inl = dir == VSCSI_DIR_WRITE && dlen > 0 &&
+	uint32_t inl = !shm && dir == VSCSI_DIR_WRITE && dlen > 0 &&
 				       dlen <= s->p.inline_max
 			       ? dlen
 			       : 0;
-	uint32_t len = VSCSI_HDR_LEN + VSCSI_CMD_LEN + inl;
+	uint32_t len = VSCSI_HDR_LEN + VSCSI_CMD_LEN +
+		       (shm ? VSCSI_SHM_REF_LEN : inl);
 	uint8_t *p = wreserve(s, len);
 
 	if (!p)
@@ -226,7 +234,9 @@ static bool push_one(struct vscsi_sim *s, struct vscsi_ccb *v)
 	b.dir = (uint8_t)dir;
 	b.cdb_len = csio->cdb_len;
 	b.tag_action = ccb->ccb_h.tag_action;
-	b.flags = inl ? VSCSI_CMD_F_INLINE : 0;
+	b.flags = shm ? VSCSI_CMD_F_SHM : inl ? VSCSI_CMD_F_INLINE : 0;
+	b.shm_off = shm ? idx * s->slot_size : 0;
+	b.shm_len = shm ? dlen : 0;
 	memcpy(b.cdb,
 	       (ccb->ccb_h.flags & CAM_CDB_POINTER) ? csio->cdb_io.cdb_ptr
 						    : csio->cdb_io.cdb_bytes,
@@ -236,15 +246,23 @@ static bool push_one(struct vscsi_sim *s, struct vscsi_ccb *v)
 	if (inl)
 		vscsi_ccb_copy_out(ccb, 0, p + VSCSI_HDR_LEN + VSCSI_CMD_LEN,
 				   inl);
+	v->shm = shm;
+	/* Write data in the area or inline counts as moved. */
+	if (shm && dir == VSCSI_DIR_WRITE) {
+		vscsi_ccb_copy_out(ccb, 0, s->area + b.shm_off, dlen);
+		v->moved = dlen;
+	} else {
+		v->moved = inl;
+	}
+	s->shm_cmds += shm;
 	s->wlen += len;
-	v->moved = inl;		/* inline data counts as moved */
 	vccb_list_remove(&s->queued, v);
 	v->state = VCCB_SENT;
 	vccb_list_append(&s->sent, v);
 	s->cmds++;
-	sk_trace(SK_TRACE_VSCSI, "%s%u: I2T tag 0x%x %u:%llu op 0x%02x len %u",
+	sk_trace(SK_TRACE_VSCSI, "%s%u: I2T tag 0x%x %u:%llu op 0x%02x len %u%s",
 		 s->name, s->p.unit, v->tag, b.target,
-		 (unsigned long long)b.lun, b.cdb[0], dlen);
+		 (unsigned long long)b.lun, b.cdb[0], dlen, shm ? " shm" : "");
 	return true;
 }
 
@@ -347,6 +365,35 @@ static int do_data_write(struct vscsi_sim *s, uint32_t tag,
 	return 0;
 }
 
+/* The T2I of a command the SIM took back while the peer had its slot:
+ * the peer is done with the slot now.  True if tag was such a command. */
+static bool shm_release(struct vscsi_sim *s, uint32_t tag)
+{
+	struct vscsi_ccb *v = &s->pool[tag & (s->npool - 1)];
+
+	if (!v->qheld || v->qtag != tag)
+		return false;
+	v->qheld = false;
+	return true;
+}
+
+/* Read data the peer put in the area: the checks of DATA_READ, then the
+ * range must lie in the command's own slot. */
+static int shm_check_read(struct vscsi_sim *s, struct vscsi_ccb *v,
+			  const struct vscsi_t2i_view *t)
+{
+	uint32_t idx = (uint32_t)(v - s->pool);
+	int err = data_check(v, VSCSI_DIR_READ, t->shm_len);
+
+	if (err)
+		return err;
+	if (!v->shm)
+		return -EINVAL;		/* this command has no slot */
+	return vscsi_shm_check(t->shm_off, t->shm_len,
+			       (uint64_t)idx * s->slot_size, s->slot_size,
+			       s->area_len);
+}
+
 static int do_t2i(struct vscsi_sim *s, uint32_t tag,
 		  const struct vscsi_t2i_view *t)
 {
@@ -356,18 +403,25 @@ static int do_t2i(struct vscsi_sim *s, uint32_t tag,
 	int err;
 
 	if (!v)
-		return -EFAULT;
+		return shm_release(s, tag) ? 0 : -EFAULT;
 	csio = &v->ccb->csio;
 	/* Check everything before changing anything. */
-	if (t->data_len) {
+	if (t->flags & VSCSI_T2I_F_SHM) {
+		err = shm_check_read(s, v, t);
+		if (err)
+			return err;
+		vscsi_ccb_copy_in(v->ccb, v->moved, s->area + t->shm_off,
+				  t->shm_len);
+		v->moved += t->shm_len;
+	} else if (t->data_len) {
 		err = data_check(v, VSCSI_DIR_READ, t->data_len);
 		if (err)
 			return err;
-	}
-	if (t->data_len) {
 		vscsi_ccb_copy_in(v->ccb, v->moved, t->data, t->data_len);
 		v->moved += t->data_len;
 	}
+	/* Answered: the slot is free again with the entry. */
+	v->shm = false;
 	switch (t->status) {
 	case VSCSI_STAT_DONE:
 		csio->scsi_status = t->scsi_status;
@@ -560,6 +614,7 @@ void vscsi_conn_close(struct vscsi_sim *s, const char *why)
 	}
 	close(s->cfd);
 	s->cfd = -1;
+	vscsi_shm_close(s);
 	sk_admit_leave(&s->admit, &vscsi_local_peer);
 	s->cio_events = 0;
 	free(s->rbuf);
@@ -607,9 +662,9 @@ static void refuse(struct vscsi_sim *s, int fd)
 
 int vscsi_conn_attach(struct vscsi_sim *s, int fd)
 {
-	uint8_t body[VSCSI_HELLO_LEN];
+	uint8_t msg[VSCSI_HDR_LEN + VSCSI_HELLO_LEN];
 	struct vscsi_hello hello;
-	int fl;
+	int fl, err;
 
 	if (s->state != VSCSI_S_CLOSED || s->dying) {
 		refuse(s, fd);
@@ -624,8 +679,7 @@ int vscsi_conn_attach(struct vscsi_sim *s, int fd)
 	s->cfd = fd;
 	s->cio = ev_io_add(s->loop, fd, EV_READ, vscsi_conn_io_cb, s);
 	if (!s->cio) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		s->cfd = -1;
 		s->state = VSCSI_S_CLOSED;
@@ -641,6 +695,11 @@ int vscsi_conn_attach(struct vscsi_sim *s, int fd)
 	hello.targets = VSCSI_TARGETS;
 	hello.luns = VSCSI_LUNS;
 	hello.openings = s->p.openings;
+	vscsi_shm_open(s);
+	if (s->area) {
+		hello.shm_slot = s->slot_size;
+		hello.shm_slots = s->nslots;
+	}
 	{
 		char nm[40];
 
@@ -648,12 +707,19 @@ int vscsi_conn_attach(struct vscsi_sim *s, int fd)
 		snprintf(nm, sizeof(nm), "%s%u", s->name, s->p.unit);
 		memcpy(hello.name, nm, sizeof(hello.name) - 1);
 	}
-	vscsi_hello_encode(body, &hello);
+	put_hdr(msg, sizeof(msg), VSCSI_MSG_HELLO, 0, 0);
+	vscsi_hello_encode(msg + VSCSI_HDR_LEN, &hello);
 	s->conns++;
 	s->state = VSCSI_S_RUNNING;
-	log_info("%s%u: userland end connected (RUNNING)", s->name, s->p.unit);
-	if (!queue_notice(s, VSCSI_MSG_HELLO, 0, 0, body, sizeof(body)))
-		return -ENOMEM;
+	log_info("%s%u: userland end connected (RUNNING%s)", s->name,
+		 s->p.unit, s->area ? ", shared data area" : "");
+	/* Straight out, not through the output buffer: the area's fd goes
+	 * with the greeting's bytes. */
+	err = vscsi_shm_send_hello(s, msg, sizeof(msg));
+	if (err) {
+		vscsi_conn_lost(s, "cannot send the greeting");
+		return err;
+	}
 	return 0;
 }
 

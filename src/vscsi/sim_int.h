@@ -36,6 +36,13 @@ struct vscsi_ccb {
 	uint32_t gen;
 	enum vccb_state state;
 	uint32_t moved;		/* data bytes moved so far (residual) */
+	/* Slot i of the data area belongs to entry i.  shm: this command's
+	 * data is in it.  qheld: an earlier command of this entry was taken
+	 * back (ABORT) while its slot was the peer's; the slot stays out of
+	 * use until the peer's T2I for qtag says it is done with it. */
+	bool shm;
+	bool qheld;
+	uint32_t qtag;
 	struct vscsi_ccb *next, *prev; /* queued / sent / free list */
 };
 
@@ -74,6 +81,15 @@ struct vscsi_sim {
 	struct ev_timer *stall;
 	uint32_t max_msg;	/* largest message either way */
 	bool in_input;
+
+	/* The shared data area of the current connection (sim_shm.c):
+	 * nslots slots of slot_size bytes, a fresh sealed memfd for each
+	 * userland end; area NULL when there is none. */
+	uint8_t *area;
+	int area_fd;
+	uint64_t area_len;
+	uint32_t slot_size, nslots;
+	uint64_t shm_cmds;
 
 	/* The CCB pool: all entries allocated up front (the guaranteed
 	 * minimum is the whole pool, which is also the SIM queue). */
@@ -115,6 +131,15 @@ void vscsi_ccb_copy_in(union ccb *ccb, uint32_t off, const uint8_t *src,
 void vscsi_ccb_copy_out(union ccb *ccb, uint32_t off, uint8_t *dst,
 			uint32_t len);
 enum vscsi_dir vscsi_ccb_dir(const union ccb *ccb);
+
+/* sim_shm.c */
+void vscsi_shm_config(struct vscsi_sim *s);
+int vscsi_shm_open(struct vscsi_sim *s);
+void vscsi_shm_close(struct vscsi_sim *s);
+uint32_t vscsi_shm_held(const struct vscsi_sim *s);
+/* Send HELLO (and the area's fd) straight on the fresh socket. */
+int vscsi_shm_send_hello(struct vscsi_sim *s, const uint8_t *msg,
+			 size_t len);
 
 /* sim_conn.c */
 int vscsi_conn_listen(struct vscsi_sim *s);

@@ -47,6 +47,9 @@ void vscsi_hello_encode(uint8_t *p, const struct vscsi_hello *b)
 	vscsi_put32(p + 12, b->luns);
 	vscsi_put32(p + 16, b->openings);
 	memcpy(p + 20, b->name, 16);
+	vscsi_put32(p + 36, b->shm_slot);
+	vscsi_put32(p + 40, b->shm_slots);
+	vscsi_put32(p + 44, 0);
 }
 
 int vscsi_hello_parse(const uint8_t *body, size_t len, struct vscsi_hello *b)
@@ -61,12 +64,17 @@ int vscsi_hello_parse(const uint8_t *body, size_t len, struct vscsi_hello *b)
 	b->openings = vscsi_get32(body + 16);
 	memcpy(b->name, body + 20, 16);
 	b->name[15] = '\0';
+	b->shm_slot = vscsi_get32(body + 36);
+	b->shm_slots = vscsi_get32(body + 40);
 	if (b->version == 0 || b->max_xfer == 0)
+		return -EINVAL;
+	/* An area has both a slot size and slots, or neither. */
+	if ((b->shm_slot == 0) != (b->shm_slots == 0))
 		return -EINVAL;
 	return 0;
 }
 
-void vscsi_cmd_encode(uint8_t *p, const struct vscsi_cmd_body *b)
+size_t vscsi_cmd_encode(uint8_t *p, const struct vscsi_cmd_body *b)
 {
 	vscsi_put32(p, b->target);
 	vscsi_put32(p + 4, b->data_len);
@@ -76,6 +84,11 @@ void vscsi_cmd_encode(uint8_t *p, const struct vscsi_cmd_body *b)
 	p[18] = b->tag_action;
 	p[19] = b->flags;
 	memcpy(p + 20, b->cdb, 32);
+	if (!(b->flags & VSCSI_CMD_F_SHM))
+		return VSCSI_CMD_LEN;
+	vscsi_put32(p + VSCSI_CMD_LEN, b->shm_off);
+	vscsi_put32(p + VSCSI_CMD_LEN + 4, b->shm_len);
+	return VSCSI_CMD_LEN + VSCSI_SHM_REF_LEN;
 }
 
 int vscsi_cmd_parse(const uint8_t *body, size_t len,
@@ -96,8 +109,19 @@ int vscsi_cmd_parse(const uint8_t *body, size_t len,
 		return -EINVAL;
 	if (b->dir == VSCSI_DIR_NONE && b->data_len != 0)
 		return -EINVAL;
-	if (b->flags & ~VSCSI_CMD_F_INLINE)
+	b->shm_off = b->shm_len = 0;
+	if (b->flags & ~(VSCSI_CMD_F_INLINE | VSCSI_CMD_F_SHM))
 		return -EINVAL;
+	/* Data in the area: a reference to all of it, nothing else. */
+	if (b->flags & VSCSI_CMD_F_SHM) {
+		if ((b->flags & VSCSI_CMD_F_INLINE) ||
+		    b->dir == VSCSI_DIR_NONE || b->data_len == 0 ||
+		    len != VSCSI_CMD_LEN + VSCSI_SHM_REF_LEN)
+			return -EINVAL;
+		b->shm_off = vscsi_get32(body + VSCSI_CMD_LEN);
+		b->shm_len = vscsi_get32(body + VSCSI_CMD_LEN + 4);
+		return b->shm_len == b->data_len ? 0 : -EINVAL;
+	}
 	/* Inline write data must be all there; else there is none (the
 	 * target pulls it with DATA_WRITE). */
 	if (b->flags & VSCSI_CMD_F_INLINE) {
@@ -110,22 +134,65 @@ int vscsi_cmd_parse(const uint8_t *body, size_t len,
 	return 0;
 }
 
+size_t vscsi_t2i_encode(uint8_t *p, uint8_t status, uint8_t scsi_status,
+			uint8_t sense_len, uint8_t flags, uint32_t shm_off,
+			uint32_t shm_len)
+{
+	p[0] = status;
+	p[1] = scsi_status;
+	p[2] = sense_len;
+	p[3] = flags;
+	vscsi_put32(p + 4, 0);
+	if (!(flags & VSCSI_T2I_F_SHM))
+		return VSCSI_T2I_LEN;
+	vscsi_put32(p + VSCSI_T2I_LEN, shm_off);
+	vscsi_put32(p + VSCSI_T2I_LEN + 4, shm_len);
+	return VSCSI_T2I_LEN + VSCSI_SHM_REF_LEN;
+}
+
 int vscsi_t2i_parse(const uint8_t *body, size_t len,
 		    struct vscsi_t2i_view *v)
 {
+	size_t fixed = VSCSI_T2I_LEN;
+
 	if (len < VSCSI_T2I_LEN)
 		return -EINVAL;
 	v->status = body[0];
 	v->scsi_status = body[1];
 	v->sense_len = body[2];
-	/* Bytes 3..7 are reserved (version 1 had a write count there: the
-	 * SIM now counts the DATA_WRITE chunks itself). */
-	if (v->sense_len > VSCSI_SENSE_MAX ||
-	    (size_t)v->sense_len > len - VSCSI_T2I_LEN)
+	v->flags = body[3];
+	v->shm_off = v->shm_len = 0;
+	/* Bytes 4..7 are reserved (version 1 had a write count there: the
+	 * SIM counts the data moved itself). */
+	if (v->flags & ~VSCSI_T2I_F_SHM)
 		return -EINVAL;
-	v->sense = body + VSCSI_T2I_LEN;
+	if (v->flags & VSCSI_T2I_F_SHM) {
+		fixed += VSCSI_SHM_REF_LEN;
+		if (len < fixed)
+			return -EINVAL;
+		v->shm_off = vscsi_get32(body + VSCSI_T2I_LEN);
+		v->shm_len = vscsi_get32(body + VSCSI_T2I_LEN + 4);
+	}
+	if (v->sense_len > VSCSI_SENSE_MAX ||
+	    (size_t)v->sense_len > len - fixed)
+		return -EINVAL;
+	v->sense = body + fixed;
 	v->data = v->sense + v->sense_len;
-	v->data_len = (uint32_t)(len - VSCSI_T2I_LEN - v->sense_len);
+	v->data_len = (uint32_t)(len - fixed - v->sense_len);
+	/* The read data is in the area or on the socket, not both. */
+	if ((v->flags & VSCSI_T2I_F_SHM) && v->data_len)
+		return -EINVAL;
+	return 0;
+}
+
+int vscsi_shm_check(uint32_t off, uint32_t len, uint64_t slot_off,
+		    uint64_t slot_len, uint64_t area_len)
+{
+	uint64_t end = (uint64_t)off + len;
+
+	if (slot_off + slot_len > area_len || off < slot_off ||
+	    end > slot_off + slot_len)
+		return -ERANGE;
 	return 0;
 }
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The vscsi wire protocol from a separate process written from
-# docs/vscsi-protocol.md alone (Python): the greeting, REQPROBE with the bus
+# docs/vscsi-protocol.md alone (Python): the greeting with the shared data
+# area's memfd (version 3; the scan's data is answered through the area,
+# and bad area references -- another command's slot, past the area, more
+# than the command has -- are refused), REQPROBE with the bus
 # scan answered by hand (REPORT LUNS, INQUIRY) and seen by CAM (FOUND
 # event, `vscsi devs`), REQDETACH (LOST), a second userland end refused
 # with EBUSY while the first is connected, every per-message error (unknown
@@ -16,7 +19,7 @@ sk_serve --iscsi none --nbd none --xdisk none --vscsi "$T/v.sock"
 sk_ctl vscsi list | grep -q ' CLOSED ' || fail "SIM not CLOSED at start"
 
 python3 - "$T/v.sock" "$SCSIKIT" "$T/ctl.sock" <<'PY' || fail "protocol"
-import errno, os, socket, struct, subprocess, sys, time
+import errno, mmap, os, socket, struct, subprocess, sys, time
 
 path, scsikit, ctl = sys.argv[1:4]
 HELLO, CMD, ABORT, REPLY, EVENT = 1, 2, 3, 4, 5
@@ -36,6 +39,21 @@ class End:
         self.buf = b""
         self.cmds = []      # commands not yet served
         self.events = []
+        self.area = None
+
+    def hello(self):
+        """HELLO and the data area's fd that comes with it."""
+        m, fds, _, _ = socket.recv_fds(self.s, 64, 4)
+        assert len(m) == 64 and m[4] == HELLO, m
+        b = m[16:]
+        ver, maxcdb, maxx, targets, luns, openings = struct.unpack_from("<HHIIII", b)
+        self.slot, self.nslots = struct.unpack_from("<II", b, 36)
+        assert len(fds) == 1 and self.nslots > 0, (fds, self.nslots)
+        self.area_len = self.slot * self.nslots
+        assert os.fstat(fds[0]).st_size == self.area_len
+        self.area = mmap.mmap(fds[0], self.area_len)
+        os.close(fds[0])
+        return ver, maxcdb, maxx, targets, luns, openings, b
 
     def recv_msg(self):
         while True:
@@ -66,13 +84,34 @@ class End:
                 assert b[0] == typ and g == tag, (b[0], typ, g, tag)
                 return struct.unpack_from("<I", b, 4)[0]
 
-    def t2i(self, tag, status=0, scsi=0, sense=b"", data=b""):
-        self.send(T2I, tag, struct.pack("<BBBxI", status, scsi, len(sense),
-                                        0) + sense + data)
+    def t2i(self, tag, status=0, scsi=0, sense=b"", data=b"", ref=None):
+        """ref: (offset, length) of the read data in the area."""
+        flags = 1 if ref is not None else 0
+        body = struct.pack("<BBBBI", status, scsi, len(sense), flags, 0)
+        if ref is not None:
+            body += struct.pack("<II", *ref)
+        self.send(T2I, tag, body + sense + data)
 
+    def t2i_data(self, tag, b, data):
+        """Complete a READ: its data through its slot when it has one."""
+        ref = cmd_ref(b)
+        if ref is None:
+            self.t2i(tag, data=data)
+        else:
+            self.area[ref[0]:ref[0] + len(data)] = data
+            self.t2i(tag, ref=(ref[0], len(data)))
+
+SHM = 2
 def cmd_fields(b):
-    target, dlen, lun, d, clen, ta = struct.unpack_from("<IIQBBB", b)
-    return target, lun, d, dlen, b[20:20 + clen], b[52:]
+    target, dlen, lun, d, clen, ta, fl = struct.unpack_from("<IIQBBBB", b)
+    return target, lun, d, dlen, b[20:20 + clen], b[52:] if not fl & SHM else b""
+
+def cmd_ref(b):
+    """(offset, length) of a command's data in the area, or None."""
+    if not b[19] & SHM:
+        return None
+    assert len(b) == 60, len(b)
+    return struct.unpack_from("<II", b, 52)
 
 INQ = bytes([0, 0, 5, 2, 31, 0, 0, 0x02]) + b"PYTHON  " + b"RAWDISK         " + b"0001"
 def serve(e, tag, b, luns=(0,)):
@@ -83,11 +122,11 @@ def serve(e, tag, b, luns=(0,)):
     elif cdb[0] == 0xa0:                        # REPORT LUNS
         body = b"".join(struct.pack(">HHI", l, 0, 0) for l in luns)
         out = (struct.pack(">I", len(body)) + b"\0" * 4 + body)[:dlen]
-        e.t2i(tag, data=out)
+        e.t2i_data(tag, b, out)
     elif cdb[0] == 0x12 and lun in luns:        # INQUIRY
-        e.t2i(tag, data=INQ[:dlen])
+        e.t2i_data(tag, b, INQ[:dlen])
     elif cdb[0] == 0x12:
-        e.t2i(tag, data=bytes([0x7f]) + INQ[1:dlen])
+        e.t2i(tag, data=bytes([0x7f]) + INQ[1:dlen])   # by the socket too
     elif cdb[0] == 0x00:
         e.t2i(tag)
     else:
@@ -113,10 +152,8 @@ def serve_until(e, cond, what, limit=10.0):
     e.s.settimeout(10)
 
 e = End()
-t, tag, aux, b = e.recv_msg()
-assert t == HELLO, t
-ver, maxcdb, maxx, targets, luns, openings = struct.unpack_from("<HHIIII", b)
-assert (ver, maxcdb, targets, luns, openings) == (2, 32, 256, 256, 16), b
+ver, maxcdb, maxx, targets, luns, openings, b = e.hello()
+assert (ver, maxcdb, targets, luns, openings) == (3, 32, 256, 256, 16), b
 assert b[20:26] == b"vscsi0"
 
 # A second userland end is refused with EBUSY while we are connected.
@@ -171,6 +208,19 @@ while not e.cmds:
 tag, b = e.cmds.pop(0)
 target, lun, d, dlen, cdb, _ = cmd_fields(b)
 assert d == 1 and cdb[0] == 0xa0, (d, cdb)       # REPORT LUNS, a READ
+off, ln = cmd_ref(b)                              # its slot in the area
+assert ln == dlen and off % e.slot == 0 and off + e.slot <= e.area_len
+other = (off + e.slot) % e.area_len               # another command's slot
+e.t2i(tag, ref=(other, 8))
+assert e.wait_reply(T2I, tag) == errno.ERANGE
+e.t2i(tag, ref=(off + e.slot - 4, 8))            # straddles its slot's end
+assert e.wait_reply(T2I, tag) == errno.ERANGE
+e.t2i(tag, ref=(0xfffffff0, 0x20))               # past the area
+assert e.wait_reply(T2I, tag) == errno.ERANGE
+e.t2i(tag, ref=(off, dlen + 1))                  # more than the command has
+assert e.wait_reply(T2I, tag) == errno.ENOMEM
+e.t2i(tag, ref=(off, 4), data=b"abcd")           # area and socket at once
+assert e.wait_reply(T2I, tag) == errno.EINVAL
 e.send(DATA_READ, tag, b"\0" * (dlen + 1))
 assert e.wait_reply(DATA_READ, tag) == errno.ENOMEM
 e.send(DATA_WRITE, tag, struct.pack("<I", dlen + 1))
@@ -185,6 +235,8 @@ assert e.wait_reply(T2I, tag) == errno.EFAULT
 serve_until(e, lambda: ctlq("vscsi", "list").split(" scans ")[1].split()[0] == "0",
             "the scan to finish")
 assert ":2:0 vscsi0" in ctlq("vscsi", "devs")
+# The scan's data went through the area (REPORT LUNS, INQUIRY).
+assert int(ctlq("vscsi", "list").split(" shm-cmds ")[1].split()[0]) > 0
 
 # Broken framing: the SIM closes us and resets; a new end can connect.
 e.s.sendall(struct.pack("<I", 3) + b"\0" * 12)
@@ -201,7 +253,7 @@ while " CLOSED " not in ctlq("vscsi", "list"):
     time.sleep(0.1)
 assert ":2:0 " not in ctlq("vscsi", "devs")
 e3 = End()
-assert e3.recv_msg()[0] == HELLO
+assert e3.hello()[0] == 3
 e3.s.close()
 print("vscsi protocol: ok")
 PY

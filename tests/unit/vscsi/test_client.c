@@ -184,7 +184,8 @@ static void test_write_pulled(void **state)
 static void test_zero_copy(void **state)
 {
 	struct cfix *f = *state;
-	static uint8_t pat[64 * 1024];
+	/* Larger than a slot of the area (64 KiB): pulled by DATA_WRITE. */
+	static uint8_t pat[96 * 1024];
 	struct vt_io *rd, *wr;
 	struct vscsi_i2t r, w;
 	struct vscsi_t2i t = {.status = VSCSI_STAT_DONE};
@@ -350,6 +351,22 @@ static void reset_fn(void *arg)
 	xpt_action(&ccb);
 }
 
+/* Wait (bounded) until the SIM holds n slots for aborted commands. */
+static void wait_held(struct cfix *f, uint32_t n)
+{
+	for (int i = 0; i < 200 && vt_stats(&f->e).shm_held != n; i++)
+		vt_sleep_ms(5);
+	assert_int_equal(vt_stats(&f->e).shm_held, n);
+}
+
+/* Wait (bounded) until the SIM has handed a command to us, unread. */
+static void wait_pending(struct cfix *f)
+{
+	struct pollfd pfd = {.fd = vscsi_client_fd(f->c), .events = POLLIN};
+
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+}
+
 static void test_reset_aborts(void **state)
 {
 	struct cfix *f = *state;
@@ -373,10 +390,32 @@ static void test_reset_aborts(void **state)
 	}
 	assert_int_equal(a.aborted, 1);
 	assert_int_equal(a.tag, r.tag);
+	/* Its slot of the shared area is still ours ... */
+	assert_int_equal(vt_stats(&f->e).shm_held, 1);
 	memset(&t, 0, sizeof(t));
 	t.tag = r.tag;
 	assert_int_equal(vscsi_data_read(f->c, r.tag, "x", 1), 0);
 	assert_int_equal(vscsi_t2i(f->c, &t), 0);
+	/* ... until the late answer, which the library turns into the T2I
+	 * that gives it back (and the SIM takes without a complaint). */
+	wait_held(f, 0);
+	assert_int_equal(vt_stats(&f->e).errors, 0);
+	vt_io_free(io);
+
+	/* Taken back before the target saw it: the library gives the slot
+	 * back when it drops the command. */
+	io = vt_submit(&f->e, 3, 0, cdb_inq, 6, CAM_DIR_IN, 64);
+	wait_pending(f);
+	assert_int_equal(cam_sync_call(f->e.loop, reset_fn, &rc), 0);
+	assert_int_equal(cam_ccb_status(vt_wait_io(io)), CAM_BDR_SENT);
+	assert_int_equal(vt_stats(&f->e).shm_held, 1);
+	for (int i = 0; i < 200 && vt_stats(&f->e).shm_held; i++) {
+		struct vscsi_i2t x;
+
+		assert_int_equal(vscsi_i2t(f->c, &x), -EAGAIN);
+		vt_sleep_ms(5);
+	}
+	wait_held(f, 0);
 	assert_int_equal(vt_stats(&f->e).errors, 0);
 	vt_io_free(io);
 }

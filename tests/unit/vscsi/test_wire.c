@@ -70,8 +70,12 @@ static void test_cmd(void **state)
 	vscsi_cmd_encode(b, &c);
 	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN, &o), 0);
 	assert_int_equal(vscsi_cmd_parse(b, sizeof(b), &o), -EINVAL);
-	/* INLINE only on a write; unknown flags refused. */
-	c.flags = 0x02;
+	/* INLINE only on a write; unknown flags refused (0x04), SHM without
+	 * its reference too. */
+	c.flags = 0x04;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN, &o), -EINVAL);
+	c.flags = VSCSI_CMD_F_SHM;
 	vscsi_cmd_encode(b, &c);
 	assert_int_equal(vscsi_cmd_parse(b, VSCSI_CMD_LEN, &o), -EINVAL);
 	c.dir = VSCSI_DIR_READ;
@@ -128,6 +132,73 @@ static void test_t2i(void **state)
 	assert_int_equal(vscsi_t2i_parse(b, sizeof(b), &v), -EINVAL);
 }
 
+/* Version 3: the area references of CMD and T2I, and the range check. */
+static void test_shm_refs(void **state)
+{
+	uint8_t b[VSCSI_CMD_LEN + VSCSI_SHM_REF_LEN + 1];
+	struct vscsi_cmd_body c = {.data_len = 4096, .dir = VSCSI_DIR_READ,
+				   .cdb_len = 10, .flags = VSCSI_CMD_F_SHM,
+				   .shm_off = 65536, .shm_len = 4096};
+	struct vscsi_cmd_body o;
+	uint8_t t[VSCSI_T2I_LEN + VSCSI_SHM_REF_LEN + 20];
+	struct vscsi_t2i_view v;
+	size_t n;
+
+	(void)state;
+	c.cdb[0] = 0x28;
+	n = vscsi_cmd_encode(b, &c);
+	assert_int_equal(n, VSCSI_CMD_LEN + VSCSI_SHM_REF_LEN);
+	assert_int_equal(vscsi_cmd_parse(b, n, &o), 0);
+	assert_int_equal(o.shm_off, 65536);
+	assert_int_equal(o.shm_len, 4096);
+	/* The reference is exactly there, for all of the data. */
+	assert_int_equal(vscsi_cmd_parse(b, n - 1, &o), -EINVAL);
+	assert_int_equal(vscsi_cmd_parse(b, n + 1, &o), -EINVAL);
+	c.shm_len = 4095;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, n, &o), -EINVAL);
+	c.shm_len = 4096;
+	/* Not with INLINE, not without data. */
+	c.flags = VSCSI_CMD_F_SHM | VSCSI_CMD_F_INLINE;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, n, &o), -EINVAL);
+	c.flags = VSCSI_CMD_F_SHM;
+	c.dir = VSCSI_DIR_NONE;
+	c.data_len = c.shm_len = 0;
+	vscsi_cmd_encode(b, &c);
+	assert_int_equal(vscsi_cmd_parse(b, n, &o), -EINVAL);
+
+	/* T2I: the reference after the fixed part, then the sense; no
+	 * socket data with it; unknown flags refused. */
+	memset(t, 0, sizeof(t));
+	n = vscsi_t2i_encode(t, VSCSI_STAT_SENSE, 0, 12, VSCSI_T2I_F_SHM,
+			     8192, 100);
+	assert_int_equal(n, VSCSI_T2I_LEN + VSCSI_SHM_REF_LEN);
+	assert_int_equal(vscsi_t2i_parse(t, n + 12, &v), 0);
+	assert_int_equal(v.shm_off, 8192);
+	assert_int_equal(v.shm_len, 100);
+	assert_ptr_equal(v.sense, t + n);
+	assert_int_equal(v.data_len, 0);
+	assert_int_equal(vscsi_t2i_parse(t, n + 13, &v), -EINVAL);
+	assert_int_equal(vscsi_t2i_parse(t, n + 11, &v), -EINVAL);
+	assert_int_equal(vscsi_t2i_parse(t, VSCSI_T2I_LEN + 4, &v), -EINVAL);
+	t[3] = 0x02;
+	assert_int_equal(vscsi_t2i_parse(t, n + 12, &v), -EINVAL);
+	/* Without SHM the encoder writes the version 2 layout. */
+	assert_int_equal(vscsi_t2i_encode(t, 0, 0, 0, 0, 1, 2), VSCSI_T2I_LEN);
+
+	/* Ranges: inside the slot, never wrapping. */
+	assert_int_equal(vscsi_shm_check(4096, 4096, 4096, 4096, 65536), 0);
+	assert_int_equal(vscsi_shm_check(4096, 0, 4096, 4096, 65536), 0);
+	assert_int_equal(vscsi_shm_check(4095, 1, 4096, 4096, 65536), -ERANGE);
+	assert_int_equal(vscsi_shm_check(4096, 4097, 4096, 4096, 65536),
+			 -ERANGE);
+	assert_int_equal(vscsi_shm_check(8192, 1, 4096, 4096, 65536), -ERANGE);
+	assert_int_equal(vscsi_shm_check(0xffffffffu, 0xffffffffu, 0,
+					 1ull << 32, 1ull << 32), -ERANGE);
+	assert_int_equal(vscsi_shm_check(0, 16, 65536 - 8, 16, 65536), -ERANGE);
+}
+
 static void test_hello_devev(void **state)
 {
 	uint8_t b[VSCSI_HELLO_LEN];
@@ -145,6 +216,16 @@ static void test_hello_devev(void **state)
 	assert_string_equal(o.name, "vscsi0");
 	assert_int_equal(o.openings, 16);
 	assert_int_equal(vscsi_hello_parse(b, sizeof(b) - 1, &o), -EINVAL);
+	assert_int_equal(o.shm_slot, 0);
+	/* An area has a slot size and a number of slots, or neither. */
+	h.shm_slot = 65536;
+	vscsi_hello_encode(b, &h);
+	assert_int_equal(vscsi_hello_parse(b, sizeof(b), &o), -EINVAL);
+	h.shm_slots = 1024;
+	vscsi_hello_encode(b, &h);
+	assert_int_equal(vscsi_hello_parse(b, sizeof(b), &o), 0);
+	assert_int_equal(o.shm_slot, 65536);
+	assert_int_equal(o.shm_slots, 1024);
 	vscsi_devev_encode(e, 9, 3);
 	assert_int_equal(vscsi_devev_parse(e, sizeof(e), &d), 0);
 	assert_int_equal(d.target, 9);
@@ -160,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_hdr),
 		cmocka_unit_test(test_cmd),
 		cmocka_unit_test(test_t2i),
+		cmocka_unit_test(test_shm_refs),
 		cmocka_unit_test(test_hello_devev),
 	};
 

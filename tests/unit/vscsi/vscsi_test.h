@@ -202,6 +202,68 @@ static void vt_io_free(struct vt_io *io)
 	free(io);
 }
 
+/* After the userland end closed: the SIM returns to CLOSED holding
+ * nothing; then stop it. */
+static inline void vt_finish(struct vt_env *e)
+{
+	vt_wait_state(e, VSCSI_S_CLOSED);
+	assert_int_equal(vt_stats(e).held, 0);
+	vt_stop(e);
+}
+
+/* Connect a socketpair to the SIM as its userland end; our end's fd. */
+struct vt_attach {
+	struct vscsi_sim *sim;
+	int fd;
+};
+
+static void vt_attach_fn(void *arg)
+{
+	struct vt_attach *a = arg;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vscsi_sim_attach_fd(a->sim, sv[0]), 0);
+	a->fd = sv[1];
+}
+
+static inline int vt_attach(struct vt_env *e)
+{
+	struct vt_attach a = {.sim = e->sim, .fd = -1};
+
+	assert_int_equal(cam_sync_call(e->loop, vt_attach_fn, &a), 0);
+	return a.fd;
+}
+
+/* XPT_ABORT of victim, on the loop: the abort CCB's status. */
+struct vt_abort {
+	union ccb *victim;
+	uint32_t status;
+};
+
+static void vt_abort_fn(void *arg)
+{
+	struct vt_abort *a = arg;
+	union ccb ab;
+
+	memset(&ab, 0, sizeof(ab));
+	xpt_setup_ccb(&ab.ccb_h, a->victim->ccb_h.path_id,
+		      a->victim->ccb_h.target_id, a->victim->ccb_h.target_lun,
+		      XPT_ABORT);
+	ab.cab.abort_ccb = a->victim;
+	xpt_action(&ab);
+	a->status = ab.ccb_h.status;
+}
+
+static inline uint32_t vt_abort(struct vt_env *e, union ccb *victim)
+{
+	struct vt_abort a = {.victim = victim};
+
+	assert_int_equal(cam_sync_call(e->loop, vt_abort_fn, &a), 0);
+	return a.status;
+}
+
 /* ---- raw wire helpers (the test as a hand-made userland end) ---- */
 
 struct vt_msg {
