@@ -197,7 +197,9 @@ static void conn_move_cb(void *arg)
 		c->move_to = NULL;
 		return;
 	}
-	if (c->flush_scheduled || c->read_scheduled) {
+	if (c->inflight || c->rx) {
+		to = NULL; /* cannot happen: nothing was parsed */
+	} else if (c->flush_scheduled || c->read_scheduled) {
 		/* Go after them; they run before us. */
 		if (ev_loop_defer(from, conn_move_cb, c) == 0) {
 			c->move_scheduled = true;

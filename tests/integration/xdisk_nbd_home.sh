@@ -4,8 +4,9 @@
 # of them, and NBD hands connections to the reactors in turn, so of two
 # connections one lands elsewhere and must move after the handshake
 # (nbd list: "moved").  Verified I/O through connections made one after
-# the other and two at once, then a shutdown with moved connections open
-# (a clean exit; no leak under ASan).
+# the other and two at once, TLS connections (nbdcopy, four at once: the
+# TLS session moves with its socket), then a shutdown with moved
+# connections open (a clean exit; no leak under ASan).
 # Ports 27210-27219.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -16,10 +17,14 @@ BENCH="$SK_BUILD/bench_xdisk_bench"
 [ -x "$BENCH" ] || sk_skip "bench_xdisk_bench not built"
 
 . "$(dirname "$0")/lib/xdisk.sh"
+. "$(dirname "$0")/lib/tls.sh"
+sk_need nbdcopy cmp
+sk_tls_psk "$T/keys.psk" alice
 
 truncate -s 64M "$T/back.img"
 xd_server 1 "$P1"
 xd_start 0 --reactors 2 --nbd 127.0.0.1:$P0 --xdisk none \
+	--nbd-tls on --nbd-tls-psk-file "$T/keys.psk" \
 	--no-default-disk --xdisk-attach xdisk://127.0.0.1:$P1
 for i in $(seq 1 200); do
 	xd_ctl 0 xdisk list | grep -q 'state open paths 1' && break
@@ -56,6 +61,17 @@ for k in 0 1; do
 done
 [ "$(moved)" = 2 ] || { xd_ctl 0 nbd list >&2; fail "expected two moves"; }
 
+# TLS: four connections at once, data in and back out.
+U="nbds://alice@127.0.0.1:$P0/xa0?tls-psk-file=$T/keys.psk"
+head -c 8M /dev/urandom >"$T/in.img"
+timeout 120 nbdcopy --connections=4 "$T/in.img" "$U" ||
+	fail "nbdcopy over TLS into xa0"
+timeout 120 nbdcopy --connections=4 "$U" "$T/out.img" ||
+	fail "nbdcopy over TLS out of xa0"
+cmp "$T/in.img" <(head -c 8M "$T/out.img") || fail "data differs over TLS"
+[ "$(moved)" -ge 4 ] || { xd_ctl 0 nbd list >&2; fail "no TLS connection moved"; }
+
+m0=$(moved)
 # Stop with moved connections still open: two clients that keep their
 # connection up (qd 1, many ops) while the daemon goes.
 for k in 0 1; do
@@ -69,7 +85,7 @@ for i in $(seq 1 100); do
 		break
 	sleep 0.05
 done
-[ "$(moved)" -ge 3 ] || { xd_ctl 0 nbd list >&2; fail "expected a third move"; }
+[ "$(moved)" -gt "$m0" ] || { xd_ctl 0 nbd list >&2; fail "expected a move of a held connection"; }
 xd_stop 0
 kill "$H0" "$H1" 2>/dev/null || true
 wait "$H0" "$H1" 2>/dev/null || true
