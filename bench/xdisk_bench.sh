@@ -13,10 +13,11 @@
 # verified workload runs on xa0 while the server of the active path is
 # killed with SIGKILL; "stall_ms" is the time from the kill to the
 # completion of the first I/O issued after it.  Default keep-alive settings.
-# Ports 23190-23199.
+# Ports 23190-23193, or XDISK_BENCH_PORT and the three above it.
 set -euo pipefail
 B=${1:-build}
 SECS=${2:-3}
+P=${XDISK_BENCH_PORT:-23190}
 S=$B/scsikit
 X=$B/bench_xdisk_bench
 [ -x "$S" ] && [ -x "$X" ] || { echo "build first: $S, $X" >&2; exit 1; }
@@ -44,10 +45,10 @@ start() { # N ARGS...
 }
 
 truncate -s 1G "$T/back.img"
-start 1 --nbd 127.0.0.1:23191 --xdisk 127.0.0.1:23192 --disk "vol=file:$T/back.img"
-start 2 --nbd none --xdisk 127.0.0.1:23193 --disk "vol=file:$T/back.img"
-start 0 ${XDISK_BENCH_CLIENT_OPTS:-} --nbd 127.0.0.1:23190 --xdisk none --no-default-disk \
-	--xdisk-attach xdisk://127.0.0.1:23192,127.0.0.1:23193
+start 1 --nbd 127.0.0.1:$((P + 1)) --xdisk 127.0.0.1:$((P + 2)) --disk "vol=file:$T/back.img"
+start 2 --nbd none --xdisk 127.0.0.1:$((P + 3)) --disk "vol=file:$T/back.img"
+start 0 ${XDISK_BENCH_CLIENT_OPTS:-} --nbd 127.0.0.1:$P --xdisk none --no-default-disk \
+	--xdisk-attach xdisk://127.0.0.1:$((P + 2)),127.0.0.1:$((P + 3))
 for i in $(seq 1 100); do
 	"$S" ctl --socket "$T/ctl0.sock" xdisk list | grep -q 'state open paths 2' && break
 	sleep 0.1
@@ -57,8 +58,8 @@ done
 # on a small shared machine single runs vary a lot.
 ROUNDS=${ROUNDS:-3}
 for r in $(seq 1 "$ROUNDS"); do
-	"$X" throughput --nbd 127.0.0.1:23191 --export vol --seconds "$SECS" >>"$T/direct"
-	"$X" throughput --nbd 127.0.0.1:23190 --export xa0 --seconds "$SECS" >>"$T/xa"
+	"$X" throughput --nbd 127.0.0.1:$((P + 1)) --export vol --seconds "$SECS" >>"$T/direct"
+	"$X" throughput --nbd 127.0.0.1:$P --export xa0 --seconds "$SECS" >>"$T/xa"
 done
 median() { # FILE TEST -> median MiB/s
 	awk -v t="$2" '$2 == t { for (i = 1; i <= NF; i++) if ($i == "MiB/s") print $(i + 1) }' "$1" |
@@ -76,8 +77,8 @@ done
 echo "== failover stall (kill -9 of the active path's server under QD32)"
 active=$("$S" ctl --socket "$T/ctl0.sock" xdisk list |
 	sed -n 's/.* via 127\.0\.0\.1:\([0-9]*\) active.*/\1/p')
-[ "$active" = 23192 ] && victim=$PID1 || victim=$PID2
-"$X" workload --nbd 127.0.0.1:23190 --export xa0 --qd 32 --ops 60000 \
+[ "$active" = $((P + 2)) ] && victim=$PID1 || victim=$PID2
+"$X" workload --nbd 127.0.0.1:$P --export xa0 --qd 32 --ops 60000 \
 	--blocks 16384 --unknown-ok --kill "$victim" --kill-after 20000
 echo "(stall_ms: kill to the completion of the first I/O issued after it;"
 echo " max_gap_ms: longest time between two completions in the whole run)"

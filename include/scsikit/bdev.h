@@ -145,6 +145,10 @@ struct bdev_ops {
 			    enum bdev_alloc_state *state, uint64_t *run);
 	/* Optional: one line describing the backend (path, options). */
 	void (*describe)(struct bdev *bd, char *buf, size_t len);
+	/* Optional: the loop whose thread runs this bdev's I/O (an xa
+	 * disk's, say), where submitting costs no hop between threads.
+	 * NULL: any loop is as good. */
+	struct ev_loop *(*home_loop)(struct bdev *bd);
 };
 
 /* For backends: allocate a bdev with one reference. */
@@ -168,6 +172,9 @@ SK_API const char *bdev_name(const struct bdev *bd);
 SK_API const struct bdev_geometry *bdev_geometry(const struct bdev *bd);
 SK_API const char *bdev_backend(const struct bdev *bd);
 SK_API void bdev_describe(struct bdev *bd, char *buf, size_t len);
+/* Where a front end that can choose its reactor should submit bd's I/O
+ * (bdev_ops.home_loop); NULL when the backend does not care. */
+SK_API struct ev_loop *bdev_home_loop(struct bdev *bd);
 SK_API void bdev_get_stats(const struct bdev *bd, struct bdev_stats *st);
 /* Change the size (a backend that grew); consumers see it on next query. */
 SK_API void bdev_resize(struct bdev *bd, uint64_t size);

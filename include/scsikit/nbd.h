@@ -56,6 +56,7 @@ struct nbd_server_stats {
 	uint64_t refused_peer;		/* over max_conns_per_peer */
 	uint64_t evicted_idle;		/* idle, closed for a newcomer */
 	uint64_t body_timeouts;		/* request incomplete too long */
+	uint64_t conns_moved;		/* to their export's reactor */
 };
 
 /* Defaults: 1024 connections, 256 requests and 64 MiB per connection,

@@ -114,6 +114,11 @@ void bdev_describe(struct bdev *bd, char *buf, size_t len)
 		snprintf(buf, len, "%s", bdev_backend(bd));
 }
 
+struct ev_loop *bdev_home_loop(struct bdev *bd)
+{
+	return bd->ops->home_loop ? bd->ops->home_loop(bd) : NULL;
+}
+
 void bdev_get_stats(const struct bdev *bd, struct bdev_stats *st)
 {
 	for (int t = 0; t < BDEV_IO_TYPE_COUNT; t++) {

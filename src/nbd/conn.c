@@ -44,6 +44,7 @@ static void conn_read(struct nbd_conn *c);
 static void conn_tls_step(struct nbd_conn *c);
 static void conn_read_cb(void *arg);
 static void conn_set_events(struct nbd_conn *c, uint32_t want);
+static void conn_on_io(struct ev_io *io, int fd, uint32_t events, void *arg);
 
 /* ---- replies ---- */
 
@@ -92,7 +93,9 @@ static bool conn_can_take(const struct nbd_conn *c)
  * the connection's budget allows. */
 static void conn_parse(struct nbd_conn *c)
 {
-	while (c->state == NBD_CONN_TRANSMISSION && !c->rx) {
+	/* Nothing is parsed before a move to the export's reactor: no
+	 * request may be in flight when the connection changes threads. */
+	while (c->state == NBD_CONN_TRANSMISSION && !c->rx && !c->move_to) {
 		struct nbd_request r;
 		size_t avail = c->in_len - c->in_off;
 		int rc;
@@ -121,6 +124,128 @@ static void conn_parse(struct nbd_conn *c)
 		c->in_off += (size_t)rc;
 		nbd_cmd_request(c, &r);
 	}
+}
+
+/* ---- moving to the export's reactor ---- */
+
+static void conn_stop_timers(struct nbd_conn *c)
+{
+	struct ev_timer **t[] = { &c->hs_timer, &c->stall_timer,
+				  &c->body_timer };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (*t[i]) {
+			ev_timer_del(*t[i]);
+			*t[i] = NULL;
+		}
+	}
+}
+
+/* On c->loop, after accept or a move: mark c started (until then a
+ * shutdown leaves it to us) and watch its socket.  false: c was closed. */
+static bool conn_arrive(struct nbd_conn *c)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&c->srv->lock);
+	stopping = c->srv->destroyed;
+	c->started = true;
+	pthread_mutex_unlock(&c->srv->lock);
+	if (stopping) {
+		nbd_conn_kill(c, "server stopping");
+		return false;
+	}
+	c->io = ev_io_add(c->loop, c->fd, EV_READ, conn_on_io, c);
+	if (!c->io) {
+		nbd_conn_kill(c, "cannot watch the socket");
+		return false;
+	}
+	c->ev_mask = EV_READ;
+	return true;
+}
+
+/*
+ * An export whose bdev has a home loop (an xa disk: its DMSG link lives
+ * on one reactor) is served from that loop, so its I/O is submitted and
+ * completed without a post to another thread and back.  The connection
+ * moves once, between the handshake and its first request: nothing is in
+ * flight, no timer but the stall and body ones runs (made again on
+ * arrival), and the move waits until no deferred call of ours is queued
+ * on the old loop.  While it is under way the connection is "not
+ * started", as a new one is between accept and nbd_conn_start, so that a
+ * server shutting down leaves it to close itself on arrival.
+ */
+static void conn_move_in(void *arg)
+{
+	struct nbd_conn *c = arg;
+
+	if (!conn_arrive(c))
+		return;
+	conn_flush(c);		/* the rest of the handshake's answer */
+	if (c->state == NBD_CONN_TRANSMISSION)
+		conn_parse(c);	/* requests that came with it */
+	conn_update(c);
+}
+
+static void conn_move_cb(void *arg)
+{
+	struct nbd_conn *c = arg;
+	struct ev_loop *from = c->loop, *to = c->move_to;
+
+	c->move_scheduled = false;
+	if (c->state != NBD_CONN_TRANSMISSION) {
+		c->move_to = NULL;
+		return;
+	}
+	if (c->inflight || c->rx) {
+		to = NULL; /* cannot happen: nothing was parsed */
+	} else if (c->flush_scheduled || c->read_scheduled) {
+		/* Go after them; they run before us. */
+		if (ev_loop_defer(from, conn_move_cb, c) == 0) {
+			c->move_scheduled = true;
+			return;
+		}
+		to = NULL;
+	}
+	c->move_to = NULL;
+	if (!to) {
+		conn_parse(c);
+		conn_update(c);
+		return;
+	}
+	ev_io_del(c->io);
+	c->io = NULL;
+	c->ev_mask = 0;
+	conn_stop_timers(c);	/* the new loop makes what it needs */
+	c->body_since_ms = 0;
+	pthread_mutex_lock(&c->srv->lock);
+	c->started = false;
+	c->loop = to;
+	c->srv->stats.conns_moved++;
+	pthread_mutex_unlock(&c->srv->lock);
+	log_debug("nbd %llu: %s: moved to the reactor of '%s'",
+		  (unsigned long long)c->id, c->peer, c->export_name);
+	if (ev_loop_post(to, conn_move_in, c) < 0) {
+		/* That reactor cannot take it: stay here after all. */
+		pthread_mutex_lock(&c->srv->lock);
+		c->loop = from;
+		c->srv->stats.conns_moved--;
+		pthread_mutex_unlock(&c->srv->lock);
+		conn_move_in(c);
+	}
+}
+
+/* Plan the move if c's export has a home loop other than c's. */
+static void conn_plan_move(struct nbd_conn *c)
+{
+	struct ev_loop *home = bdev_home_loop(c->bd);
+
+	if (!home || home == c->loop)
+		return;
+	if (ev_loop_defer(c->loop, conn_move_cb, c) < 0)
+		return;
+	c->move_to = home;
+	c->move_scheduled = true;
 }
 
 /* ---- handshake ---- */
@@ -152,6 +277,7 @@ static void conn_enter_transmission(struct nbd_conn *c)
 		c->hs_timer = NULL;
 	}
 	c->state = NBD_CONN_TRANSMISSION;
+	conn_plan_move(c);
 	log_debug("nbd %llu: %s: export '%s' (flags %#x%s%s)",
 		  (unsigned long long)c->id, c->peer, c->export_name,
 		  c->lim.tflags, c->lim.structured ? ", structured" : "",
@@ -619,7 +745,7 @@ static void conn_reap(void *arg)
 	struct nbd_conn *c = arg;
 	struct nbd_req *q;
 
-	if (c->flush_scheduled || c->read_scheduled) {
+	if (c->flush_scheduled || c->read_scheduled || c->move_scheduled) {
 		/* A callback is still queued: go after it. */
 		if (ev_loop_defer(c->loop, conn_reap, c) == 0)
 			return;
@@ -667,18 +793,7 @@ void nbd_conn_kill(struct nbd_conn *c, const char *why)
 		close(c->fd);
 		c->fd = -1;
 	}
-	if (c->hs_timer) {
-		ev_timer_del(c->hs_timer);
-		c->hs_timer = NULL;
-	}
-	if (c->stall_timer) {
-		ev_timer_del(c->stall_timer);
-		c->stall_timer = NULL;
-	}
-	if (c->body_timer) {
-		ev_timer_del(c->body_timer);
-		c->body_timer = NULL;
-	}
+	conn_stop_timers(c);
 	__atomic_store_n(&c->idle_since_ms, 0, __ATOMIC_RELAXED);
 	while ((q = c->outq)) {
 		c->outq = q->next;
@@ -745,23 +860,9 @@ struct nbd_conn *nbd_conn_create(struct nbd_server *s, int fd,
 void nbd_conn_start(void *arg)
 {
 	struct nbd_conn *c = arg;
-	bool stopping;
 
-	/* Until started is set, shutdown leaves this connection to us. */
-	pthread_mutex_lock(&c->srv->lock);
-	stopping = c->srv->destroyed;
-	c->started = true;
-	pthread_mutex_unlock(&c->srv->lock);
-	if (stopping) {
-		nbd_conn_kill(c, "server stopping");
+	if (!conn_arrive(c))
 		return;
-	}
-	c->io = ev_io_add(c->loop, c->fd, EV_READ, conn_on_io, c);
-	if (!c->io) {
-		nbd_conn_kill(c, "cannot watch the socket");
-		return;
-	}
-	c->ev_mask = EV_READ;
 	if (c->handshake_ms)
 		c->hs_timer = ev_timer_add(c->loop, c->handshake_ms, false,
 					   conn_hs_timeout, c);

@@ -122,7 +122,9 @@ enum nbd_conn_state {
 };
 
 struct nbd_conn {
-	/* Set at creation, then read-only. */
+	/* Set at creation, then read-only; but loop changes once, under
+	 * srv->lock, when the connection moves to its export's reactor
+	 * (conn.c, conn_move_cb). */
 	struct nbd_server *srv;
 	struct ev_loop *loop;
 	uint64_t id;
@@ -163,6 +165,10 @@ struct nbd_conn {
 	struct nbd_tls *tls;
 	uint32_t tls_want;
 	bool read_scheduled;	/* a read of TLS-buffered input is queued */
+	/* The export's home reactor (bdev_home_loop), to move to before the
+	 * first request is parsed; move_scheduled: conn_move_cb is queued. */
+	struct ev_loop *move_to;
+	bool move_scheduled;
 
 	/* Input. */
 	uint8_t *in;

@@ -687,7 +687,7 @@ struct nbd_counter {
 	const char *text, *json;
 	uint64_t v;
 };
-#define NBD_NCOUNTERS 11
+#define NBD_NCOUNTERS 12
 
 static void server_counters(const struct nbd_server_stats *st,
 			    struct nbd_counter c[NBD_NCOUNTERS])
@@ -704,6 +704,7 @@ static void server_counters(const struct nbd_server_stats *st,
 		{ "refused-peer", "refused_peer", st->refused_peer },
 		{ "evicted-idle", "evicted_idle", st->evicted_idle },
 		{ "body-timeouts", "body_timeouts", st->body_timeouts },
+		{ "moved", "moved", st->conns_moved },
 	};
 
 	memcpy(c, t, sizeof(t));

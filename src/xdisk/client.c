@@ -547,11 +547,22 @@ static void xa_bdev_describe(struct bdev *bd, char *buf, size_t len)
 		 d->failfast ? " failfast" : "");
 }
 
+/* The disk's links, tags and queue live on its client's loop: I/O
+ * submitted anywhere else is posted there and its completion posted
+ * back, two wake-ups of another thread per I/O. */
+static struct ev_loop *xa_bdev_home_loop(struct bdev *bd)
+{
+	struct xa_disk *d = bdev_priv(bd);
+
+	return d->loop;
+}
+
 static const struct bdev_ops xa_bdev_ops = {
 	.name = "xdisk",
 	.submit = xa_bdev_submit,
 	.destroy = xa_bdev_destroy,
 	.describe = xa_bdev_describe,
+	.home_loop = xa_bdev_home_loop,
 };
 
 /* ---- disks and paths ---------------------------------------------------- */
