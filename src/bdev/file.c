@@ -13,8 +13,13 @@
  * that dominate a cached 4 KiB read.  Anything less than the whole transfer
  * (EAGAIN, a short read, end of file, an error) goes to the pool, which
  * redoes it with ordinary blocking reads and so gives the authoritative
- * answer.  Writes always take the pool: buffered writes cannot be done
- * with RWF_NOWAIT on ext4 and most file systems, and a FUA write sleeps.
+ * answer.  Small buffered writes (up to FILE_NOWAIT_MAX, neither FUA nor
+ * atomic) are tried on the reactor the same way, with pwritev2(RWF_NOWAIT);
+ * ext4 refuses that flag for buffered writes, and there the option
+ * inline_write lets them be done on the reactor with a plain pwritev,
+ * which may sleep (inline_write.h has the rules and the guard).  The rest
+ * of the writes, and anything the inline attempt did not finish, take the
+ * engine.
  * Pool reads and writes are preadv/pwritev loops that survive short
  * transfers; a read past the end of a regular file (possible when the file
  * shrank under us) returns zeroes.  FUA writes use
