@@ -14,7 +14,8 @@
  * (EAGAIN, a short read, end of file, an error) goes to the pool, which
  * redoes it with ordinary blocking reads and so gives the authoritative
  * answer.  Small buffered writes (up to FILE_NOWAIT_MAX, neither FUA nor
- * atomic) are tried on the reactor the same way, with pwritev2(RWF_NOWAIT);
+ * atomic; with inline_write up to 1 MiB) are tried on the reactor the same
+ * way, with pwritev2(RWF_NOWAIT);
  * ext4 refuses that flag for buffered writes, and there the option
  * inline_write lets them be done on the reactor with a plain pwritev,
  * which may sleep (inline_write.h has the rules and the guard).  The rest
@@ -402,7 +403,8 @@ static bool file_write_inline(struct file_bdev *f, struct bdev_io *io)
 	ssize_t n;
 	int err;
 
-	if (f->direct || io->flags != 0 || io->length > FILE_NOWAIT_MAX)
+	if (f->direct || io->flags != 0 ||
+	    io->length > (f->inline_write ? IW_MAX_BLOCKING : FILE_NOWAIT_MAX))
 		return false;
 	if (!nowait) {
 		if (!f->inline_write)

@@ -70,7 +70,7 @@ static void test_iw_pause(void **state)
 static struct bdev *mk(const char *name, bool inline_write,
 		       enum bdev_file_engine engine)
 {
-	struct bdev_file_opts o = { .size = 1 << 20, .engine = engine,
+	struct bdev_file_opts o = { .size = 4 << 20, .engine = engine,
 				    .inline_write = inline_write };
 	char p[300], err[200];
 	struct bdev *bd;
@@ -110,7 +110,7 @@ static void run_inline_write(enum bdev_file_engine engine)
 {
 	struct ev_loop *loop = ev_loop_create();
 	struct bdev *bd = mk("on", true, engine), *plain;
-	static uint8_t w[8192], big[131072];
+	static uint8_t w[8192], big[IW_MAX_BLOCKING + 4096];
 	struct bdev_file_counts c0, c1;
 
 	memset(w, 0xA1, sizeof(w));
@@ -120,14 +120,24 @@ static void run_inline_write(enum bdev_file_engine engine)
 	assert_int_equal(c1.inline_writes, c0.inline_writes + 1);
 	assert_int_equal(engine_ios(&c1), engine_ios(&c0));
 	assert_true(on_disk("on", 8192, w, 4096));
+	/* With the option, up to IW_MAX_BLOCKING goes inline too. */
+	memset(big, 0x96, IW_MAX_BLOCKING);
+	assert_int_equal(tio_do(loop, bd, BDEV_IO_WRITE, 1 << 20,
+				IW_MAX_BLOCKING, big, 0), 0);
+	bdev_file_counts(bd, &c1);
+	assert_int_equal(c1.inline_writes, c0.inline_writes + 2);
+	assert_int_equal(engine_ios(&c1), engine_ios(&c0));
+	assert_true(on_disk("on", (1 << 20) + IW_MAX_BLOCKING - 8192, big,
+			    8192));
 
-	/* FUA and large writes take the engine. */
+	/* FUA writes and those over IW_MAX_BLOCKING take the engine. */
 	memset(w, 0xB2, sizeof(w));
 	assert_int_equal(tio_do(loop, bd, BDEV_IO_WRITE, 16384, 8192, w,
 				BDEV_IO_FUA), 0);
 	memset(big, 0xC3, sizeof(big));
 	assert_int_equal(tio_do(loop, bd, BDEV_IO_WRITE, 65536, sizeof(big),
 				big, 0), 0);
+	assert_true(on_disk("on", 65536 + IW_MAX_BLOCKING - 4096, big, 8192));
 	bdev_file_counts(bd, &c0);
 	assert_int_equal(c0.inline_writes, c1.inline_writes);
 	assert_int_equal(engine_ios(&c0), engine_ios(&c1) + 2);
@@ -173,6 +183,14 @@ static void run_inline_write(enum bdev_file_engine engine)
 	assert_int_equal(c0.inline_writes, 0);
 	assert_int_equal(engine_ios(&c0), 1);
 	assert_true(on_disk("off", 0, w, 4096));
+	/* Nor one over FILE_NOWAIT_MAX, which the option would take. */
+	memset(big, 0xE5, 131072);
+	assert_int_equal(tio_do(loop, plain, BDEV_IO_WRITE, 131072, 131072,
+				big, 0), 0);
+	bdev_file_counts(plain, &c1);
+	assert_int_equal(c1.inline_writes, 0);
+	assert_int_equal(engine_ios(&c1), 2);
+	assert_true(on_disk("off", 131072 + 122880, big, 8192));
 	bdev_release(plain);
 	ev_loop_destroy(loop);
 	assert_no_bdev_leak();
