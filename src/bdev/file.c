@@ -14,7 +14,7 @@
  * (EAGAIN, a short read, end of file, an error) goes to the pool, which
  * redoes it with ordinary blocking reads and so gives the authoritative
  * answer.  Small buffered writes (up to FILE_NOWAIT_MAX, neither FUA nor
- * atomic; with inline_write up to 1 MiB) are tried on the reactor the same
+ * atomic; with inline_write up to 128 KiB) are tried on the reactor the same
  * way, with pwritev2(RWF_NOWAIT);
  * ext4 refuses that flag for buffered writes, and there the option
  * inline_write lets them be done on the reactor with a plain pwritev,

@@ -30,12 +30,12 @@
  * preemption alone often enough to keep inline writes off most of the
  * time (measured).  Dirty-page throttling sleeps for tens of ms. */
 #define IW_SLOW_NS 10000000ull
-/* The longest write done inline with `inline_write`: the option says the
- * reactor may spend its time on writes, and 128 KiB sequential writes over
- * NBD cost ~20% less server CPU inline than on io_uring's workers
+/* The longest write done inline with `inline_write`: 128 KiB sequential
+ * writes over NBD cost ~20% less server CPU inline than on io_uring's
+ * workers; 1 MiB bought no more there and left the reactor busy longer
  * (measured, docs/performance.md).  Without the option only writes up to
  * FILE_NOWAIT_MAX are tried (RWF_NOWAIT), as for reads. */
-#define IW_MAX_BLOCKING (1024u * 1024)
+#define IW_MAX_BLOCKING (128u * 1024)
 /* How long blocking inline writes stay off after a slow one. */
 #define IW_PAUSE_NS 1000000000ull
 
