@@ -1,11 +1,12 @@
 /*
  * Unit tests of the file backend's inline write (file.c, inline_write.h):
  * the verdicts on what pwritev2/pwritev returned, the pause after a slow
- * blocking write, and on a real file with each engine: a small write done
- * on the reactor with `inline_write`, writes that never go inline (FUA,
- * large, atomic-capable disks' atomic writes are refused elsewhere), the
- * pause sending the next writes to the engine, and a failing inline write
- * redone by the engine, which gives the answer.
+ * blocking write, and on a real file with each engine: small writes and
+ * writes up to IW_MAX_BLOCKING done on the reactor with `inline_write`,
+ * writes that never go inline (FUA, longer ones), a failing inline write
+ * redone by the engine, which gives the answer, the pause sending the next
+ * write to the engine, and none inline without the option where
+ * RWF_NOWAIT is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
