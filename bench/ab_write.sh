@@ -12,6 +12,11 @@
 #   iscsi-rd128k iscsi-perf, 128 KiB sequential reads, QD8
 # to show that a write change costs the reads nothing.
 # Server CPU is utime+stime from /proc/PID/stat before and after each run.
+# AB_OPTS_A / AB_OPTS_B are appended to A's / B's disk spec (e.g.
+# ",inline_write"), for a pair that differs in an option rather than in
+# the binary.  AB_DROP=1: before every run the image is fdatasync'd and
+# dropped from the page cache, so each run starts from the same state
+# (see BENCH_DROP in bench/nbd_vs_nbdkit.sh for why that matters).
 #
 # usage: bench/ab_write.sh A_SCSIKIT B_SCSIKIT [ROUNDS] [SECS] [SIZE_MIB]
 #   BENCH_PORT=base port (default 24491): iSCSI on it (A) and the next (B),
@@ -51,10 +56,11 @@ declare -A PID URL SOCK
 for v in A B; do
 	port=$PORT
 	[ "$v" = B ] && port=$((PORT + 1))
+	o=AB_OPTS_$v
 	"${!v}" serve --iscsi "127.0.0.1:$port" --nbd "127.0.0.1:$((port + 2))" \
 		--nbd-unix "$T/$v.sock" --xdisk none --vscsi none \
 		--ctl "$T/$v.ctl" --iscsi-target "d:$IQN" \
-		--disk "d=file:$T/$v.img" >"$T/$v.log" 2>&1 &
+		--disk "d=file:$T/$v.img${!o:-}" >"$T/$v.log" 2>&1 &
 	PIDS+=($!)
 	PID[$v]=$!
 	URL[$v]="iscsi://127.0.0.1:$port/$IQN/0"
@@ -90,6 +96,15 @@ WR_COUNT=$((SECS * 30000))
 # one LOAD VARIANT -> "rate cpu_per_unit" (rate: MB/s or IOPS)
 one() {
 	local c0 c1 t0 t1 rate n iops
+	if [ "${AB_DROP:-0}" = 1 ]; then
+		python3 - "$T/$2.img" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fdatasync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)
+PY
+	fi
 	c0=$(cpu "${PID[$2]}")
 	t0=$(now)
 	case $1 in
@@ -145,6 +160,7 @@ done
 echo
 echo "means over $ROUNDS rounds; rate: MB/s (iscsi-conv) or IOPS; CPU: ms/MiB"
 echo "(iscsi-conv) or us/IO; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "A disk opts: '${AB_OPTS_A:-}', B: '${AB_OPTS_B:-}'; cache dropped per run: ${AB_DROP:-0}"
 python3 - "$T/res" "${LOADS[@]}" <<'PY'
 import collections, sys
 acc = collections.defaultdict(list)

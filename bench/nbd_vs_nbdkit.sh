@@ -21,7 +21,17 @@
 # BENCH_REACTORS for scsikit (its default when empty), BENCH_BACKEND=file
 # (default) or mem: RAM disks on both sides (scsikit mem:, nbdkit's memory
 # plugin), which leaves the kernel's file write path out and shows the
-# protocol side's CPU per I/O alone.
+# protocol side's CPU per I/O alone.  BENCH_SK_OPTS is appended to
+# scsikit's disk spec (e.g. ",inline_write").  BENCH_LOADS names the loads
+# to run (space-separated; default all three).
+# BENCH_DROP=1 (file backend): before every run, whichever server it is
+# for, the backing file is fdatasync'd and dropped from the page cache, so
+# that each run starts from the same state -- an empty cache, in which 4
+# KiB writes make 4 KiB folios.  Without it the file sits in the large
+# folios its sequential writing left, where ext4 walks every buffer head
+# of a folio on each 4 KiB write (docs/performance.md) and both servers
+# pay the same ~50 us per write; and each run inherits what the runs
+# before it left.
 # Not a test: run it by hand, e.g.  bench/nbd_vs_nbdkit.sh
 set -euo pipefail
 
@@ -75,7 +85,7 @@ PY
 fi
 
 case ${BENCH_BACKEND:-file} in
-file) SK_DISK="file:$T/disk.img"; KIT_PLUGIN="file $T/disk.img" ;;
+file) SK_DISK="file:$T/disk.img${BENCH_SK_OPTS:-}"; KIT_PLUGIN="file $T/disk.img" ;;
 mem) SK_DISK="mem:$SIZE"; KIT_PLUGIN="memory $SIZE" ;;
 *) echo "BENCH_BACKEND: file or mem" >&2; exit 2 ;;
 esac
@@ -106,7 +116,7 @@ declare -A URI=(
 	[nbdkit/unix]="nbd+unix:///?socket=$T/kit.sock"
 )
 # name: fio arguments
-LOADS=(randread-4k-qd32 randwrite-4k-qd32 write-128k-qd8)
+read -r -a LOADS <<<"${BENCH_LOADS:-randread-4k-qd32 randwrite-4k-qd32 write-128k-qd8}"
 declare -A LOAD=(
 	[randread-4k-qd32]="--rw=randread --bs=4k --iodepth=32"
 	[randwrite-4k-qd32]="--rw=randwrite --bs=4k --iodepth=32"
@@ -122,6 +132,15 @@ cpu_ticks() { # $1 pid -> utime+stime in clock ticks
 # $1 uri, $2 load args, $3 server pid -> "iops bytes_per_s cpu_us_per_io"
 run_fio() {
 	local c0 c1
+	if [ "${BENCH_DROP:-0}" = 1 ] && [ -f "$T/disk.img" ]; then
+		python3 - "$T/disk.img" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fdatasync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)
+PY
+	fi
 	c0=$(cpu_ticks "$3")
 	# No ramp time: the CPU is counted over the whole run, so the I/O
 	# count must be too.
@@ -166,6 +185,7 @@ done
 echo
 echo "means; ratios scsikit/nbdkit (IOPS: higher is better, CPU per I/O:"
 echo "lower is better); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "scsikit disk: $SK_DISK; cache dropped before each run: ${BENCH_DROP:-0}"
 python3 - "$results" "${LOADS[@]}" <<'PY'
 import collections, sys
 acc = collections.defaultdict(list)

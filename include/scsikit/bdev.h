@@ -266,6 +266,11 @@ struct bdev_file_opts {
 	uint64_t size;		/* 0: the file's size; else create/extend */
 	bool thick;		/* allocate the whole file now; no discard */
 	enum bdev_file_engine engine; /* how I/O reaches the kernel */
+	/* Small buffered writes (up to 64 KiB, not FUA) are always tried on
+	 * the reactor with RWF_NOWAIT; where the file system refuses that
+	 * (ext4), true lets them be done there with a plain, possibly
+	 * sleeping pwritev (docs/bdev.md, "inline_write"). */
+	bool inline_write;
 };
 SK_API struct bdev *bdev_file_create(const char *name, const char *path,
 				     const struct bdev_file_opts *opts,

@@ -13,8 +13,14 @@
  * that dominate a cached 4 KiB read.  Anything less than the whole transfer
  * (EAGAIN, a short read, end of file, an error) goes to the pool, which
  * redoes it with ordinary blocking reads and so gives the authoritative
- * answer.  Writes always take the pool: buffered writes cannot be done
- * with RWF_NOWAIT on ext4 and most file systems, and a FUA write sleeps.
+ * answer.  Small buffered writes (up to FILE_NOWAIT_MAX, neither FUA nor
+ * atomic; with inline_write up to 128 KiB) are tried on the reactor the same
+ * way, with pwritev2(RWF_NOWAIT);
+ * ext4 refuses that flag for buffered writes, and there the option
+ * inline_write lets them be done on the reactor with a plain pwritev,
+ * which may sleep (inline_write.h has the rules and the guard).  The rest
+ * of the writes, and anything the inline attempt did not finish, take the
+ * engine.
  * Pool reads and writes are preadv/pwritev loops that survive short
  * transfers; a read past the end of a regular file (possible when the file
  * shrank under us) returns zeroes.  FUA writes use
@@ -52,11 +58,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <scsikit/evloop.h>
 #include <scsikit/log.h>
 
 #include "bdev/bdev_int.h"
 #include "bdev/file_int.h"
 #include "bdev/file_stats.h"
+#include "bdev/inline_write.h"
 #include "bdev/nowait_backoff.h"
 
 #define FILE_MAX_XFER (4u * 1024 * 1024)
@@ -381,12 +389,68 @@ static bool file_read_nowait(struct file_bdev *f, struct bdev_io *io)
 	return false;
 }
 
+/*
+ * Try a small buffered write on the submitting reactor (inline_write.h
+ * says when and why): true if all of it is in the page cache.  Anything
+ * else leaves it to the engine, which writes the whole range again.  FUA
+ * and atomic writes never come here (flags == 0): the first sleeps by
+ * definition, the second takes atomic_rw for writing.
+ */
+static bool file_write_inline(struct file_bdev *f, struct bdev_io *io)
+{
+	bool nowait = !__atomic_load_n(&f->no_nowait_w, __ATOMIC_RELAXED);
+	uint64_t t0 = 0;
+	ssize_t n;
+	int err;
+
+	if (f->direct || io->flags != 0 ||
+	    io->length > (f->inline_write ? IW_MAX_BLOCKING : FILE_NOWAIT_MAX))
+		return false;
+	if (!nowait) {
+		if (!f->inline_write)
+			return false;
+		t0 = ev_now_ns();
+		if (!iw_blocking_ok(&f->iw_off_until, t0))
+			return false;
+	}
+	if (pthread_rwlock_tryrdlock(&f->atomic_rw) != 0)
+		return false;
+	if (nowait)
+		n = pwritev2(f->fd, io->iov, io->iovcnt, (off_t)io->offset,
+			     RWF_NOWAIT);
+	else
+		n = pwritev(f->fd, io->iov, io->iovcnt, (off_t)io->offset);
+	err = errno;
+	pthread_rwlock_unlock(&f->atomic_rw);
+	if (!nowait && iw_blocking_done(&f->iw_off_until,
+					__atomic_load_n(&f->iw_slow_ns,
+							__ATOMIC_RELAXED),
+					t0, ev_now_ns()))
+		__atomic_add_fetch(&f->n_wslow, 1, __ATOMIC_RELAXED);
+	switch (iw_verdict(n, err, io->length, nowait)) {
+	case IW_DONE:
+		return true;
+	case IW_NO_NOWAIT:
+		/* ext4 and the like: not again, and this one may still go
+		 * inline the blocking way if the disk allows it. */
+		__atomic_store_n(&f->no_nowait_w, true, __ATOMIC_RELAXED);
+		return f->inline_write && file_write_inline(f, io);
+	case IW_ENGINE:
+		break;
+	}
+	__atomic_add_fetch(&f->n_wmiss, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
 static int file_submit(struct bdev *bd, struct bdev_io *io)
 {
 	struct file_bdev *f = bdev_priv(bd);
 
-	if (io->type == BDEV_IO_READ && file_read_nowait(f, io)) {
-		__atomic_add_fetch(&f->n_inline, 1, __ATOMIC_RELAXED);
+	if ((io->type == BDEV_IO_READ && file_read_nowait(f, io)) ||
+	    (io->type == BDEV_IO_WRITE && file_write_inline(f, io))) {
+		__atomic_add_fetch(io->type == BDEV_IO_READ ? &f->n_inline
+							   : &f->n_inline_w,
+				   1, __ATOMIC_RELAXED);
 		/* Still later, on io->loop: the async contract holds. */
 		bdev_io_complete_deferred(io, 0);
 		return 0;
@@ -404,6 +468,23 @@ void bdev_file_counts(struct bdev *bd, struct bdev_file_counts *c)
 	c->pool_ios = __atomic_load_n(&f->n_pool, __ATOMIC_RELAXED);
 	c->inline_misses = __atomic_load_n(&f->n_miss, __ATOMIC_RELAXED);
 	c->uring_ios = __atomic_load_n(&f->n_uring, __ATOMIC_RELAXED);
+	c->inline_writes = __atomic_load_n(&f->n_inline_w, __ATOMIC_RELAXED);
+	c->write_misses = __atomic_load_n(&f->n_wmiss, __ATOMIC_RELAXED);
+	c->slow_writes = __atomic_load_n(&f->n_wslow, __ATOMIC_RELAXED);
+}
+
+void bdev_file_set_inline_slow(struct bdev *bd, uint64_t ns)
+{
+	struct file_bdev *f = bdev_priv(bd);
+
+	__atomic_store_n(&f->iw_slow_ns, ns, __ATOMIC_RELAXED);
+}
+
+void bdev_file_no_nowait_write(struct bdev *bd)
+{
+	struct file_bdev *f = bdev_priv(bd);
+
+	__atomic_store_n(&f->no_nowait_w, true, __ATOMIC_RELAXED);
 }
 
 static void file_destroy(struct bdev *bd)
@@ -465,9 +546,10 @@ static void file_describe(struct bdev *bd, char *buf, size_t len)
 {
 	struct file_bdev *f = bdev_priv(bd);
 
-	snprintf(buf, len, "file:%s%s%s%s,engine=%s", f->path,
+	snprintf(buf, len, "file:%s%s%s%s,engine=%s%s", f->path,
 		 f->is_blk ? " (block device)" : "", f->direct ? ",direct" : "",
-		 f->read_only ? ",ro" : "", f->uring ? "uring" : "pool");
+		 f->read_only ? ",ro" : "", f->uring ? "uring" : "pool",
+		 f->inline_write ? ",inline_write" : "");
 }
 
 static const struct bdev_ops file_ops = {
@@ -730,6 +812,8 @@ struct bdev *bdev_file_create(const char *name, const char *path,
 	f->direct = o.direct;
 	f->read_only = o.read_only;
 	f->uring = o.engine == BDEV_FILE_ENGINE_URING;
+	f->inline_write = o.inline_write;
+	f->iw_slow_ns = IW_SLOW_NS;
 	f->mem_align = mem_align < 64 ? 64 : mem_align;
 	f->wz_hw = f->is_blk &&
 		   file_sysfs_queue(st.st_rdev, "write_zeroes_max_bytes") > 0;

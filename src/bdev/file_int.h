@@ -29,11 +29,15 @@ struct file_bdev {
 	bool direct;
 	bool read_only;
 	bool uring;		/* engine: io_uring (else the pool) */
+	bool inline_write;	/* option: small writes may block the reactor */
 	uint32_t mem_align;	/* O_DIRECT buffer alignment */
 	bool wz_hw;		/* device: write-zeroes offloaded */
 	/* Learned at run time; read and written with relaxed atomics. */
 	bool no_rwf_dsync;	/* pwritev2(RWF_DSYNC) refused */
 	bool no_nowait;		/* preadv2(RWF_NOWAIT) refused */
+	bool no_nowait_w;	/* pwritev2(RWF_NOWAIT) refused */
+	uint64_t iw_off_until;	/* no blocking inline write before (ns) */
+	uint64_t iw_slow_ns;	/* an inline write this long slept */
 	/* How reads and the rest were served (relaxed atomics; for tests
 	 * and for judging the inline path).  Own cache line: every I/O from
 	 * every reactor writes one of them. */
@@ -42,6 +46,9 @@ struct file_bdev {
 	uint64_t n_miss;	/* inline attempts refused (not cached) */
 	unsigned miss_streak;	/* refusals since the last inline success */
 	uint64_t n_uring;	/* I/Os completed through a ring */
+	uint64_t n_inline_w;	/* writes completed inline */
+	uint64_t n_wmiss;	/* inline writes left to the engine */
+	uint64_t n_wslow;	/* blocking inline writes found slow */
 };
 
 /* Run io on the worker pool (file.c): 0, or -errno and io never

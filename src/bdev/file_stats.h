@@ -16,9 +16,23 @@ struct bdev_file_counts {
 	uint64_t pool_ios;	/* I/Os of any type run on the worker pool */
 	uint64_t inline_misses;	/* inline attempts refused (not cached) */
 	uint64_t uring_ios;	/* I/Os completed through an io_uring */
+	uint64_t inline_writes;	/* writes completed on the submitting
+				 * reactor (file.c, inline_write.h) */
+	uint64_t write_misses;	/* inline writes left to the engine (EAGAIN,
+				 * short, error) */
+	uint64_t slow_writes;	/* blocking inline writes that slept */
 };
 
 /* bd must be a file bdev (bdev_backend(bd) is "file"). */
 void bdev_file_counts(struct bdev *bd, struct bdev_file_counts *c);
+
+/* For tests: the duration from which a blocking inline write counts as
+ * slow (default IW_SLOW_NS; 0 makes every one slow). */
+void bdev_file_set_inline_slow(struct bdev *bd, uint64_t ns);
+
+/* For tests: behave as on a file system that refuses RWF_NOWAIT writes
+ * (ext4), so that counts of engine I/O do not depend on where the test
+ * directory lives. */
+void bdev_file_no_nowait_write(struct bdev *bd);
 
 #endif

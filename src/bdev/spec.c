@@ -5,6 +5,7 @@
  *
  *   mem:SIZE[,bs=512|4096][,ro]
  *   file:PATH[,direct][,size=SIZE][,bs=N][,ro][,engine=uring|pool]
+ *        [,inline_write]
  *   null:SIZE[,bs=512|4096][,latency=USEC]   (src/bdev/null.c)
  *   fault:SPEC   (src/bdev/fault_spec.c)
  *   rbd:POOL/IMAGE[@SNAP][,conf=PATH][,id=CLIENT][,ro][,timeout=S]
@@ -293,6 +294,8 @@ static struct bdev *spec_file(const char *name, char *args, char *err,
 			o.read_only = true;
 		} else if (strcmp(opt, "direct") == 0 && val == NULL) {
 			o.direct = true;
+		} else if (strcmp(opt, "inline_write") == 0 && val == NULL) {
+			o.inline_write = true;
 		} else if (strcmp(opt, "size") == 0 && val != NULL) {
 			if (sk_parse_size(val, &o.size) != 0 || o.size == 0) {
 				snprintf(err, errlen, "file: bad size '%s'",
