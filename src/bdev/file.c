@@ -371,7 +371,13 @@ static bool file_read_nowait(struct file_bdev *f, struct bdev_io *io)
 	/* An atomic write in progress: the pool waits for it. */
 	if (pthread_rwlock_tryrdlock(&f->atomic_rw) != 0)
 		return false;
-	n = preadv2(f->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
+	if (__atomic_load_n(&f->refuse_nowait_r, __ATOMIC_RELAXED)) {
+		n = -1;
+		errno = EAGAIN;
+	} else {
+		n = preadv2(f->fd, io->iov, io->iovcnt, (off_t)io->offset,
+			    RWF_NOWAIT);
+	}
 	pthread_rwlock_unlock(&f->atomic_rw);
 	if (n >= 0 && (uint64_t)n == io->length) {
 		nowait_backoff_hit(&f->miss_streak, streak);
@@ -485,6 +491,13 @@ void bdev_file_no_nowait_write(struct bdev *bd)
 	struct file_bdev *f = bdev_priv(bd);
 
 	__atomic_store_n(&f->no_nowait_w, true, __ATOMIC_RELAXED);
+}
+
+void bdev_file_refuse_nowait_read(struct bdev *bd, bool on)
+{
+	struct file_bdev *f = bdev_priv(bd);
+
+	__atomic_store_n(&f->refuse_nowait_r, on, __ATOMIC_RELAXED);
 }
 
 static void file_destroy(struct bdev *bd)

@@ -36,6 +36,8 @@ struct file_bdev {
 	bool no_rwf_dsync;	/* pwritev2(RWF_DSYNC) refused */
 	bool no_nowait;		/* preadv2(RWF_NOWAIT) refused */
 	bool no_nowait_w;	/* pwritev2(RWF_NOWAIT) refused */
+	bool refuse_nowait_r;	/* tests: as if every preadv2(RWF_NOWAIT)
+				 * found the data not cached */
 	uint64_t iw_off_until;	/* no blocking inline write before (ns) */
 	uint64_t iw_slow_ns;	/* an inline write this long slept */
 	/* How reads and the rest were served (relaxed atomics; for tests

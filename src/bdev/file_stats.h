@@ -6,6 +6,7 @@
 #ifndef SK_BDEV_FILE_STATS_H
 #define SK_BDEV_FILE_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <scsikit/bdev.h>
@@ -34,5 +35,10 @@ void bdev_file_set_inline_slow(struct bdev *bd, uint64_t ns);
  * (ext4), so that counts of engine I/O do not depend on where the test
  * directory lives. */
 void bdev_file_no_nowait_write(struct bdev *bd);
+
+/* For tests: every inline read attempt is refused as if the data were not
+ * cached (EAGAIN), whatever the page cache holds; the pool's fallback can
+ * then be checked without depending on how fast the kernel reads ahead. */
+void bdev_file_refuse_nowait_read(struct bdev *bd, bool on);
 
 #endif
