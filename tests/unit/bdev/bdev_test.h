@@ -223,6 +223,21 @@ static inline int bdev_test_rmdir(const char *dir)
  * tests once per engine). */
 static enum bdev_file_engine bdev_test_engine __attribute__((unused));
 
+/* A file bdev on a file NAME inside dir, made with opts; fails the test
+ * when it cannot be made. */
+static inline struct bdev *bdev_test_mkfile_opts(
+	const char *dir, const char *name, const struct bdev_file_opts *o)
+{
+	char p[300], err[200];
+	struct bdev *bd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	bd = bdev_file_create(name, p, o, err, sizeof(err));
+	if (bd == NULL)
+		fail_msg("%s", err);
+	return bd;
+}
+
 /* A file bdev on a file NAME inside dir (created at size); fails the test
  * when it cannot be made. */
 static inline struct bdev *bdev_test_mkfile(const char *dir, const char *name,
@@ -230,13 +245,8 @@ static inline struct bdev *bdev_test_mkfile(const char *dir, const char *name,
 {
 	struct bdev_file_opts o = { .size = size, .direct = direct,
 				    .engine = bdev_test_engine };
-	char p[300], err[200];
-	struct bdev *bd;
+	struct bdev *bd = bdev_test_mkfile_opts(dir, name, &o);
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	bd = bdev_file_create(name, p, &o, err, sizeof(err));
-	if (bd == NULL)
-		fail_msg("%s", err);
 	/* Writes take the engine, whatever the file system: the tests
 	 * count the engine's I/O (test_file_inline_write.c tests the
 	 * inline write). */

@@ -73,14 +73,8 @@ static struct bdev *mk(const char *name, bool inline_write,
 {
 	struct bdev_file_opts o = { .size = 4 << 20, .engine = engine,
 				    .inline_write = inline_write };
-	char p[300], err[200];
-	struct bdev *bd;
 
-	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
-	bd = bdev_file_create(name, p, &o, err, sizeof(err));
-	if (bd == NULL)
-		fail_msg("%s", err);
-	return bd;
+	return bdev_test_mkfile_opts(tmpdir, name, &o);
 }
 
 /* The file's bytes at off, read past the bdev. */
